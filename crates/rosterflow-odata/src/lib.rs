@@ -1,0 +1,145 @@
+//! OData v4 system query options for Microsoft Graph style collection requests,
+//! evaluated over in-memory JSON documents.
+//!
+//! [`QueryOptions::parse`] takes the raw (percent-encoded) query string of a
+//! request, [`QueryOptions::apply`] filters and sorts a collection of
+//! `serde_json::Value` documents, and [`select_properties`] projects an entity.
+//! The crate knows no schema: the server checks names with
+//! [`QueryOptions::referenced_properties`].
+//!
+//! The syntax follows *OData Version 4.01. Part 2: URL Conventions*
+//! (<https://docs.oasis-open.org/odata/odata/v4.01/odata-v4.01-part2-url-conventions.html>),
+//! section 5.1 (system query options) and its ABNF, restricted to this subset.
+//!
+//! # Query string
+//! * The string is split on `&` and then on the first `=`. Names and values are
+//!   percent-decoded (`%XX`). **`+` decodes to a space**, as in HTML form
+//!   encoding and as Graph does, so a literal plus (for example in a
+//!   DateTimeOffset offset) must be sent as `%2B`. Both `$top` and `%24top` work,
+//!   and so do encoded or raw commas (`%2C`) in values. A leading `?` is ignored.
+//! * System option names are case-insensitive (`$TOP`). Supported: `$filter`,
+//!   `$orderby`, `$select`, `$top`, `$skip`, `$count`, `$skiptoken`. Every other
+//!   `$`-option (`$expand`, `$search`, `$apply`, `$compute`, `$format`, `$levels`,
+//!   `$deltatoken`, ...) is an error, and so is an option given twice.
+//! * `$top`/`$skip` take non-negative integers. `$count` takes `true` or `false`. `$select` takes
+//!   comma-separated property paths, where `*` means all. `$orderby` takes comma-separated
+//!   `path [asc|desc]`. Parameters without a `$` (function parameters such as
+//!   `resetSession=true`) are passed on decoded in [`QueryOptions::params`].
+//!
+//! # `$filter`
+//! * Supported: `eq ne gt ge lt le`; `and`, `or`, `not` (precedence not > and > or)
+//!   and parentheses; `startswith(a,b)`, `contains(a,b)`; `isof('Ns.Type')` (tests the
+//!   document's `@odata.type`, ignoring a leading `#` and case) and
+//!   `isof(path,'Ns.Type')`; property paths `a/b/c`; a bare path as a boolean
+//!   (true when the value is JSON `true`). Literals: `'strings'` with `''`
+//!   escapes, integers, decimals, `true`, `false`, `null`, unquoted GUIDs,
+//!   DateTimeOffsets (`2024-03-05T02:12:29Z`), dates (`2022-09-01`), and enum
+//!   literals `Ns.EnumType'member'`, which are treated as the string `'member'`.
+//!   Keywords and function names are case-insensitive.
+//! * Rejected with a message that names the construct and gives its (0-based)
+//!   position: every other function (`endswith`, `tolower`, `length`, ...), lambdas
+//!   (`any`, `all`), arithmetic (`add`, `sub`, `mul`, `div`, `divby`, `mod`),
+//!   the `in` and `has` operators, `$it`/`$root`, parameter aliases (`@p`),
+//!   type-cast segments, other typed literals (`duration'...'`), and malformed syntax.
+//!
+//! # Evaluation semantics
+//! * A missing property is `null`. `eq null` and `ne null` work.
+//! * Strings compare **case-insensitively**, as Graph's directory-backed
+//!   collections do, and so do `startswith` and `contains`. Numbers compare numerically.
+//! * A date/time literal compared with an ISO-8601 string compares instants or dates.
+//!   A date counts as midnight UTC when it is compared with an instant.
+//! * If the two values are of different kinds, or either side is a collection (a JSON array),
+//!   the comparison is false. It is not an error.
+//! * `$orderby` sorts stably. Nulls come first when ascending and last when descending. Strings
+//!   sort case-insensitively, and ISO-8601 instants sort as instants.
+//!
+//! # Why no third-party `$filter` parser
+//! The candidate, `odata-params`, is marked work-in-progress. It cannot parse
+//! `/` property paths, enum literals or negative numbers, its errors are generic
+//! PEG messages, and it pulls in `chrono-tz`, `bigdecimal` and `peg`. The
+//! recursive-descent parser here is small, gives precise errors, and handles
+//! exactly the subset above.
+
+mod eval;
+mod filter;
+mod lexer;
+mod order;
+mod parse;
+mod select;
+
+use serde_json::Value;
+
+pub use filter::Filter;
+pub use order::OrderBy;
+pub use select::select_properties;
+
+/// A query that cannot be served. The message says exactly what is wrong or
+/// unsupported (the server answers HTTP 400 with it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct QueryError {
+    pub message: String,
+}
+
+impl QueryError {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        QueryError { message: message.into() }
+    }
+}
+
+/// The parsed system query options of a collection request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryOptions {
+    pub filter: Option<Filter>,
+    /// `$orderby` items in the order given.
+    pub orderby: Vec<OrderBy>,
+    /// `$select` property paths as given; `None` when absent or `*`.
+    pub select: Option<Vec<String>>,
+    pub top: Option<usize>,
+    pub skip: Option<usize>,
+    /// `$count=true`.
+    pub count: bool,
+    /// Opaque server paging token (decoded).
+    pub skiptoken: Option<String>,
+    /// Parameters without `$` (e.g. function parameters like `resetSession=true`), decoded, in order.
+    pub params: Vec<(String, String)>,
+}
+
+impl QueryOptions {
+    /// Parses the raw (still percent-encoded) query string, e.g.
+    /// `$top=5&%24filter=displayName%20eq%20%27x%27`.
+    pub fn parse(raw_query: &str) -> Result<QueryOptions, QueryError> {
+        parse::parse_query(raw_query)
+    }
+
+    /// Every property path referenced by `$filter`, `$orderby` and `$select`
+    /// (e.g. `displayName`, `configuration/additionalOptions/createTeam`),
+    /// without duplicates, in that order.
+    pub fn referenced_properties(&self) -> Vec<String> {
+        let mut all = self.filter.as_ref().map(Filter::referenced_properties).unwrap_or_default();
+        all.extend(self.orderby.iter().map(|o| o.property.clone()));
+        all.extend(self.select.iter().flatten().cloned());
+        let mut out: Vec<String> = Vec::with_capacity(all.len());
+        for p in all {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// Filters, then stably sorts, the documents. Does no paging.
+    pub fn apply(&self, docs: Vec<Value>) -> Vec<Value> {
+        let mut docs: Vec<Value> = match &self.filter {
+            Some(f) => docs.into_iter().filter(|d| f.matches(d)).collect(),
+            None => docs,
+        };
+        if !self.orderby.is_empty() {
+            docs.sort_by(|a, b| order::compare_docs(&self.orderby, a, b));
+        }
+        docs
+    }
+}
+
+#[cfg(test)]
+mod tests;

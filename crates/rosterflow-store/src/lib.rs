@@ -1,0 +1,115 @@
+//! Tenant-first storage for industryData resources.
+//!
+//! Every method takes the [`TenantId`] first: no query can forget the tenant, and another tenant's ids are
+//! simply absent. Configuration entities are stored as JSON documents with a few indexed columns
+//! (`migrations/0001_resources.sql`); uniqueness rules and bindings between resources are rows the store
+//! checks inside the same transaction as the write, so they hold under concurrency and never half-apply.
+//!
+//! Two backends, chosen at run time from the URL: SQLite (embedded default; one writer thread that commits
+//! concurrent writes together) and PostgreSQL (shared by stateless replicas).
+
+mod migrations;
+mod postgres;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+pub use rosterflow_model::TenantId;
+use serde_json::{Map, Value};
+
+/// One stored resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// The entity set's canonical name.
+    pub set: String,
+    pub id: String,
+    /// The id of the containing item (a provisioning flow's set), if the set is contained.
+    pub parent: Option<String>,
+    /// Full type name without `#`.
+    pub odata_type: String,
+    /// The whole stored document.
+    pub doc: Map<String, Value>,
+    /// Incremented by every write; updates name the version they were computed from.
+    pub version: i64,
+}
+
+/// Another resource a write binds to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ref {
+    pub set: String,
+    pub id: String,
+    /// Where the bind appeared in the body, for the error message.
+    pub path: String,
+}
+
+/// What a write expects to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Creating: the id must be free.
+    Absent,
+    /// Updating: the stored version must still be this one.
+    Version(i64),
+}
+
+/// A create or update of one resource, with the rules that must hold when it lands.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub resource: Resource,
+    pub expect: Expect,
+    /// Keys that must be unique among the items of the same set and parent.
+    pub unique: Vec<String>,
+    /// Resources that must exist in the tenant; while this one binds them, they can't be deleted.
+    pub refs: Vec<Ref>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("an item with this id already exists")]
+    Exists,
+    #[error("duplicate value for unique key {0}")]
+    Duplicate(String),
+    #[error("the item changed concurrently")]
+    VersionConflict,
+    #[error("{path}: no {set} item with id '{id}'")]
+    MissingRef { path: String, set: String, id: String },
+    #[error("{set} '{id}' is in use by {by_set} '{by_id}'")]
+    InUse { set: String, id: String, by_set: String, by_id: String },
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The storage API. Implementations: [`sqlite::SqliteStore`], [`postgres::PgStore`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn get(&self, tenant: &TenantId, set: &str, id: &str) -> Result<Option<Resource>>;
+    /// Items of a set in creation order; `parent` restricts a contained set to one parent's items.
+    async fn list(&self, tenant: &TenantId, set: &str, parent: Option<&str>) -> Result<Vec<Resource>>;
+    /// Create or update; committed (durable) when this returns `Ok`.
+    async fn put(&self, tenant: &TenantId, write: Write) -> Result<()>;
+    /// Delete an item and the items contained in it; fails with `InUse` while another item binds any of them.
+    async fn delete(&self, tenant: &TenantId, set: &str, id: &str) -> Result<()>;
+}
+
+/// Open the store a URL names: `postgres://...` / `postgresql://...`, or `sqlite://PATH` / a plain file path.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+    } else {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        Ok(Arc::new(sqlite::SqliteStore::open(path.as_ref())?))
+    }
+}
+
+/// Ids match case-insensitively: Graph treats GUIDs and `{referenceType}-{code}` keys that way.
+pub(crate) fn id_key(id: &str) -> String {
+    id.to_ascii_lowercase()
+}
+
+pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}

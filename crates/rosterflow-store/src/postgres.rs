@@ -1,0 +1,255 @@
+//! The PostgreSQL backend: the store that several stateless `rosterflow serve` replicas share. Each write is
+//! one transaction; the row lock taken by `SELECT ... FOR UPDATE` orders concurrent writers of one item, and
+//! the unique and reference tables' keys decide races between items.
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Row, Transaction};
+
+use crate::migrations::{statements, CREATE_TABLE, MIGRATIONS};
+use crate::{backend, id_key, Expect, Resource, Result, Store, StoreError, TenantId, Write};
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> Result<PgStore> {
+        let pool = PgPoolOptions::new().max_connections(16).connect(url).await.map_err(backend)?;
+        let store = PgStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // One migrator at a time across replicas.
+        sqlx::query("SELECT pg_advisory_xact_lock(7213400)").execute(&mut *tx).await.map_err(backend)?;
+        sqlx::query(CREATE_TABLE).execute(&mut *tx).await.map_err(backend)?;
+        for (version, sql) in MIGRATIONS {
+            let done: bool = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = $1)")
+                .bind(version)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+            if done {
+                continue;
+            }
+            for stmt in statements(sql) {
+                sqlx::query(&stmt).execute(&mut *tx).await.map_err(backend)?;
+            }
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now()::text)")
+                .bind(version)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+}
+
+type Tx<'a> = Transaction<'a, Postgres>;
+
+async fn put(tx: &mut Tx<'_>, tenant: &TenantId, w: &Write) -> Result<()> {
+    let r = &w.resource;
+    let (t, key) = (tenant.as_str(), id_key(&r.id));
+    let parent = r.parent.as_deref().map(id_key).unwrap_or_default();
+    let stored: Option<i64> = sqlx::query_scalar(
+        "SELECT version FROM resource WHERE tenant = $1 AND set_name = $2 AND id_key = $3 FOR UPDATE",
+    )
+    .bind(t)
+    .bind(&r.set)
+    .bind(&key)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?;
+    match (w.expect, stored) {
+        (Expect::Absent, Some(_)) => return Err(StoreError::Exists),
+        (Expect::Version(_), None) => return Err(StoreError::NotFound),
+        (Expect::Version(v), Some(s)) if v != s => return Err(StoreError::VersionConflict),
+        _ => {}
+    }
+    for target in &w.refs {
+        // FOR SHARE: the target can't be deleted until this transaction ends.
+        let found: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM resource WHERE tenant = $1 AND set_name = $2 AND id_key = $3 FOR SHARE")
+                .bind(t)
+                .bind(&target.set)
+                .bind(id_key(&target.id))
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(backend)?;
+        if found.is_none() {
+            return Err(StoreError::MissingRef {
+                path: target.path.clone(),
+                set: target.set.clone(),
+                id: target.id.clone(),
+            });
+        }
+    }
+    sqlx::query("DELETE FROM resource_unique WHERE tenant = $1 AND set_name = $2 AND id_key = $3")
+        .bind(t)
+        .bind(&r.set)
+        .bind(&key)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    for u in &w.unique {
+        let inserted = sqlx::query(
+            "INSERT INTO resource_unique (tenant, set_name, parent_key, unique_key, id_key) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(t)
+        .bind(&r.set)
+        .bind(&parent)
+        .bind(u)
+        .bind(&key)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Duplicate(u.clone()));
+        }
+    }
+    sqlx::query("DELETE FROM resource_ref WHERE tenant = $1 AND from_set = $2 AND from_key = $3")
+        .bind(t)
+        .bind(&r.set)
+        .bind(&key)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    for target in &w.refs {
+        sqlx::query(
+            "INSERT INTO resource_ref (tenant, from_set, from_key, to_set, to_key) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(t)
+        .bind(&r.set)
+        .bind(&key)
+        .bind(&target.set)
+        .bind(id_key(&target.id))
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    }
+    let body = serde_json::to_string(&r.doc).map_err(backend)?;
+    let sql = if stored.is_some() {
+        "UPDATE resource SET body = $6, odata_type = $5, version = version + 1
+         WHERE tenant = $1 AND set_name = $2 AND id_key = $3 AND parent_key = $4"
+    } else {
+        "INSERT INTO resource (tenant, set_name, id_key, parent_key, odata_type, body, version, seq)
+         VALUES ($1, $2, $3, $4, $5, $6, 1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM resource))"
+    };
+    sqlx::query(sql)
+        .bind(t)
+        .bind(&r.set)
+        .bind(&key)
+        .bind(&parent)
+        .bind(&r.odata_type)
+        .bind(body)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+async fn delete(tx: &mut Tx<'_>, tenant: &TenantId, set: &str, id: &str) -> Result<()> {
+    let (t, key) = (tenant.as_str(), id_key(id));
+    // Lock the item and everything contained in it (a flow set's flows).
+    let doomed: Vec<(String, String)> = sqlx::query_as(
+        "SELECT set_name, id_key FROM resource WHERE tenant = $1 AND ((set_name = $2 AND id_key = $3) OR parent_key = $3)
+         FOR UPDATE",
+    )
+    .bind(t)
+    .bind(set)
+    .bind(&key)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(backend)?;
+    if !doomed.iter().any(|(s, k)| s == set && *k == key) {
+        return Err(StoreError::NotFound);
+    }
+    let (sets, keys): (Vec<String>, Vec<String>) = doomed.into_iter().unzip();
+    let referrer = sqlx::query(
+        "SELECT r.to_set, r.to_key, r.from_set, r.from_key FROM resource_ref r
+         WHERE r.tenant = $1
+           AND (r.to_set, r.to_key) IN (SELECT * FROM UNNEST($2::text[], $3::text[]))
+           AND (r.from_set, r.from_key) NOT IN (SELECT * FROM UNNEST($2::text[], $3::text[]))
+         LIMIT 1",
+    )
+    .bind(t)
+    .bind(&sets)
+    .bind(&keys)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?;
+    if let Some(row) = referrer {
+        return Err(StoreError::InUse { set: row.get(0), id: row.get(1), by_set: row.get(2), by_id: row.get(3) });
+    }
+    for sql in [
+        "DELETE FROM resource_ref WHERE tenant = $1 AND (from_set, from_key) IN (SELECT * FROM UNNEST($2::text[], $3::text[]))",
+        "DELETE FROM resource_unique WHERE tenant = $1 AND (set_name, id_key) IN (SELECT * FROM UNNEST($2::text[], $3::text[]))",
+        "DELETE FROM resource WHERE tenant = $1 AND (set_name, id_key) IN (SELECT * FROM UNNEST($2::text[], $3::text[]))",
+    ] {
+        sqlx::query(sql).bind(t).bind(&sets).bind(&keys).execute(&mut **tx).await.map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn to_resource(set: &str, row: sqlx::postgres::PgRow) -> Result<Resource> {
+    let body: String = row.get("body");
+    let doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&body).map_err(backend)?;
+    let parent: String = row.get("parent_key");
+    Ok(Resource {
+        set: set.to_string(),
+        id: doc.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+        parent: (!parent.is_empty()).then_some(parent),
+        odata_type: row.get("odata_type"),
+        doc,
+        version: row.get("version"),
+    })
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn get(&self, tenant: &TenantId, set: &str, id: &str) -> Result<Option<Resource>> {
+        let row = sqlx::query(
+            "SELECT odata_type, body, parent_key, version FROM resource WHERE tenant = $1 AND set_name = $2 AND id_key = $3",
+        )
+        .bind(tenant.as_str())
+        .bind(set)
+        .bind(id_key(id))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|r| to_resource(set, r)).transpose()
+    }
+
+    async fn list(&self, tenant: &TenantId, set: &str, parent: Option<&str>) -> Result<Vec<Resource>> {
+        sqlx::query(
+            "SELECT odata_type, body, parent_key, version FROM resource
+             WHERE tenant = $1 AND set_name = $2 AND ($3::text IS NULL OR parent_key = $3) ORDER BY seq",
+        )
+        .bind(tenant.as_str())
+        .bind(set)
+        .bind(parent.map(id_key))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?
+        .into_iter()
+        .map(|r| to_resource(set, r))
+        .collect()
+    }
+
+    async fn put(&self, tenant: &TenantId, write: Write) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        put(&mut tx, tenant, &write).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn delete(&self, tenant: &TenantId, set: &str, id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        delete(&mut tx, tenant, set, id).await?;
+        tx.commit().await.map_err(backend)
+    }
+}
