@@ -21,12 +21,12 @@ const TYPE_ANNOTATION: &str = "@odata.type";
 
 /// Create a new entity, or update (PATCH) an existing one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub enum Mode<'a> {
     Create,
     /// PATCH of the entity with this id and stored type.
     Update {
-        id: &'static str,
-        stored_type: &'static str,
+        id: &'a str,
+        stored_type: &'a str,
     },
 }
 
@@ -49,7 +49,7 @@ pub struct Checked {
 }
 
 /// Check a POST or PATCH body for an item of `set`.
-pub fn check_entity(set: &EntitySet, body: &Value, mode: Mode, catalog: &Catalog) -> Result<Checked> {
+pub fn check_entity(set: &EntitySet, body: &Value, mode: Mode<'_>, catalog: &Catalog) -> Result<Checked> {
     let Value::Object(body) = body else {
         return Err(DomainError::bad_request("The request body must be a JSON object."));
     };
@@ -81,7 +81,7 @@ pub fn check_entity(set: &EntitySet, body: &Value, mode: Mode, catalog: &Catalog
 }
 
 /// The concrete type a body is for: its `@odata.type`, checked against the set and the stored type.
-fn entity_type(set: &EntitySet, body: &Map<String, Value>, mode: Mode) -> Result<&'static TypeDef> {
+fn entity_type(set: &EntitySet, body: &Map<String, Value>, mode: Mode<'_>) -> Result<&'static TypeDef> {
     let s = schema();
     let base = set.item_type_name();
     let named = match annotation(body, TYPE_ANNOTATION) {

@@ -7,6 +7,7 @@ pub mod error;
 pub mod permissions;
 pub mod reference;
 pub mod render;
+pub mod rules;
 pub mod schema;
 pub mod sets;
 pub mod time;

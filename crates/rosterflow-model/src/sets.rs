@@ -42,8 +42,10 @@ pub struct EntitySet {
     pub typed_items: bool,
     /// At most one item of each concrete type per parent (provisioning flows in a set).
     pub one_per_type: bool,
-    /// Bound actions and functions: (name, is_function).
+    /// Actions and functions bound to an item: (name, is_function).
     pub operations: &'static [(&'static str, bool)],
+    /// Actions and functions bound to the collection: (name, is_function).
+    pub collection_operations: &'static [(&'static str, bool)],
 }
 
 impl EntitySet {
@@ -70,6 +72,7 @@ const fn set(name: &'static str, item_type: &'static str) -> EntitySet {
         typed_items: false,
         one_per_type: false,
         operations: &[],
+        collection_operations: &[],
     }
 }
 
@@ -77,7 +80,7 @@ const fn set(name: &'static str, item_type: &'static str) -> EntitySet {
 pub static SETS: &[EntitySet] = &[
     EntitySet {
         typed_items: true,
-        operations: &[("validate", false)],
+        operations: &[("validate", false), ("getUploadSession", true)],
         ..set("dataConnectors", "industryDataConnector")
     },
     EntitySet { typed_items: true, ..set("inboundFlows", "inboundFlow") },
@@ -100,6 +103,7 @@ pub static SETS: &[EntitySet] = &[
         typed_items: true,
         source: Source::System,
         operations: &[("getStatistics", true)],
+        collection_operations: &[("start", false), ("getStatistics", true)],
         ..set("runs", "industryDataRun")
     },
     set("sourceSystems", "sourceSystemDefinition"),

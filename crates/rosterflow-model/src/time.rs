@@ -1,8 +1,12 @@
 //! Timestamps as Graph writes them: UTC, RFC 3339, `Z`, sub-second digits only when present.
+//!
+//! Precision is the microsecond: every JSON date parser the SDKs use reads six fractional digits, not all
+//! read nine.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
 
 pub fn format(t: DateTime<Utc>) -> String {
+    let t = t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t);
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 

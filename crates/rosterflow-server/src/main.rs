@@ -1,1 +1,54 @@
-fn main() {}
+//! The `rosterflow` binary: `serve` and `token`.
+
+use std::time::Duration;
+
+use clap::Parser;
+use rosterflow_server::config::{permission_list, Cli, Command};
+use rosterflow_server::{auth, serve, start};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Token(args) => {
+            let scopes = permission_list(&args.scopes);
+            let roles = permission_list(&args.roles);
+            if scopes.is_empty() && roles.is_empty() {
+                anyhow::bail!(
+                    "give --scopes and/or --roles, e.g. --scopes \"IndustryData-OutboundFlow.ReadWrite.All\""
+                );
+            }
+            let lifetime = Duration::from_secs(args.lifetime_seconds);
+            println!("{}", auth::dev_token(&args.data_dir, &args.tenant, &scopes, &roles, lifetime)?);
+        }
+        Command::Serve(args) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_env("ROSTERFLOW_LOG")
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .init();
+            std::fs::create_dir_all(&args.data_dir)?;
+            let (listener, state, addr) = start(&args).await?;
+            tracing::info!(%addr, "listening");
+            println!("listening on http://{addr}");
+            serve(listener, state, shutdown_signal()).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,295 @@
+//! Bearer-token authentication: RS256 JWTs verified against a JWKS, exactly as Microsoft Entra ID issues them
+//! for Graph (`tid` = tenant, `scp` = delegated permissions, `roles` = application permissions).
+//!
+//! Production mode reads the JWKS from a file or URL (refreshed when a token names an unknown `kid`). Dev mode
+//! keeps an RSA key in the data directory: `rosterflow token` signs with it and `rosterflow serve` trusts it,
+//! through the very same verification path.
+//!
+//! Verifying RS256 costs tens of microseconds, so a verified token's principal is cached (keyed by a SHA-256 of
+//! the token, never the token itself) until the token expires.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rosterflow_model::TenantId;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+use rsa::traits::PublicKeyParts;
+use rsa::RsaPrivateKey;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Graph's audiences: the resource URI and the app id of Microsoft Graph.
+pub const GRAPH_AUDIENCES: &[&str] = &["https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"];
+/// The issuer of dev-mode tokens.
+pub const DEV_ISSUER: &str = "https://rosterflow.local/dev";
+const DEV_KEY_FILE: &str = "dev-signing-key.pem";
+const DEV_KID: &str = "rosterflow-dev";
+
+/// Who is calling: the tenant and the permissions the token carries.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub tenant: TenantId,
+    pub permissions: Vec<String>,
+}
+
+impl Principal {
+    /// Whether the token holds any one of `permissions`.
+    pub fn holds_any(&self, permissions: &[&str]) -> bool {
+        self.permissions.iter().any(|p| permissions.iter().any(|g| g.eq_ignore_ascii_case(p)))
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    tid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scp: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    roles: Vec<String>,
+    exp: u64,
+    #[serde(default)]
+    nbf: Option<u64>,
+    #[serde(default)]
+    iat: Option<u64>,
+    #[serde(default)]
+    iss: Option<String>,
+    #[serde(default)]
+    aud: Option<String>,
+}
+
+/// Where signing keys come from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// A JWKS document on disk.
+    File(PathBuf),
+    /// A JWKS URL (Entra: `https://login.microsoftonline.com/common/discovery/v2.0/keys`).
+    Url(String),
+    /// The dev key kept in the data directory.
+    Dev(PathBuf),
+}
+
+/// Why a token was refused; the message is safe to show (it never echoes the token).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AuthError(pub String);
+
+pub struct Authenticator {
+    source: KeySource,
+    keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
+    last_refresh: RwLock<Option<Instant>>,
+    validation: Validation,
+    cache: moka::sync::Cache<[u8; 32], (Arc<Principal>, u64)>,
+    http: reqwest::Client,
+}
+
+impl Authenticator {
+    pub async fn new(source: KeySource, issuers: &[String], audiences: &[String]) -> anyhow::Result<Authenticator> {
+        let mut validation = Validation::new(Algorithm::RS256);
+        let (issuers, audiences): (Vec<String>, Vec<String>) = match &source {
+            KeySource::Dev(_) => (vec![DEV_ISSUER.into()], GRAPH_AUDIENCES.iter().map(|s| s.to_string()).collect()),
+            _ => (issuers.to_vec(), audiences.to_vec()),
+        };
+        if issuers.is_empty() {
+            anyhow::bail!("--issuer is required with --jwks-file or --jwks-url");
+        }
+        validation.set_issuer(&issuers);
+        validation.set_audience(&audiences);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.validate_nbf = true;
+        validation.leeway = 60;
+        let auth = Authenticator {
+            source,
+            keys: RwLock::new(HashMap::new()),
+            last_refresh: RwLock::new(None),
+            validation,
+            cache: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(600)).build(),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
+        };
+        auth.refresh().await?;
+        Ok(auth)
+    }
+
+    /// The principal of an `Authorization` header value.
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<Arc<Principal>, AuthError> {
+        let token = header
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| AuthError("Access token is empty.".into()))?;
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = jsonwebtoken::get_current_timestamp();
+        if let Some((principal, exp)) = self.cache.get(&digest) {
+            if exp > now {
+                return Ok(principal);
+            }
+            self.cache.invalidate(&digest);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError("Invalid JWT token.".into()))?;
+        let kid = header.kid.unwrap_or_default();
+        let key = match self.key(&kid) {
+            Some(k) => k,
+            None => {
+                self.refresh_for_unknown_kid().await;
+                self.key(&kid).ok_or_else(|| AuthError("The token's signing key is not trusted.".into()))?
+            }
+        };
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
+            .map_err(|e| AuthError(format!("Access token validation failure: {}.", describe(&e))))?;
+        let claims = data.claims;
+        let mut permissions: Vec<String> =
+            claims.scp.as_deref().unwrap_or_default().split_whitespace().map(str::to_string).collect();
+        permissions.extend(claims.roles);
+        let principal = Arc::new(Principal { tenant: TenantId(claims.tid), permissions });
+        self.cache.insert(digest, (principal.clone(), claims.exp));
+        Ok(principal)
+    }
+
+    fn key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        self.keys.read().expect("keys lock").get(kid).cloned()
+    }
+
+    /// Re-read the key set when a token names a key we don't know, at most once a minute.
+    async fn refresh_for_unknown_kid(&self) {
+        let recent =
+            self.last_refresh.read().expect("refresh lock").is_some_and(|t| t.elapsed() < Duration::from_secs(60));
+        if !recent {
+            if let Err(e) = self.refresh().await {
+                tracing::warn!(error = %e, "could not refresh the signing keys");
+            }
+        }
+    }
+
+    async fn refresh(&self) -> anyhow::Result<()> {
+        *self.last_refresh.write().expect("refresh lock") = Some(Instant::now());
+        let set: JwkSet = match &self.source {
+            KeySource::File(path) => serde_json::from_slice(
+                &std::fs::read(path).with_context(|| format!("reading the JWKS file {}", path.display()))?,
+            )?,
+            KeySource::Url(url) => self.http.get(url).send().await?.error_for_status()?.json().await?,
+            KeySource::Dev(dir) => dev_jwks(&dev_key(dir)?),
+        };
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            if let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk)) {
+                keys.insert(kid, Arc::new(key));
+            }
+        }
+        if keys.is_empty() {
+            anyhow::bail!("the key set holds no usable signing key");
+        }
+        *self.keys.write().expect("keys lock") = keys;
+        Ok(())
+    }
+}
+
+fn describe(e: &jsonwebtoken::errors::Error) -> &'static str {
+    use jsonwebtoken::errors::ErrorKind::*;
+    match e.kind() {
+        ExpiredSignature => "the token is expired",
+        ImmatureSignature => "the token is not yet valid",
+        InvalidIssuer => "invalid issuer",
+        InvalidAudience => "invalid audience",
+        InvalidSignature => "invalid signature",
+        MissingRequiredClaim(_) => "a required claim is missing",
+        _ => "the token is malformed",
+    }
+}
+
+/// The dev signing key in `dir`, created on first use.
+pub fn dev_key(dir: &Path) -> anyhow::Result<RsaPrivateKey> {
+    let path = dir.join(DEV_KEY_FILE);
+    if let Ok(pem) = std::fs::read_to_string(&path) {
+        return RsaPrivateKey::from_pkcs8_pem(&pem).context("reading the dev signing key");
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048)?;
+    let pem = key.to_pkcs8_pem(LineEnding::LF)?;
+    if write_private(&path, pem.as_bytes())? {
+        Ok(key)
+    } else {
+        // Another process (a `token` racing a first `serve`) created it first: use theirs.
+        RsaPrivateKey::from_pkcs8_pem(&std::fs::read_to_string(&path)?).context("reading the dev signing key")
+    }
+}
+
+/// Create `path` readable by its owner only, atomically (written aside, then linked into place);
+/// `false` when it already existed.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
+    use std::io::Write;
+    let aside = path.with_extension(format!("{}.tmp", uuid::Uuid::new_v4()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(&aside)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    let linked = std::fs::hard_link(&aside, path);
+    let _ = std::fs::remove_file(&aside);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn dev_jwks(key: &RsaPrivateKey) -> JwkSet {
+    let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
+    let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
+    serde_json::from_value(serde_json::json!({
+        "keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": DEV_KID, "n": n, "e": e}]
+    }))
+    .expect("a well-formed JWK")
+}
+
+/// A dev-mode token for `tenant` with delegated `scopes` and/or application `roles`.
+pub fn dev_token(
+    dir: &Path,
+    tenant: &str,
+    scopes: &[String],
+    roles: &[String],
+    lifetime: Duration,
+) -> anyhow::Result<String> {
+    let key = dev_key(dir)?;
+    let pem = key.to_pkcs8_pem(LineEnding::LF)?;
+    let now = jsonwebtoken::get_current_timestamp();
+    let claims = Claims {
+        tid: tenant.to_string(),
+        scp: (!scopes.is_empty()).then(|| scopes.join(" ")),
+        roles: roles.to_vec(),
+        exp: now + lifetime.as_secs(),
+        nbf: Some(now),
+        iat: Some(now),
+        iss: Some(DEV_ISSUER.into()),
+        aud: Some(GRAPH_AUDIENCES[0].into()),
+    };
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(DEV_KID.into());
+    Ok(jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_pem(pem.as_bytes())?)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn dev_tokens_verify_and_carry_tenant_and_permissions() {
+        let dir = std::env::temp_dir().join(format!("rf-auth-{}", uuid::Uuid::new_v4()));
+        let token =
+            dev_token(&dir, "contoso", &["A.Read".into()], &["B.Write".into()], Duration::from_secs(60)).unwrap();
+        let auth = Authenticator::new(KeySource::Dev(dir.clone()), &[], &[]).await.unwrap();
+        let p = auth.authenticate(Some(&format!("Bearer {token}"))).await.unwrap();
+        assert_eq!(p.tenant.as_str(), "contoso");
+        assert!(p.holds_any(&["B.Write"]) && p.holds_any(&["a.read"]) && !p.holds_any(&["C"]));
+        assert!(auth.authenticate(Some("Bearer x.y.z")).await.is_err());
+        assert!(auth.authenticate(None).await.is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

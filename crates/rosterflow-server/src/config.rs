@@ -1,0 +1,100 @@
+//! Command-line configuration. Every `serve` flag is also a `ROSTERFLOW_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::auth::{KeySource, GRAPH_AUDIENCES};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rosterflow",
+    version,
+    about = "A self-hosted implementation of Microsoft Graph's Education data ETL API"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API.
+    Serve(ServeArgs),
+    /// Print a dev-mode bearer token that `serve --data-dir DIR` (without --jwks-*) accepts.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "ROSTERFLOW_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and the dev signing key.
+    #[arg(long, env = "ROSTERFLOW_DATA_DIR", default_value = "./rosterflow-data")]
+    pub data_dir: PathBuf,
+    /// `postgres://...` to store in PostgreSQL instead of SQLite.
+    #[arg(long, env = "ROSTERFLOW_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// A JWKS file with the keys that sign accepted tokens (production mode).
+    #[arg(long, env = "ROSTERFLOW_JWKS_FILE", conflicts_with = "jwks_url")]
+    pub jwks_file: Option<PathBuf>,
+    /// A JWKS URL, e.g. https://login.microsoftonline.com/common/discovery/v2.0/keys (production mode).
+    #[arg(long, env = "ROSTERFLOW_JWKS_URL")]
+    pub jwks_url: Option<String>,
+    /// An accepted token issuer (repeatable; the environment variable takes a comma-separated list).
+    #[arg(long = "issuer", env = "ROSTERFLOW_ISSUER", value_delimiter = ',')]
+    pub issuers: Vec<String>,
+    /// The accepted audience (default: Microsoft Graph's URI and app id).
+    #[arg(long, env = "ROSTERFLOW_AUDIENCE")]
+    pub audience: Option<String>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "ROSTERFLOW_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+impl ServeArgs {
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| self.data_dir.join("rosterflow.sqlite3").display().to_string())
+    }
+
+    pub fn key_source(&self) -> KeySource {
+        match (&self.jwks_file, &self.jwks_url) {
+            (Some(f), _) => KeySource::File(f.clone()),
+            (None, Some(u)) => KeySource::Url(u.clone()),
+            (None, None) => KeySource::Dev(self.data_dir.clone()),
+        }
+    }
+
+    pub fn audiences(&self) -> Vec<String> {
+        match &self.audience {
+            Some(a) => vec![a.clone()],
+            None => GRAPH_AUDIENCES.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// The data directory of the server that should accept the token.
+    #[arg(long, env = "ROSTERFLOW_DATA_DIR", default_value = "./rosterflow-data")]
+    pub data_dir: PathBuf,
+    /// The tenant (`tid`) the token is for.
+    #[arg(long)]
+    pub tenant: String,
+    /// Delegated permissions (`scp`), space- or comma-separated.
+    #[arg(long, default_value = "")]
+    pub scopes: String,
+    /// Application permissions (`roles`), space- or comma-separated.
+    #[arg(long, default_value = "")]
+    pub roles: String,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 86_400)]
+    pub lifetime_seconds: u64,
+}
+
+/// Split a space- or comma-separated permission list.
+pub fn permission_list(s: &str) -> Vec<String> {
+    s.split(|c: char| c == ',' || c.is_whitespace()).filter(|p| !p.is_empty()).map(str::to_string).collect()
+}

@@ -1,0 +1,188 @@
+//! URL → what it addresses. Graph's path rules, in one place: segments match case-insensitively, keys are
+//! `/{id}` or `('{id}')`, actions and functions may be namespace-qualified and functions may carry `()`,
+//! type-cast segments narrow a collection, and each segment is percent-decoded after splitting.
+
+use percent_encoding::percent_decode_str;
+use rosterflow_model::bind::split_key;
+use rosterflow_model::schema::{schema, TypeDef, NS};
+use rosterflow_model::sets::{self, EntitySet};
+use rosterflow_model::DomainError;
+
+/// What a request path addresses.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A collection, optionally a contained one (`parent` = the containing item's id) or narrowed by a cast.
+    Collection {
+        set: &'static EntitySet,
+        parent: Option<String>,
+        cast: Option<&'static TypeDef>,
+    },
+    /// `.../$count`.
+    Count {
+        set: &'static EntitySet,
+        parent: Option<String>,
+        cast: Option<&'static TypeDef>,
+    },
+    Item {
+        set: &'static EntitySet,
+        parent: Option<String>,
+        id: String,
+    },
+    /// A single-valued navigation property addressed as a path (`inboundFlows/{id}/year`).
+    Navigation {
+        set: &'static EntitySet,
+        id: String,
+        nav: &'static str,
+        target: &'static EntitySet,
+    },
+    /// A bound action or function; `id` is `None` when bound to the collection.
+    Operation {
+        set: &'static EntitySet,
+        parent: Option<String>,
+        id: Option<String>,
+        name: &'static str,
+        function: bool,
+    },
+}
+
+impl Target {
+    /// The set whose permissions govern the request.
+    pub fn set(&self) -> &'static EntitySet {
+        match self {
+            Target::Collection { set, .. }
+            | Target::Count { set, .. }
+            | Target::Item { set, .. }
+            | Target::Operation { set, .. } => set,
+            Target::Navigation { target, .. } => target,
+        }
+    }
+}
+
+fn not_found(segment: &str) -> DomainError {
+    DomainError::new(rosterflow_model::ErrorKind::NotFound, format!("Resource not found for the segment '{segment}'."))
+}
+
+/// Resolve the path below `/beta`.
+pub fn resolve(path: &str) -> Result<Target, DomainError> {
+    let segments: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    let mut it = segments.iter().map(String::as_str);
+    for expected in ["external", "industryData"] {
+        match it.next() {
+            Some(s) if s.eq_ignore_ascii_case(expected) => {}
+            Some(s) => return Err(not_found(s)),
+            None => return Err(not_found(path)),
+        }
+    }
+    let first = it.next().ok_or_else(|| not_found("industryData"))?;
+    let (name, key) = split_key(first).map_or((first, None), |(n, k)| (n, Some(k)));
+    let set = sets::by_name(name).filter(|s| s.parent.is_none()).ok_or_else(|| not_found(name))?;
+    let mut state = match key {
+        Some(id) => Target::Item { set, parent: None, id },
+        None => Target::Collection { set, parent: None, cast: None },
+    };
+    for seg in it {
+        state = step(state, seg)?;
+    }
+    Ok(state)
+}
+
+fn step(state: Target, seg: &str) -> Result<Target, DomainError> {
+    match state {
+        Target::Collection { set, parent, cast } => {
+            if seg == "$count" {
+                return Ok(Target::Count { set, parent, cast });
+            }
+            if let Some(ty) = cast_type(set, seg) {
+                return Ok(Target::Collection { set, parent, cast: Some(ty) });
+            }
+            if let Some((name, function)) = operation(set.collection_operations, seg) {
+                return Ok(Target::Operation { set, parent, id: None, name, function });
+            }
+            Ok(Target::Item { set, parent, id: seg.to_string() })
+        }
+        Target::Item { set, parent, id } => {
+            let (name, key) = split_key(seg).map_or((seg, None), |(n, k)| (n, Some(k)));
+            if let Some(child) = sets::child(set, name) {
+                return Ok(match key {
+                    Some(child_id) => Target::Item { set: child, parent: Some(id), id: child_id },
+                    None => Target::Collection { set: child, parent: Some(id), cast: None },
+                });
+            }
+            if let Some((nav, target)) = sets::navigation_alias(set, seg).filter(|_| parent.is_none()) {
+                return Ok(Target::Navigation { set, id, nav, target });
+            }
+            if let Some((name, function)) = operation(set.operations, seg) {
+                return Ok(Target::Operation { set, parent, id: Some(id), name, function });
+            }
+            // A cast on an item (`.../{id}/microsoft.graph.industryData.azureDataLakeConnector/getUploadSession`)
+            // only names the type the following operation is bound to; the handler checks the item's type.
+            if cast_type(set, seg).is_some() {
+                return Ok(Target::Item { set, parent, id });
+            }
+            Err(not_found(seg))
+        }
+        Target::Navigation { target, .. } => {
+            // `inboundFlows/{id}/dataConnector/validate`: operations of the navigated-to entity.
+            let _ = target;
+            Err(not_found(seg))
+        }
+        Target::Count { .. } | Target::Operation { .. } => Err(not_found(seg)),
+    }
+}
+
+/// `microsoft.graph.industryData.userProvisioningFlow` → that type, when it belongs to the set.
+fn cast_type(set: &EntitySet, seg: &str) -> Option<&'static TypeDef> {
+    if !seg.contains('.') {
+        return None;
+    }
+    let s = schema();
+    s.ty(seg).filter(|t| s.derives_from(&t.name, &set.item_type_name()))
+}
+
+/// `reset`, `microsoft.graph.industryData.reset`, `getStatistics()` → (canonical name, is_function).
+fn operation(ops: &'static [(&'static str, bool)], seg: &str) -> Option<(&'static str, bool)> {
+    let bare = seg.split_once('(').map_or(seg, |(n, _)| n);
+    let bare = match bare.get(..NS.len() + 1) {
+        Some(prefix) if prefix.eq_ignore_ascii_case(&format!("{NS}.")) => &bare[NS.len() + 1..],
+        _ => bare,
+    };
+    ops.iter().find(|(name, _)| name.eq_ignore_ascii_case(bare)).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(path: &str) -> (String, Option<String>, String) {
+        match resolve(path).unwrap() {
+            Target::Item { set, parent, id } => (set.name.to_string(), parent, id),
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn paths_match_case_insensitively_with_either_key_syntax() {
+        let expect = ("provisioningFlows".to_string(), Some("s1".to_string()), "f1".to_string());
+        assert_eq!(item("/external/industryData/OutboundProvisioningFlowSets/s1/provisioningFlows/f1"), expect);
+        assert_eq!(item("/EXTERNAL/industrydata/outboundProvisioningFlowSets('s1')/ProvisioningFlows('f1')"), expect);
+        assert_eq!(item("/external/industryData/outboundProvisioningFlowSets/s1/provisioningFlows/f%31"), expect);
+        for op in ["reset", "microsoft.graph.industryData.reset", "Microsoft.Graph.IndustryData.Reset"] {
+            let path = format!("/external/industryData/outboundProvisioningFlowSets/s/provisioningFlows/f/{op}");
+            assert!(matches!(resolve(&path).unwrap(), Target::Operation { name: "reset", .. }), "{op}");
+        }
+        assert!(matches!(
+            resolve("/external/industryData/runs/microsoft.graph.industryData.getStatistics()").unwrap(),
+            Target::Operation { id: None, function: true, .. }
+        ));
+        assert!(matches!(
+            resolve("/external/industryData/inboundFlows/x/year").unwrap(),
+            Target::Navigation { nav: "year", .. }
+        ));
+        assert!(resolve("/external/industryData/nope").is_err());
+        assert!(resolve("/external/industryData/outboundProvisioningFlowSets/s/bogus").is_err());
+    }
+}
