@@ -241,12 +241,14 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
 }
 
 fn dev_jwks(key: &RsaPrivateKey) -> JwkSet {
+    serde_json::from_value(serde_json::json!({ "keys": [public_jwk(key, DEV_KID)] })).expect("a well-formed JWK")
+}
+
+/// The public half of `key` as a JWK (what a JWKS document lists).
+pub fn public_jwk(key: &RsaPrivateKey, kid: &str) -> serde_json::Value {
     let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
     let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
-    serde_json::from_value(serde_json::json!({
-        "keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": DEV_KID, "n": n, "e": e}]
-    }))
-    .expect("a well-formed JWK")
+    serde_json::json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e})
 }
 
 /// A dev-mode token for `tenant` with delegated `scopes` and/or application `roles`.
