@@ -360,15 +360,24 @@ pub async fn spawn_binary(data_dir: &Path, port: u16) -> Process {
         cmd.args(["--database-url", &url]);
     }
     let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn rosterflow");
-    let url = format!("http://127.0.0.1:{port}");
+    let mut process = Process { child, url: format!("http://127.0.0.1:{port}") };
     let http = reqwest::Client::new();
     for _ in 0..200 {
-        if http.get(format!("{url}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return Process { child, url };
+        if http.get(format!("{}/healthz", process.url)).send().await.is_ok_and(|r| r.status().is_success()) {
+            return process;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    process.kill9();
     panic!("rosterflow did not become ready");
+}
+
+impl Process {
+    /// SIGKILL: no shutdown, no flush, nothing.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 pub fn free_port() -> u16 {
