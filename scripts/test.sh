@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The whole test suite: Rust tests on SQLite and on PostgreSQL, then the official Microsoft Graph Python SDK
+# conformance suite against the real binary (SQLite and PostgreSQL).
+#
+#   scripts/test.sh                # everything
+#   PG_ADMIN_URL=postgres://user@host:5432/db scripts/test.sh
+#
+# PostgreSQL: PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/test) must allow CREATE DATABASE;
+# each run creates databases of its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+ensure_postgres() {
+  if command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; then return; fi
+  step "starting PostgreSQL"
+  if command -v pg_ctlcluster >/dev/null; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+  for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && return; sleep 1; done
+  echo "PostgreSQL is not reachable at 127.0.0.1:5432" >&2
+  exit 1
+}
+
+# A fresh database for one suite run; prints its URL.
+fresh_database() {
+  local name="rosterflow_$1_$(date +%s)_$$"
+  psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $name" >/dev/null
+  echo "${PG_ADMIN_URL%/*}/$name"
+}
+
+step "cargo test (SQLite)"
+cargo test --workspace --locked
+
+ensure_postgres
+step "cargo test (PostgreSQL)"
+ROSTERFLOW_TEST_DATABASE_URL="$PG_ADMIN_URL" cargo test --locked -p rosterflow-server --tests
+
+export ROSTERFLOW_BIN="$PWD/target/debug/rosterflow"
+step "Microsoft Graph Python SDK conformance (SQLite)"
+bash tests/sdk/run.sh -q
+step "Microsoft Graph Python SDK conformance (PostgreSQL)"
+ROSTERFLOW_DATABASE_URL="$(fresh_database sdk)" bash tests/sdk/run.sh -q
