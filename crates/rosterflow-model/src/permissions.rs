@@ -18,6 +18,16 @@ pub enum Access {
 
 const P: &str = "IndustryData-";
 
+/// The access a bound operation needs.
+pub fn operation_access(name: &str) -> Access {
+    match name {
+        "validate" | "getUploadSession" => Access::Upload,
+        "start" => Access::Start,
+        "getStatistics" => Access::Read,
+        _ => Access::Write,
+    }
+}
+
 /// The permissions any one of which grants `access` on the entity set named `set`.
 pub fn granting(set: &str, access: Access) -> &'static [&'static str] {
     use Access::*;
@@ -48,7 +58,7 @@ pub fn granting(set: &str, access: Access) -> &'static [&'static str] {
         ],
         ("referenceDefinitions", Write) => &["IndustryData-ReferenceDefinition.ReadWrite.All"],
         ("operations", Read) => &["IndustryData.ReadBasic.All"],
-        ("runs", Read) => &["IndustryData-Run.Read.All", "IndustryData-Run.Start"],
+        ("runs" | "activities", Read) => &["IndustryData-Run.Read.All", "IndustryData-Run.Start"],
         ("runs", Start) => &["IndustryData-Run.Start"],
         _ => &[],
     }

@@ -106,6 +106,12 @@ pub static SETS: &[EntitySet] = &[
         collection_operations: &[("start", false), ("getStatistics", true)],
         ..set("runs", "industryDataRun")
     },
+    EntitySet {
+        parent: Some("runs"),
+        typed_items: true,
+        source: Source::System,
+        ..set("activities", "industryDataRunActivity")
+    },
     set("sourceSystems", "sourceSystemDefinition"),
     set("years", "yearTimePeriodDefinition"),
 ];
@@ -140,6 +146,10 @@ pub fn navigation_alias(set: &EntitySet, segment: &str) -> Option<(&'static str,
         .and_then(|(_, nav, to)| by_name(to).map(|s| (*nav, s)))
 }
 
+/// Bound operations this server carries out today. The others (`validate`, `getUploadSession`, `start`,
+/// `getStatistics`) are routed and authorized, and answer 501 until inbound data and runs exist.
+pub const IMPLEMENTED_OPERATIONS: &[&str] = &["reset"];
+
 /// Properties whose length the docs limit (characters).
 pub const MAX_LENGTHS: &[(&str, usize)] = &[("displayName", 100), ("vendor", 100)];
 
@@ -158,4 +168,71 @@ mod tests {
         assert_eq!(child(sets, "PROVISIONINGFLOWS").unwrap().name, "provisioningFlows");
         assert_eq!(for_type("microsoft.graph.industryData.roleGroup").unwrap().name, "roleGroups");
     }
+}
+
+/// One operation the API serves, for the README's coverage table (generated from these descriptors, the same
+/// ones the handlers dispatch on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub method: &'static str,
+    pub path: String,
+    /// The success status, or 501 for routed operations that are not carried out yet.
+    pub status: u16,
+    /// The set whose permissions govern it, and the access needed there.
+    pub set: &'static str,
+    pub access: crate::permissions::Access,
+}
+
+/// Every endpoint, in inventory order.
+pub fn endpoints() -> Vec<Endpoint> {
+    use crate::permissions::Access;
+    let mut out = Vec::new();
+    for set in SETS {
+        let mut push =
+            |method, path: String, status, access| out.push(Endpoint { method, path, status, set: set.name, access });
+        let coll = match set.parent {
+            Some(p) => format!("/{p}/{{id}}/{}", set.name),
+            None => format!("/{}", set.name),
+        };
+        let item = format!("{coll}/{{id}}");
+        push("GET", coll.clone(), 200, Access::Read);
+        push("GET", format!("{coll}/$count"), 200, Access::Read);
+        if set.writable() {
+            push("POST", coll.clone(), 201, Access::Write);
+        }
+        push("GET", item.clone(), 200, Access::Read);
+        if set.writable() {
+            push("PATCH", item.clone(), 204, Access::Write);
+            push("DELETE", item.clone(), 204, Access::Write);
+        }
+        for (ops, base) in [(set.operations, &item), (set.collection_operations, &coll)] {
+            for (name, function) in ops {
+                let access = crate::permissions::operation_access(name);
+                let status = match (IMPLEMENTED_OPERATIONS.contains(name), *function) {
+                    (false, _) => 501,
+                    (true, true) => 200,
+                    (true, false) => 202,
+                };
+                push(if *function { "GET" } else { "POST" }, format!("{base}/{name}"), status, access);
+            }
+        }
+    }
+    for from in SETS {
+        for nav in ["dataConnector", "year", "sourceSystem"] {
+            if let Some((nav, to)) = navigation_alias(from, nav) {
+                let path = format!("/{}/{{id}}/{nav}", from.name);
+                out.push(Endpoint {
+                    method: "GET",
+                    path: path.clone(),
+                    status: 200,
+                    set: to.name,
+                    access: Access::Read,
+                });
+                if to.writable() {
+                    out.push(Endpoint { method: "PATCH", path, status: 204, set: to.name, access: Access::Write });
+                }
+            }
+        }
+    }
+    out
 }

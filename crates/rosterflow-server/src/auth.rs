@@ -85,12 +85,19 @@ pub struct Authenticator {
     keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
     last_refresh: RwLock<Option<Instant>>,
     validation: Validation,
+    /// Least time between two reads of the key set triggered by unknown `kid`s (they are attacker-chosen).
+    min_refresh: Duration,
     cache: moka::sync::Cache<[u8; 32], (Arc<Principal>, u64)>,
     http: reqwest::Client,
 }
 
 impl Authenticator {
-    pub async fn new(source: KeySource, issuers: &[String], audiences: &[String]) -> anyhow::Result<Authenticator> {
+    pub async fn new(
+        source: KeySource,
+        issuers: &[String],
+        audiences: &[String],
+        min_refresh: Duration,
+    ) -> anyhow::Result<Authenticator> {
         let mut validation = Validation::new(Algorithm::RS256);
         let (issuers, audiences): (Vec<String>, Vec<String>) = match &source {
             KeySource::Dev(_) => (vec![DEV_ISSUER.into()], GRAPH_AUDIENCES.iter().map(|s| s.to_string()).collect()),
@@ -109,6 +116,7 @@ impl Authenticator {
             keys: RwLock::new(HashMap::new()),
             last_refresh: RwLock::new(None),
             validation,
+            min_refresh,
             cache: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(600)).build(),
             http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
         };
@@ -157,8 +165,7 @@ impl Authenticator {
 
     /// Re-read the key set when a token names a key we don't know, at most once a minute.
     async fn refresh_for_unknown_kid(&self) {
-        let recent =
-            self.last_refresh.read().expect("refresh lock").is_some_and(|t| t.elapsed() < Duration::from_secs(60));
+        let recent = self.last_refresh.read().expect("refresh lock").is_some_and(|t| t.elapsed() < self.min_refresh);
         if !recent {
             if let Err(e) = self.refresh().await {
                 tracing::warn!(error = %e, "could not refresh the signing keys");
@@ -286,7 +293,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rf-auth-{}", uuid::Uuid::new_v4()));
         let token =
             dev_token(&dir, "contoso", &["A.Read".into()], &["B.Write".into()], Duration::from_secs(60)).unwrap();
-        let auth = Authenticator::new(KeySource::Dev(dir.clone()), &[], &[]).await.unwrap();
+        let auth = Authenticator::new(KeySource::Dev(dir.clone()), &[], &[], Duration::from_secs(60)).await.unwrap();
         let p = auth.authenticate(Some(&format!("Bearer {token}"))).await.unwrap();
         assert_eq!(p.tenant.as_str(), "contoso");
         assert!(p.holds_any(&["B.Write"]) && p.holds_any(&["a.read"]) && !p.holds_any(&["C"]));

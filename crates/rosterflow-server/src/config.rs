@@ -49,6 +49,9 @@ pub struct ServeArgs {
     /// The accepted audience (default: Microsoft Graph's URI and app id).
     #[arg(long, env = "ROSTERFLOW_AUDIENCE")]
     pub audience: Option<String>,
+    /// Least seconds between two re-reads of the JWKS prompted by tokens with an unknown key id.
+    #[arg(long, env = "ROSTERFLOW_JWKS_MIN_REFRESH_SECONDS", default_value_t = 60)]
+    pub jwks_min_refresh_seconds: u64,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "ROSTERFLOW_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,

@@ -86,10 +86,12 @@ async fn handle(app: &AppState, req: Request) -> ApiResult<Response> {
             update(app, &ctx, set, parent.as_deref(), &id, body).await
         }
         (Method::DELETE, Target::Item { set, parent, id }) => delete(app, &ctx, set, parent.as_deref(), &id).await,
-        (method, Target::Navigation { set, id, nav, target }) => {
+        (method, Target::Navigation { set, id, nav, target, operation: op }) => {
             let flow = load(app, &ctx.tenant, set, None, &id).await?;
             let bound = flow.doc.get(&format!("{nav}@odata.bind")).and_then(Value::as_str).unwrap_or_default();
-            if method == Method::PATCH {
+            if let Some((name, _)) = op {
+                operation(app, &ctx, target, None, Some(bound.to_string()), name).await
+            } else if method == Method::PATCH {
                 let body = read_json(app, &parts, body).await?;
                 update(app, &ctx, target, None, bound, body).await
             } else {
@@ -111,15 +113,12 @@ fn access_for(method: &Method, target: &Target) -> ApiResult<Access> {
     let writable = set.writable();
     let ok = |cond: bool, access| if cond { Ok(access) } else { Err(method_not_allowed(method)) };
     match (target, method) {
-        (Target::Operation { name, function, .. }, m) => {
+        (
+            Target::Operation { name, function, .. } | Target::Navigation { operation: Some((name, function)), .. },
+            m,
+        ) => {
             let expected = if *function { Method::GET } else { Method::POST };
-            let access = match *name {
-                "validate" | "getUploadSession" => Access::Upload,
-                "start" => Access::Start,
-                "getStatistics" => Access::Read,
-                _ => Access::Write,
-            };
-            ok(*m == expected, access)
+            ok(*m == expected, permissions::operation_access(name))
         }
         (_, &Method::GET) => Ok(Access::Read),
         (Target::Collection { cast: None, .. }, &Method::POST) => ok(writable, Access::Write),
@@ -607,9 +606,12 @@ async fn operation(
         // Reset re-provisions a flow from scratch at its next run and clears its errors. Until runs exist there is
         // nothing to clear, so accepting it is the whole effect.
         "reset" => Ok(no_content(StatusCode::ACCEPTED)),
-        _ => Err(ApiError::new(
-            ErrorKind::NotImplemented,
-            format!("'{name}' belongs to inbound data and runs, which this server does not carry out yet."),
-        )),
+        _ => {
+            debug_assert!(!rosterflow_model::sets::IMPLEMENTED_OPERATIONS.contains(&name));
+            Err(ApiError::new(
+                ErrorKind::NotImplemented,
+                format!("'{name}' belongs to inbound data and runs, which this server does not carry out yet."),
+            ))
+        }
     }
 }

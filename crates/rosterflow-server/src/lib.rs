@@ -107,7 +107,8 @@ pub async fn serve(
 /// Open the store and key source that `args` name, bind the listener, and return the bound address.
 pub async fn start(args: &config::ServeArgs) -> anyhow::Result<(tokio::net::TcpListener, Arc<AppState>, SocketAddr)> {
     let store = rosterflow_store::open(&args.database_url()).await?;
-    let auth = Authenticator::new(args.key_source(), &args.issuers, &args.audiences()).await?;
+    let min_refresh = std::time::Duration::from_secs(args.jwks_min_refresh_seconds);
+    let auth = Authenticator::new(args.key_source(), &args.issuers, &args.audiences(), min_refresh).await?;
     let state = Arc::new(AppState::new(store, auth, args.max_body_bytes));
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;

@@ -28,12 +28,14 @@ pub enum Target {
         parent: Option<String>,
         id: String,
     },
-    /// A single-valued navigation property addressed as a path (`inboundFlows/{id}/year`).
+    /// A single-valued navigation property addressed as a path (`inboundFlows/{id}/year`), or an operation of the
+    /// entity it leads to (`inboundFlows/{id}/dataConnector/validate`).
     Navigation {
         set: &'static EntitySet,
         id: String,
         nav: &'static str,
         target: &'static EntitySet,
+        operation: Option<(&'static str, bool)>,
     },
     /// A bound action or function; `id` is `None` when bound to the collection.
     Operation {
@@ -113,7 +115,7 @@ fn step(state: Target, seg: &str) -> Result<Target, DomainError> {
                 });
             }
             if let Some((nav, target)) = sets::navigation_alias(set, seg).filter(|_| parent.is_none()) {
-                return Ok(Target::Navigation { set, id, nav, target });
+                return Ok(Target::Navigation { set, id, nav, target, operation: None });
             }
             if let Some((name, function)) = operation(set.operations, seg) {
                 return Ok(Target::Operation { set, parent, id: Some(id), name, function });
@@ -125,11 +127,11 @@ fn step(state: Target, seg: &str) -> Result<Target, DomainError> {
             }
             Err(not_found(seg))
         }
-        Target::Navigation { target, .. } => {
-            // `inboundFlows/{id}/dataConnector/validate`: operations of the navigated-to entity.
-            let _ = target;
-            Err(not_found(seg))
-        }
+        Target::Navigation { set, id, nav, target, operation: None } => match operation(target.operations, seg) {
+            Some(op) => Ok(Target::Navigation { set, id, nav, target, operation: Some(op) }),
+            None => Err(not_found(seg)),
+        },
+        Target::Navigation { .. } => Err(not_found(seg)),
         Target::Count { .. } | Target::Operation { .. } => Err(not_found(seg)),
     }
 }

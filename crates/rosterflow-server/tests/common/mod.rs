@@ -54,6 +54,7 @@ pub async fn serve_args(data_dir: &Path) -> ServeArgs {
         jwks_url: None,
         issuers: vec![],
         audience: None,
+        jwks_min_refresh_seconds: 0,
         max_body_bytes: 4 * 1024 * 1024,
     }
 }
