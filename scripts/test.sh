@@ -37,7 +37,7 @@ cargo test --workspace --locked
 
 ensure_postgres
 step "cargo test (PostgreSQL)"
-ROSTERFLOW_TEST_DATABASE_URL="$PG_ADMIN_URL" cargo test --locked -p rosterflow-server --tests
+ROSTERFLOW_TEST_DATABASE_URL="$PG_ADMIN_URL" cargo test --locked --workspace --tests
 
 export ROSTERFLOW_BIN="$PWD/target/debug/rosterflow"
 step "Microsoft Graph Python SDK conformance (SQLite)"

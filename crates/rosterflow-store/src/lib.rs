@@ -52,6 +52,18 @@ pub enum Expect {
     Version(i64),
 }
 
+impl Expect {
+    /// Whether a write expecting `self` may proceed over the stored version (`None`: no such item).
+    pub(crate) fn check(self, stored: Option<i64>) -> Result<()> {
+        match (self, stored) {
+            (Expect::Absent, Some(_)) => Err(StoreError::Exists),
+            (Expect::Version(_), None) => Err(StoreError::NotFound),
+            (Expect::Version(v), Some(s)) if v != s => Err(StoreError::VersionConflict),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A create or update of one resource, with the rules that must hold when it lands.
 #[derive(Debug, Clone)]
 pub struct Write {

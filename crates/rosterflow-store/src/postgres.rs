@@ -7,7 +7,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
 use crate::migrations::{statements, CREATE_TABLE, MIGRATIONS};
-use crate::{backend, id_key, Expect, Resource, Result, Store, StoreError, TenantId, Write};
+use crate::{backend, id_key, Resource, Result, Store, StoreError, TenantId, Write};
 
 pub struct PgStore {
     pool: PgPool,
@@ -63,12 +63,7 @@ async fn put(tx: &mut Tx<'_>, tenant: &TenantId, w: &Write) -> Result<()> {
     .fetch_optional(&mut **tx)
     .await
     .map_err(backend)?;
-    match (w.expect, stored) {
-        (Expect::Absent, Some(_)) => return Err(StoreError::Exists),
-        (Expect::Version(_), None) => return Err(StoreError::NotFound),
-        (Expect::Version(v), Some(s)) if v != s => return Err(StoreError::VersionConflict),
-        _ => {}
-    }
+    w.expect.check(stored)?;
     for target in &w.refs {
         // FOR SHARE: the target can't be deleted until this transaction ends.
         let found: Option<i32> =

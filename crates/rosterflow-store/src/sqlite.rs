@@ -16,7 +16,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::migrations::{statements, CREATE_TABLE, MIGRATIONS};
-use crate::{backend, id_key, Expect, Resource, Result, Store, StoreError, TenantId, Write};
+use crate::{backend, id_key, Resource, Result, Store, StoreError, TenantId, Write};
 
 /// Most writes committed together.
 const MAX_BATCH: usize = 1024;
@@ -153,12 +153,7 @@ fn put(tx: &Connection, tenant: &TenantId, w: &Write) -> Result<()> {
         )
         .optional()
         .map_err(backend)?;
-    match (w.expect, stored) {
-        (Expect::Absent, Some(_)) => return Err(StoreError::Exists),
-        (Expect::Version(_), None) => return Err(StoreError::NotFound),
-        (Expect::Version(v), Some(s)) if v != s => return Err(StoreError::VersionConflict),
-        _ => {}
-    }
+    w.expect.check(stored)?;
     for target in &w.refs {
         let found: bool = tx
             .query_row(

@@ -1,0 +1,119 @@
+//! The store's contract, on SQLite always and on PostgreSQL when `ROSTERFLOW_TEST_DATABASE_URL` names a server
+//! (a database of its own is created per run).
+
+use std::sync::Arc;
+
+use rosterflow_store::{open, Expect, Ref, Resource, Store, StoreError, TenantId, Write};
+use serde_json::json;
+
+async fn stores() -> Vec<Arc<dyn Store>> {
+    let dir = std::env::temp_dir().join(format!("rosterflow-store-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut out = vec![open(dir.join("db.sqlite3").to_str().unwrap()).await.unwrap()];
+    if let Some(admin) = std::env::var("ROSTERFLOW_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        let name = format!("rosterflow_store_{}", uuid::Uuid::new_v4().simple());
+        let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+        let (prefix, _) = admin.rsplit_once('/').unwrap();
+        out.push(open(&format!("{prefix}/{name}")).await.unwrap());
+    }
+    out
+}
+
+fn tenant() -> TenantId {
+    TenantId(format!("t-{}", uuid::Uuid::new_v4()))
+}
+
+fn resource(set: &str, id: &str, parent: Option<&str>) -> Resource {
+    let doc = json!({"id": id, "displayName": id}).as_object().unwrap().clone();
+    Resource { set: set.into(), id: id.into(), parent: parent.map(Into::into), odata_type: "t".into(), doc, version: 0 }
+}
+
+fn create(set: &str, id: &str, parent: Option<&str>) -> Write {
+    Write { resource: resource(set, id, parent), expect: Expect::Absent, unique: vec![], refs: vec![] }
+}
+
+#[tokio::test]
+async fn writes_are_tenant_scoped_versioned_and_case_insensitive_by_id() {
+    for store in stores().await {
+        let (a, b) = (tenant(), tenant());
+        store.put(&a, create("sets", "S1", None)).await.unwrap();
+        assert!(store.get(&b, "sets", "S1").await.unwrap().is_none());
+        assert!(store.list(&b, "sets", None).await.unwrap().is_empty());
+        let got = store.get(&a, "sets", "s1").await.unwrap().unwrap();
+        assert_eq!((got.id.as_str(), got.version), ("S1", 1));
+        assert_eq!(store.put(&a, create("sets", "s1", None)).await, Err(StoreError::Exists));
+
+        let mut update = Write { expect: Expect::Version(1), ..create("sets", "S1", None) };
+        update.resource.doc.insert("displayName".into(), json!("new"));
+        store.put(&a, update.clone()).await.unwrap();
+        assert_eq!(store.put(&a, update).await, Err(StoreError::VersionConflict), "a stale version loses");
+        assert_eq!(store.get(&a, "sets", "S1").await.unwrap().unwrap().doc["displayName"], "new");
+        assert_eq!(store.delete(&b, "sets", "S1").await, Err(StoreError::NotFound));
+    }
+}
+
+#[tokio::test]
+async fn concurrent_writes_of_one_unique_key_admit_exactly_one() {
+    for store in stores().await {
+        let t = tenant();
+        store.put(&t, create("sets", "parent", None)).await.unwrap();
+        let attempts = (0..40).map(|i| {
+            let (store, t) = (store.clone(), t.clone());
+            tokio::spawn(async move {
+                let mut w = create("flows", &format!("f{i}"), Some("parent"));
+                // Half compete for one key; the others have keys of their own and must all land.
+                w.unique = vec![if i % 2 == 0 { "type:user".into() } else { format!("type:{i}") }];
+                store.put(&t, w).await
+            })
+        });
+        let results: Vec<_> = join_all(attempts).await;
+        let winners = results.iter().enumerate().filter(|(i, r)| i % 2 == 0 && r.is_ok()).count();
+        assert_eq!(winners, 1, "{results:?}");
+        assert!(results.iter().enumerate().filter(|(i, _)| i % 2 == 1).all(|(_, r)| r.is_ok()), "{results:?}");
+        assert!(results.iter().any(|r| *r == Err(StoreError::Duplicate("type:user".into()))));
+        assert_eq!(store.list(&t, "flows", Some("parent")).await.unwrap().len(), 21);
+    }
+}
+
+#[tokio::test]
+async fn references_must_exist_and_block_deletes_while_containment_cascades() {
+    for store in stores().await {
+        let t = tenant();
+        let bound = |id: &str| Ref { set: "years".into(), id: id.into(), path: "year@odata.bind".into() };
+        let mut flow = create("inboundFlows", "flow", None);
+        flow.refs = vec![bound("Y1")];
+        match store.put(&t, flow.clone()).await {
+            Err(StoreError::MissingRef { id, .. }) => assert_eq!(id, "Y1"),
+            other => panic!("{other:?}"),
+        }
+        store.put(&t, create("years", "y1", None)).await.unwrap();
+        store.put(&t, flow).await.unwrap();
+        match store.delete(&t, "years", "Y1").await {
+            Err(StoreError::InUse { by_set, by_id, .. }) => {
+                assert_eq!((by_set.as_str(), by_id.as_str()), ("inboundFlows", "flow"))
+            }
+            other => panic!("{other:?}"),
+        }
+        store.delete(&t, "inboundFlows", "flow").await.unwrap();
+        store.delete(&t, "years", "y1").await.unwrap();
+
+        // Deleting a parent deletes its children and frees their unique keys.
+        store.put(&t, create("sets", "p", None)).await.unwrap();
+        let mut child = create("flows", "c", Some("p"));
+        child.unique = vec!["type:x".into()];
+        store.put(&t, child.clone()).await.unwrap();
+        store.delete(&t, "sets", "p").await.unwrap();
+        assert!(store.get(&t, "flows", "c").await.unwrap().is_none());
+        store.put(&t, create("sets", "p", None)).await.unwrap();
+        store.put(&t, child).await.unwrap();
+    }
+}
+
+async fn join_all<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for h in handles.collect::<Vec<_>>() {
+        out.push(h.await.unwrap());
+    }
+    out
+}
