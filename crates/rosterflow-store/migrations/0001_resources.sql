@@ -9,6 +9,8 @@ CREATE TABLE resource (
     body        TEXT   NOT NULL,
     version     BIGINT NOT NULL,
     seq         BIGINT NOT NULL,
+    -- The unique keys and references last written, so an update that keeps them skips their upkeep.
+    constraints TEXT   NOT NULL DEFAULT '',
     PRIMARY KEY (tenant, set_name, id_key)
 );
 CREATE INDEX resource_by_parent ON resource (tenant, set_name, parent_key, seq);

@@ -64,6 +64,16 @@ impl Expect {
     }
 }
 
+impl Write {
+    /// The write's unique keys and references as one string, stored with the row: when an update's equals the
+    /// stored one, the constraint rows are already right and need no upkeep.
+    pub(crate) fn constraints(&self) -> String {
+        let unique = self.unique.iter().map(|u| format!("u:{u}"));
+        let refs = self.refs.iter().map(|r| format!("r:{}/{}", r.set, id_key(&r.id)));
+        unique.chain(refs).collect::<Vec<_>>().join("\n")
+    }
+}
+
 /// A create or update of one resource, with the rules that must hold when it lands.
 #[derive(Debug, Clone)]
 pub struct Write {

@@ -54,8 +54,8 @@ async fn put(tx: &mut Tx<'_>, tenant: &TenantId, w: &Write) -> Result<()> {
     let r = &w.resource;
     let (t, key) = (tenant.as_str(), id_key(&r.id));
     let parent = r.parent.as_deref().map(id_key).unwrap_or_default();
-    let stored: Option<i64> = sqlx::query_scalar(
-        "SELECT version FROM resource WHERE tenant = $1 AND set_name = $2 AND id_key = $3 FOR UPDATE",
+    let stored: Option<(i64, String)> = sqlx::query_as(
+        "SELECT version, constraints FROM resource WHERE tenant = $1 AND set_name = $2 AND id_key = $3 FOR UPDATE",
     )
     .bind(t)
     .bind(&r.set)
@@ -63,7 +63,36 @@ async fn put(tx: &mut Tx<'_>, tenant: &TenantId, w: &Write) -> Result<()> {
     .fetch_optional(&mut **tx)
     .await
     .map_err(backend)?;
-    w.expect.check(stored)?;
+    w.expect.check(stored.as_ref().map(|(v, _)| *v))?;
+    let constraints = w.constraints();
+    if stored.as_ref().is_none_or(|(_, c)| *c != constraints) {
+        write_constraints(tx, t, &key, &parent, w).await?;
+    }
+    let body = serde_json::to_string(&r.doc).map_err(backend)?;
+    let sql = if stored.is_some() {
+        "UPDATE resource SET body = $6, odata_type = $5, constraints = $7, version = version + 1
+         WHERE tenant = $1 AND set_name = $2 AND id_key = $3 AND parent_key = $4"
+    } else {
+        "INSERT INTO resource (tenant, set_name, id_key, parent_key, odata_type, body, version, seq, constraints)
+         VALUES ($1, $2, $3, $4, $5, $6, 1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM resource), $7)"
+    };
+    sqlx::query(sql)
+        .bind(t)
+        .bind(&r.set)
+        .bind(&key)
+        .bind(&parent)
+        .bind(&r.odata_type)
+        .bind(body)
+        .bind(constraints)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Check the write's references and replace its unique-key and reference rows.
+async fn write_constraints(tx: &mut Tx<'_>, t: &str, key: &str, parent: &str, w: &Write) -> Result<()> {
+    let r = &w.resource;
     for target in &w.refs {
         // FOR SHARE: the target can't be deleted until this transaction ends.
         let found: Option<i32> =
@@ -85,7 +114,7 @@ async fn put(tx: &mut Tx<'_>, tenant: &TenantId, w: &Write) -> Result<()> {
     sqlx::query("DELETE FROM resource_unique WHERE tenant = $1 AND set_name = $2 AND id_key = $3")
         .bind(t)
         .bind(&r.set)
-        .bind(&key)
+        .bind(key)
         .execute(&mut **tx)
         .await
         .map_err(backend)?;
@@ -96,9 +125,9 @@ async fn put(tx: &mut Tx<'_>, tenant: &TenantId, w: &Write) -> Result<()> {
         )
         .bind(t)
         .bind(&r.set)
-        .bind(&parent)
+        .bind(parent)
         .bind(u)
-        .bind(&key)
+        .bind(key)
         .execute(&mut **tx)
         .await
         .map_err(backend)?;
@@ -109,7 +138,7 @@ async fn put(tx: &mut Tx<'_>, tenant: &TenantId, w: &Write) -> Result<()> {
     sqlx::query("DELETE FROM resource_ref WHERE tenant = $1 AND from_set = $2 AND from_key = $3")
         .bind(t)
         .bind(&r.set)
-        .bind(&key)
+        .bind(key)
         .execute(&mut **tx)
         .await
         .map_err(backend)?;
@@ -120,31 +149,13 @@ async fn put(tx: &mut Tx<'_>, tenant: &TenantId, w: &Write) -> Result<()> {
         )
         .bind(t)
         .bind(&r.set)
-        .bind(&key)
+        .bind(key)
         .bind(&target.set)
         .bind(id_key(&target.id))
         .execute(&mut **tx)
         .await
         .map_err(backend)?;
     }
-    let body = serde_json::to_string(&r.doc).map_err(backend)?;
-    let sql = if stored.is_some() {
-        "UPDATE resource SET body = $6, odata_type = $5, version = version + 1
-         WHERE tenant = $1 AND set_name = $2 AND id_key = $3 AND parent_key = $4"
-    } else {
-        "INSERT INTO resource (tenant, set_name, id_key, parent_key, odata_type, body, version, seq)
-         VALUES ($1, $2, $3, $4, $5, $6, 1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM resource))"
-    };
-    sqlx::query(sql)
-        .bind(t)
-        .bind(&r.set)
-        .bind(&key)
-        .bind(&parent)
-        .bind(&r.odata_type)
-        .bind(body)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
     Ok(())
 }
 

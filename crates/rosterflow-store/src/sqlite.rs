@@ -141,80 +141,82 @@ fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Vec<Result<()>> {
     }
 }
 
+/// Run one statement through the connection's statement cache.
+fn exec(tx: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
+    tx.prepare_cached(sql).and_then(|mut s| s.execute(params)).map_err(backend)
+}
+
 fn put(tx: &Connection, tenant: &TenantId, w: &Write) -> Result<()> {
     let r = &w.resource;
     let (t, key) = (tenant.as_str(), id_key(&r.id));
     let parent = r.parent.as_deref().map(id_key).unwrap_or_default();
-    let stored: Option<i64> = tx
-        .query_row(
-            "SELECT version FROM resource WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3",
-            params![t, r.set, key],
-            |row| row.get(0),
-        )
-        .optional()
+    let stored: Option<(i64, String)> = tx
+        .prepare_cached("SELECT version, constraints FROM resource WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3")
+        .and_then(|mut s| s.query_row(params![t, r.set, key], |row| Ok((row.get(0)?, row.get(1)?))).optional())
         .map_err(backend)?;
-    w.expect.check(stored)?;
-    for target in &w.refs {
-        let found: bool = tx
-            .query_row(
-                "SELECT EXISTS(SELECT 1 FROM resource WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3)",
-                params![t, target.set, id_key(&target.id)],
-                |row| row.get(0),
-            )
-            .map_err(backend)?;
-        if !found {
-            return Err(StoreError::MissingRef {
-                path: target.path.clone(),
-                set: target.set.clone(),
-                id: target.id.clone(),
-            });
+    w.expect.check(stored.as_ref().map(|(v, _)| *v))?;
+    let constraints = w.constraints();
+    if stored.as_ref().is_none_or(|(_, c)| *c != constraints) {
+        for target in &w.refs {
+            let found: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS(SELECT 1 FROM resource WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3)",
+                )
+                .and_then(|mut s| s.query_row(params![t, target.set, id_key(&target.id)], |row| row.get(0)))
+                .map_err(backend)?;
+            if !found {
+                return Err(StoreError::MissingRef {
+                    path: target.path.clone(),
+                    set: target.set.clone(),
+                    id: target.id.clone(),
+                });
+            }
         }
-    }
-    tx.execute(
-        "DELETE FROM resource_unique WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3",
-        params![t, r.set, key],
-    )
-    .map_err(backend)?;
-    for u in &w.unique {
-        let inserted = tx
-            .execute(
+        exec(
+            tx,
+            "DELETE FROM resource_unique WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3",
+            params![t, r.set, key],
+        )?;
+        for u in &w.unique {
+            let inserted = exec(
+                tx,
                 "INSERT INTO resource_unique (tenant, set_name, parent_key, unique_key, id_key) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT DO NOTHING",
                 params![t, r.set, parent, u, key],
-            )
-            .map_err(backend)?;
-        if inserted == 0 {
-            return Err(StoreError::Duplicate(u.clone()));
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::Duplicate(u.clone()));
+            }
         }
-    }
-    tx.execute(
-        "DELETE FROM resource_ref WHERE tenant = ?1 AND from_set = ?2 AND from_key = ?3",
-        params![t, r.set, key],
-    )
-    .map_err(backend)?;
-    for target in &w.refs {
-        tx.execute(
-            "INSERT INTO resource_ref (tenant, from_set, from_key, to_set, to_key) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT DO NOTHING",
-            params![t, r.set, key, target.set, id_key(&target.id)],
-        )
-        .map_err(backend)?;
+        exec(
+            tx,
+            "DELETE FROM resource_ref WHERE tenant = ?1 AND from_set = ?2 AND from_key = ?3",
+            params![t, r.set, key],
+        )?;
+        for target in &w.refs {
+            exec(
+                tx,
+                "INSERT INTO resource_ref (tenant, from_set, from_key, to_set, to_key) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO NOTHING",
+                params![t, r.set, key, target.set, id_key(&target.id)],
+            )?;
+        }
     }
     let body = serde_json::to_string(&r.doc).map_err(backend)?;
     if stored.is_some() {
-        tx.prepare_cached(
-            "UPDATE resource SET body = ?4, odata_type = ?5, version = version + 1
+        exec(
+            tx,
+            "UPDATE resource SET body = ?4, odata_type = ?5, constraints = ?6, version = version + 1
              WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3",
-        )
-        .and_then(|mut s| s.execute(params![t, r.set, key, body, r.odata_type]))
-        .map_err(backend)?;
+            params![t, r.set, key, body, r.odata_type, constraints],
+        )?;
     } else {
-        tx.execute(
-            "INSERT INTO resource (tenant, set_name, id_key, parent_key, odata_type, body, version, seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM resource))",
-            params![t, r.set, key, parent, r.odata_type, body],
-        )
-        .map_err(backend)?;
+        exec(
+            tx,
+            "INSERT INTO resource (tenant, set_name, id_key, parent_key, odata_type, body, version, seq, constraints)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM resource), ?7)",
+            params![t, r.set, key, parent, r.odata_type, body, constraints],
+        )?;
     }
     Ok(())
 }
