@@ -58,6 +58,9 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .fallback(handlers::dispatch)
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            ApiError::new(rosterflow_model::ErrorKind::MethodNotAllowed, format!("'{method}' is not allowed here."))
+        })
         .layer(middleware::from_fn(request_context))
         .with_state(state)
 }

@@ -506,3 +506,13 @@ async fn request_ids_are_headers_and_client_request_id_is_echoed() {
     let health = reqwest::get(format!("{}/healthz", server.url)).await.unwrap();
     assert_eq!(health.status(), 200);
 }
+
+#[tokio::test]
+async fn every_error_response_uses_the_envelope() {
+    let server = TestServer::start().await;
+    let c = server.as_(OUTBOUND_RW);
+    c.send(Method::POST, "/healthz", None).await.error(405);
+    c.get("/v1.0/me").await.error(404);
+    c.get("/beta/external/somethingElse").await.error(404);
+    c.get("/BETA/EXTERNAL/INDUSTRYDATA/outboundProvisioningFlowSets").await.expect(200);
+}

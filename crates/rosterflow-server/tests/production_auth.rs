@@ -90,3 +90,27 @@ async fn entra_style_tokens_are_verified_against_the_jwks() {
     // A key nobody published stays refused.
     with(Signer::new("key-3").sign(claims(&tenant, 600))).get("outboundProvisioningFlowSets").await.error(401);
 }
+
+#[tokio::test]
+async fn the_key_set_can_come_from_a_url() {
+    let signer = Signer::new("url-key");
+    let jwks = json!({ "keys": [public_jwk(&signer.key, &signer.kid)] });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().route("/keys", axum::routing::get(move || async move { axum::Json(jwks) }));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = temp_dir();
+    let mut args = serve_args(&dir).await;
+    args.jwks_url = Some(format!("http://{addr}/keys"));
+    args.issuers = vec![ISSUER.into()];
+    args.audience = Some("api://rosterflow".into());
+    let tenant = format!("tenant-{}", uuid::Uuid::new_v4());
+    let server = TestServer::start_with(args, &tenant).await;
+    let mut ok = claims(&tenant, 600);
+    ok["aud"] = json!("api://rosterflow");
+    let c = Client { token: Some(signer.sign(ok)), ..server.anonymous() };
+    c.get("outboundProvisioningFlowSets").await.expect(200);
+    let graph_audience = Client { token: Some(signer.sign(claims(&tenant, 600))), ..server.anonymous() };
+    graph_audience.get("outboundProvisioningFlowSets").await.error(401);
+}
