@@ -94,6 +94,8 @@ pub static SETS: &[EntitySet] = &[
         ..set("provisioningFlows", "provisioningFlow")
     },
     EntitySet {
+        // The docs' create response carries `@odata.type`; carrying it on every item is harmless to clients.
+        typed_items: true,
         source: Source::BuiltinOverlay,
         key: KeyRule::ReferenceDefinition,
         ..set("referenceDefinitions", "referenceDefinition")
