@@ -135,11 +135,18 @@ impl Catalog {
 
     /// The canonical code for `code` of `reference_type`, matched case-insensitively.
     pub fn resolve(&self, reference_type: &str, code: &str) -> Result<String, CodeProblem> {
-        let key = (reference_type.to_ascii_lowercase(), code.to_ascii_lowercase());
-        if let Some(e) = self.overlay.get(&key) {
-            return if e.disabled { Err(CodeProblem::Disabled) } else { Ok(e.code.clone()) };
+        let mut key = (reference_type.to_ascii_lowercase(), code.to_ascii_lowercase());
+        let builtin = builtin_index().get(&key).copied();
+        if let Some(canonical) = builtin {
+            // An alias (`aid`) is the built-in it names: disabling `aide` disables `aid` too.
+            key.1 = canonical.to_ascii_lowercase();
         }
-        builtin_index().get(&key).map(|c| c.to_string()).ok_or(CodeProblem::Unknown)
+        match (self.overlay.get(&key), builtin) {
+            (Some(e), _) if e.disabled => Err(CodeProblem::Disabled),
+            (Some(e), _) => Ok(e.code.clone()),
+            (None, Some(canonical)) => Ok(canonical.to_string()),
+            (None, None) => Err(CodeProblem::Unknown),
+        }
     }
 }
 

@@ -26,14 +26,29 @@ pub fn initialize(set: &EntitySet, ty: &TypeDef, doc: &mut Map<String, Value>, n
         // The docs' create responses show an inbound flow `ready` at once: its connector and year are bound.
         doc.insert("readinessStatus".into(), "ready".into());
     }
-    if let Some(Value::Object(credential)) = doc.get_mut("credential") {
-        // Validity is only known after the connector's `validate` action.
-        credential.insert("isValid".into(), false.into());
-        credential.insert("lastValidDateTime".into(), Value::Null);
-    }
     if set.name == "referenceDefinitions" {
         doc.insert("source".into(), reference::TENANT_SOURCE.into());
         doc.entry("isDisabled").or_insert(false.into());
+    }
+}
+
+/// Fill in what the server computes inside complex values, after a create or a PATCH (a PATCH replaces a
+/// complex value whole, computed members included).
+pub fn complete(doc: &mut Map<String, Value>) {
+    if let Some(Value::Object(credential)) = doc.get_mut("credential") {
+        // Validity is only known after the connector's `validate` action; a new credential starts unvalidated.
+        if !credential.contains_key("isValid") {
+            credential.insert("isValid".into(), false.into());
+            credential.insert("lastValidDateTime".into(), Value::Null);
+        }
+    }
+    if let Some(Value::Array(settings)) = doc.get_mut("userMatchingSettings") {
+        // `priorityOrder` is a computed default (CSDL): left out, a setting ranks by its position.
+        for (i, setting) in settings.iter_mut().enumerate() {
+            if let Value::Object(setting) = setting {
+                setting.entry("priorityOrder").or_insert(Value::from(i));
+            }
+        }
     }
 }
 

@@ -80,25 +80,30 @@ async fn handle(app: &AppState, req: Request) -> ApiResult<Response> {
             let body = read_json(app, &parts, body).await?;
             create(app, &ctx, set, parent, body).await
         }
-        (Method::GET, Target::Item { set, parent, id }) => get(app, &ctx, set, parent.as_deref(), &id).await,
-        (Method::PATCH, Target::Item { set, parent, id }) => {
+        (Method::GET, Target::Item { set, parent, id, cast }) => {
+            get(app, &ctx, set, parent.as_deref(), &id, cast).await
+        }
+        (_, Target::Item { cast: Some(_), .. }) => Err(method_not_allowed(&parts.method)),
+        (Method::PATCH, Target::Item { set, parent, id, .. }) => {
             let body = read_json(app, &parts, body).await?;
             update(app, &ctx, set, parent.as_deref(), &id, body).await
         }
-        (Method::DELETE, Target::Item { set, parent, id }) => delete(app, &ctx, set, parent.as_deref(), &id).await,
+        (Method::DELETE, Target::Item { set, parent, id, .. }) => delete(app, &ctx, set, parent.as_deref(), &id).await,
         (method, Target::Navigation { set, id, nav, target, operation: op }) => {
             let flow = load(app, &ctx.tenant, set, None, &id).await?;
             let bound = flow.doc.get(&format!("{nav}@odata.bind")).and_then(Value::as_str).unwrap_or_default();
             if let Some((name, _)) = op {
-                operation(app, &ctx, target, None, Some(bound.to_string()), name).await
+                operation(app, &ctx, target, None, Some(bound.to_string()), None, name).await
             } else if method == Method::PATCH {
                 let body = read_json(app, &parts, body).await?;
                 update(app, &ctx, target, None, bound, body).await
             } else {
-                get(app, &ctx, target, None, bound).await
+                get(app, &ctx, target, None, bound, None).await
             }
         }
-        (_, Target::Operation { set, parent, id, name, .. }) => operation(app, &ctx, set, parent, id, name).await,
+        (_, Target::Operation { set, parent, id, cast, name, .. }) => {
+            operation(app, &ctx, set, parent, id, cast, name).await
+        }
         (method, _) => Err(method_not_allowed(&method)),
     }
 }
@@ -238,6 +243,24 @@ async fn load(app: &AppState, tenant: &TenantId, set: &EntitySet, parent: Option
         .ok_or_else(missing)
 }
 
+/// One item, or 404 when it is missing or not of the type a cast segment named.
+async fn load_as(
+    app: &AppState,
+    tenant: &TenantId,
+    set: &EntitySet,
+    parent: Option<&str>,
+    id: &str,
+    cast: Option<&TypeDef>,
+) -> ApiResult<Item> {
+    let item = load(app, tenant, set, parent, id).await?;
+    match cast {
+        Some(c) if !schema().derives_from(&item.ty.name, &c.name) => Err(ApiError(DomainError::not_found(
+            format_args!("The {} item '{id}' of type '{}'", set.name, c.odata_type()),
+        ))),
+        _ => Ok(item),
+    }
+}
+
 fn wire(set: &EntitySet, item: &Item) -> Value {
     Value::Object(render::entity(item.ty, &item.doc, set.typed_items))
 }
@@ -374,9 +397,16 @@ async fn count(
     Ok(r)
 }
 
-async fn get(app: &AppState, ctx: &Ctx, set: &EntitySet, parent: Option<&str>, id: &str) -> ApiResult<Response> {
+async fn get(
+    app: &AppState,
+    ctx: &Ctx,
+    set: &EntitySet,
+    parent: Option<&str>,
+    id: &str,
+    cast: Option<&TypeDef>,
+) -> ApiResult<Response> {
     let q = query_options(ctx, set, false)?;
-    let item = load(app, &ctx.tenant, set, parent, id).await?;
+    let item = load_as(app, &ctx.tenant, set, parent, id, cast).await?;
     let mut value = wire(set, &item);
     if let (Some(select), Value::Object(m)) = (&q.select, &mut value) {
         select_properties(m, select);
@@ -416,11 +446,7 @@ fn refs_of(ty: &TypeDef, doc: &Map<String, Value>, bindings: &[Binding]) -> ApiR
                 _ => return None,
             };
             let (set, id) = (rosterflow_model::sets::for_type(target)?, v.as_str()?);
-            (set.source == Source::Stored).then(|| Ref {
-                set: set.name.into(),
-                id: id.into(),
-                path: format!("{nav}@odata.bind"),
-            })
+            (set.source == Source::Stored).then(|| Ref { set: set.name.into(), id: id.into(), path: nav.into() })
         })
         .collect())
 }
@@ -458,14 +484,19 @@ async fn create(
     }
     let catalog = catalog(app, &ctx.tenant).await?;
     let checked = document::check_entity(set, &body, Mode::Create, &catalog)?;
+    let mut checked = checked;
     let id = match set.key {
         KeyRule::Guid => uuid::Uuid::new_v4().to_string(),
-        KeyRule::ReferenceDefinition => reference_definition_id(&checked.props)?,
+        KeyRule::ReferenceDefinition => reference_definition_id(&mut checked.props)?,
     };
+    if set.key == KeyRule::ReferenceDefinition {
+        check_reference_definition(app, &ctx.tenant, None, &checked.props).await?;
+    }
     let mut doc = Map::new();
     doc.insert("id".into(), Value::String(id.clone()));
     doc.extend(checked.props);
     rules::initialize(set, checked.ty, &mut doc, &time::now());
+    rules::complete(&mut doc);
     let write = Write {
         resource: Resource {
             set: set.name.into(),
@@ -488,12 +519,12 @@ async fn create(
     Ok(json_response(StatusCode::CREATED, &with_context(context, wire(set, &item))))
 }
 
-/// `{referenceType}-{code}` for a new reference definition, which must be of an extensible type and must not
-/// shadow a built-in.
-fn reference_definition_id(props: &Map<String, Value>) -> ApiResult<String> {
-    let field = |k: &str| props.get(k).and_then(Value::as_str).unwrap_or_default();
+/// `{referenceType}-{code}` for a new reference definition, which must be of an extensible type; its
+/// `referenceType` is stored canonically.
+fn reference_definition_id(props: &mut Map<String, Value>) -> ApiResult<String> {
+    let field = |k: &str| props.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     let (ty, code) = (field("referenceType"), field("code"));
-    let canonical = reference::canonical_reference_type(ty).ok_or_else(|| {
+    let canonical = reference::canonical_reference_type(&ty).ok_or_else(|| {
         ApiError(DomainError::invalid("referenceType", format_args!("'{ty}' is not a reference type")))
     })?;
     if !reference::is_extensible(canonical) {
@@ -505,24 +536,49 @@ fn reference_definition_id(props: &Map<String, Value>) -> ApiResult<String> {
     if code.is_empty() || code.contains(['/', '\'', '?', '#']) {
         return Err(ApiError(DomainError::invalid("code", "must be a non-empty code without '/', '?', '#' or quotes")));
     }
-    let id = reference::definition_id(canonical, code);
-    let sort_index = props.get("sortIndex").and_then(Value::as_i64);
-    for b in reference::builtin_definitions().iter().filter(|b| b.reference_type == canonical) {
-        if b.code.eq_ignore_ascii_case(code) {
-            return Err(ApiError::new(ErrorKind::Conflict, format!("The reference definition '{id}' already exists.")));
+    props.insert("referenceType".into(), canonical.into());
+    Ok(reference::definition_id(canonical, &code))
+}
+
+/// Codes and sort indexes are unique within a reference type, among built-ins and the tenant's own
+/// definitions alike (as the tenant sees them: a built-in it re-sorted counts with its new index). The store's
+/// unique keys keep concurrent writes of the tenant's rows apart; this covers the built-ins, which aren't rows.
+/// `updating` names the definition being changed, which doesn't clash with itself.
+async fn check_reference_definition(
+    app: &AppState,
+    tenant: &TenantId,
+    updating: Option<&str>,
+    doc: &Map<String, Value>,
+) -> ApiResult<()> {
+    let field = |d: &Map<String, Value>, k: &str| d.get(k).cloned().unwrap_or(Value::Null);
+    let same_type = |d: &Map<String, Value>| {
+        let (a, b) = (field(d, "referenceType"), field(doc, "referenceType"));
+        a.as_str().zip(b.as_str()).is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
+    };
+    let set = rosterflow_model::sets::by_name("referenceDefinitions").expect("the set exists");
+    for other in load_all(app, tenant, set, None).await? {
+        let other_id = other.doc.get("id").and_then(Value::as_str).unwrap_or_default();
+        if updating.is_some_and(|id| same_id(other_id, id)) || !same_type(&other.doc) {
+            continue;
         }
-        if Some(i64::from(b.sort_index)) == sort_index {
+        let code_clash = field(&other.doc, "code")
+            .as_str()
+            .zip(field(doc, "code").as_str())
+            .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b));
+        if code_clash {
             return Err(ApiError::new(
                 ErrorKind::Conflict,
-                format!(
-                    "The sortIndex {} is already used by '{}'.",
-                    b.sort_index,
-                    reference::definition_id(canonical, &b.code)
-                ),
+                format!("The reference definition '{other_id}' already exists."),
+            ));
+        }
+        if field(&other.doc, "sortIndex") == field(doc, "sortIndex") {
+            return Err(ApiError::new(
+                ErrorKind::Conflict,
+                format!("The sortIndex {} is already used by '{other_id}'.", field(doc, "sortIndex")),
             ));
         }
     }
-    Ok(id)
+    Ok(())
 }
 
 async fn update(
@@ -544,6 +600,10 @@ async fn update(
         }
         let mut doc = item.doc.clone();
         document::merge(&mut doc, checked.props);
+        rules::complete(&mut doc);
+        if set.key == KeyRule::ReferenceDefinition {
+            check_reference_definition(app, &ctx.tenant, Some(&stored_id), &doc).await?;
+        }
         if item.ty.prop("lastModifiedDateTime").is_some_and(|p| p.computed) {
             let previous = item.doc.get("lastModifiedDateTime").and_then(Value::as_str);
             doc.insert("lastModifiedDateTime".into(), Value::String(time::advance(previous)));
@@ -597,10 +657,11 @@ async fn operation(
     set: &EntitySet,
     parent: Option<String>,
     id: Option<String>,
+    cast: Option<&TypeDef>,
     name: &str,
 ) -> ApiResult<Response> {
     if let Some(id) = &id {
-        load(app, &ctx.tenant, set, parent.as_deref(), id).await?;
+        load_as(app, &ctx.tenant, set, parent.as_deref(), id, cast).await?;
     }
     match name {
         // Reset re-provisions a flow from scratch at its next run and clears its errors. Until runs exist there is

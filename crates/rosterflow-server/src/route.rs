@@ -12,22 +12,11 @@ use rosterflow_model::DomainError;
 #[derive(Debug, Clone)]
 pub enum Target {
     /// A collection, optionally a contained one (`parent` = the containing item's id) or narrowed by a cast.
-    Collection {
-        set: &'static EntitySet,
-        parent: Option<String>,
-        cast: Option<&'static TypeDef>,
-    },
+    Collection { set: &'static EntitySet, parent: Option<String>, cast: Option<&'static TypeDef> },
     /// `.../$count`.
-    Count {
-        set: &'static EntitySet,
-        parent: Option<String>,
-        cast: Option<&'static TypeDef>,
-    },
-    Item {
-        set: &'static EntitySet,
-        parent: Option<String>,
-        id: String,
-    },
+    Count { set: &'static EntitySet, parent: Option<String>, cast: Option<&'static TypeDef> },
+    /// An item; `cast` when a type segment follows its key (the item must be of that type).
+    Item { set: &'static EntitySet, parent: Option<String>, id: String, cast: Option<&'static TypeDef> },
     /// A single-valued navigation property addressed as a path (`inboundFlows/{id}/year`), or an operation of the
     /// entity it leads to (`inboundFlows/{id}/dataConnector/validate`).
     Navigation {
@@ -37,11 +26,13 @@ pub enum Target {
         target: &'static EntitySet,
         operation: Option<(&'static str, bool)>,
     },
-    /// A bound action or function; `id` is `None` when bound to the collection.
+    /// A bound action or function; `id` is `None` when bound to the collection; `cast` is the type the path
+    /// bound it to (`.../{id}/microsoft.graph.industryData.azureDataLakeConnector/getUploadSession`).
     Operation {
         set: &'static EntitySet,
         parent: Option<String>,
         id: Option<String>,
+        cast: Option<&'static TypeDef>,
         name: &'static str,
         function: bool,
     },
@@ -83,7 +74,7 @@ pub fn resolve(path: &str) -> Result<Target, DomainError> {
     let (name, key) = split_key(first).map_or((first, None), |(n, k)| (n, Some(k)));
     let set = sets::by_name(name).filter(|s| s.parent.is_none()).ok_or_else(|| not_found(name))?;
     let mut state = match key {
-        Some(id) => Target::Item { set, parent: None, id },
+        Some(id) => Target::Item { set, parent: None, id, cast: None },
         None => Target::Collection { set, parent: None, cast: None },
     };
     for seg in it {
@@ -102,15 +93,15 @@ fn step(state: Target, seg: &str) -> Result<Target, DomainError> {
                 return Ok(Target::Collection { set, parent, cast: Some(ty) });
             }
             if let Some((name, function)) = operation(set.collection_operations, seg) {
-                return Ok(Target::Operation { set, parent, id: None, name, function });
+                return Ok(Target::Operation { set, parent, id: None, cast, name, function });
             }
-            Ok(Target::Item { set, parent, id: seg.to_string() })
+            Ok(Target::Item { set, parent, id: seg.to_string(), cast })
         }
-        Target::Item { set, parent, id } => {
+        Target::Item { set, parent, id, cast } => {
             let (name, key) = split_key(seg).map_or((seg, None), |(n, k)| (n, Some(k)));
             if let Some(child) = sets::child(set, name) {
                 return Ok(match key {
-                    Some(child_id) => Target::Item { set: child, parent: Some(id), id: child_id },
+                    Some(child_id) => Target::Item { set: child, parent: Some(id), id: child_id, cast: None },
                     None => Target::Collection { set: child, parent: Some(id), cast: None },
                 });
             }
@@ -118,14 +109,12 @@ fn step(state: Target, seg: &str) -> Result<Target, DomainError> {
                 return Ok(Target::Navigation { set, id, nav, target, operation: None });
             }
             if let Some((name, function)) = operation(set.operations, seg) {
-                return Ok(Target::Operation { set, parent, id: Some(id), name, function });
+                return Ok(Target::Operation { set, parent, id: Some(id), cast, name, function });
             }
-            // A cast on an item (`.../{id}/microsoft.graph.industryData.azureDataLakeConnector/getUploadSession`)
-            // only names the type the following operation is bound to; the handler checks the item's type.
-            if cast_type(set, seg).is_some() {
-                return Ok(Target::Item { set, parent, id });
+            match cast_type(set, seg) {
+                Some(ty) if cast.is_none() => Ok(Target::Item { set, parent, id, cast: Some(ty) }),
+                _ => Err(not_found(seg)),
             }
-            Err(not_found(seg))
         }
         Target::Navigation { set, id, nav, target, operation: None } => match operation(target.operations, seg) {
             Some(op) => Ok(Target::Navigation { set, id, nav, target, operation: Some(op) }),
@@ -161,7 +150,7 @@ mod tests {
 
     fn item(path: &str) -> (String, Option<String>, String) {
         match resolve(path).unwrap() {
-            Target::Item { set, parent, id } => (set.name.to_string(), parent, id),
+            Target::Item { set, parent, id, .. } => (set.name.to_string(), parent, id),
             other => panic!("{path}: {other:?}"),
         }
     }
