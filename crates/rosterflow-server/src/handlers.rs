@@ -15,7 +15,7 @@ use rosterflow_model::schema::{schema, ElemType, TypeDef};
 use rosterflow_model::sets::{EntitySet, KeyRule, Source};
 use rosterflow_model::{render, rules, time, DomainError, ErrorKind, TenantId};
 use rosterflow_odata::{select_properties, QueryOptions};
-use rosterflow_store::{Expect, Ref, Resource, StoreError, Write};
+use rosterflow_store::{Constraints, Expect, Ref, Resource, StoreError, Write};
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
@@ -429,15 +429,19 @@ async fn catalog(app: &AppState, tenant: &TenantId) -> ApiResult<Arc<Catalog>> {
     Ok(c)
 }
 
-/// Binds to built-ins are checked here; binds to stored items become refs the store checks in the write.
-fn refs_of(ty: &TypeDef, doc: &Map<String, Value>, bindings: &[Binding]) -> ApiResult<Vec<Ref>> {
-    for b in bindings {
-        if b.set.source == Source::Builtin && reference::role_group(&b.id).is_none() {
-            return Err(missing_bind(&b.path, b.set.name, &b.id));
-        }
+/// Binds to built-ins (role groups) are checked here; binds to stored items become refs the store checks in
+/// the write itself.
+fn check_builtin_binds(bindings: &[Binding]) -> ApiResult<()> {
+    match bindings.iter().find(|b| b.set.source == Source::Builtin && reference::role_group(&b.id).is_none()) {
+        Some(b) => Err(missing_bind(&b.path, b.set.name, &b.id)),
+        None => Ok(()),
     }
-    // Top-level binds live in the document and hold for as long as it does.
-    Ok(doc
+}
+
+/// The unique keys and references a document must keep: top-level binds live in the document and hold for as
+/// long as it does.
+fn constraints(set: &EntitySet, ty: &TypeDef, doc: &Map<String, Value>) -> Constraints {
+    let refs = doc
         .iter()
         .filter_map(|(k, v)| {
             let nav = k.strip_suffix("@odata.bind")?;
@@ -448,7 +452,8 @@ fn refs_of(ty: &TypeDef, doc: &Map<String, Value>, bindings: &[Binding]) -> ApiR
             let (set, id) = (rosterflow_model::sets::for_type(target)?, v.as_str()?);
             (set.source == Source::Stored).then(|| Ref { set: set.name.into(), id: id.into(), path: nav.into() })
         })
-        .collect())
+        .collect();
+    Constraints { unique: rules::unique_keys(set, ty, doc), refs }
 }
 
 fn missing_bind(path: &str, set: &str, id: &str) -> ApiError {
@@ -497,6 +502,8 @@ async fn create(
     doc.extend(checked.props);
     rules::initialize(set, checked.ty, &mut doc, &time::now());
     rules::complete(&mut doc);
+    check_builtin_binds(&checked.bindings)?;
+    let Constraints { unique, refs } = constraints(set, checked.ty, &doc);
     let write = Write {
         resource: Resource {
             set: set.name.into(),
@@ -507,8 +514,8 @@ async fn create(
             version: 0,
         },
         expect: Expect::Absent,
-        unique: rules::unique_keys(set, checked.ty, &doc),
-        refs: refs_of(checked.ty, &doc, &checked.bindings)?,
+        unique,
+        refs,
     };
     app.store.put(&ctx.tenant, write).await.map_err(|e| write_error(set, e))?;
     if set.name == "referenceDefinitions" {
@@ -584,7 +591,7 @@ async fn check_reference_definition(
 async fn update(
     app: &AppState,
     ctx: &Ctx,
-    set: &EntitySet,
+    set: &'static EntitySet,
     parent: Option<&str>,
     id: &str,
     body: Value,
@@ -593,39 +600,49 @@ async fn update(
         let item = load(app, &ctx.tenant, set, parent, id).await?;
         let catalog = catalog(app, &ctx.tenant).await?;
         let stored_id = item.doc.get("id").and_then(Value::as_str).unwrap_or(id).to_string();
-        let mode = Mode::Update { id: &stored_id, stored_type: &item.ty.name };
+        let ty = item.ty;
+        let mode = Mode::Update { id: &stored_id, stored_type: &ty.name };
         let checked = document::check_entity(set, &body, mode, &catalog)?;
         if checked.props.is_empty() {
             return Ok(no_content(StatusCode::NO_CONTENT)); // only annotations: nothing to change
         }
-        let mut doc = item.doc.clone();
-        document::merge(&mut doc, checked.props);
-        rules::complete(&mut doc);
+        check_builtin_binds(&checked.bindings)?;
         if set.key == KeyRule::ReferenceDefinition {
-            check_reference_definition(app, &ctx.tenant, Some(&stored_id), &doc).await?;
+            let mut preview = item.doc.clone();
+            apply_patch(ty, &mut preview, checked.props.clone());
+            check_reference_definition(app, &ctx.tenant, Some(&stored_id), &preview).await?;
         }
-        if item.ty.prop("lastModifiedDateTime").is_some_and(|p| p.computed) {
-            let previous = item.doc.get("lastModifiedDateTime").and_then(Value::as_str);
-            doc.insert("lastModifiedDateTime".into(), Value::String(time::advance(previous)));
-        }
-        let (expect, parent_id) = match &item.stored {
-            Some(r) => (Expect::Version(r.version), r.parent.clone()),
-            None => (Expect::Absent, None), // first change to a built-in: store the tenant's copy
+        let result = match item.stored {
+            // The merge runs inside the write, against the item as it is then: concurrent PATCHes of one
+            // item apply one after another, none lost and none refused.
+            Some(_) => {
+                let props = checked.props;
+                let edit: rosterflow_store::Edit = Box::new(move |r: &mut Resource| {
+                    if r.odata_type != ty.name {
+                        return Err(StoreError::VersionConflict); // replaced by another item meanwhile
+                    }
+                    apply_patch(ty, &mut r.doc, props);
+                    Ok(constraints(set, ty, &r.doc))
+                });
+                app.store.edit(&ctx.tenant, set.name, &stored_id, edit).await
+            }
+            // The first change to a built-in stores the tenant's copy.
+            None => {
+                let mut doc = item.doc;
+                apply_patch(ty, &mut doc, checked.props);
+                let Constraints { unique, refs } = constraints(set, ty, &doc);
+                let resource = Resource {
+                    set: set.name.into(),
+                    id: stored_id.clone(),
+                    parent: None,
+                    odata_type: ty.name.clone(),
+                    doc,
+                    version: 0,
+                };
+                app.store.put(&ctx.tenant, Write { resource, expect: Expect::Absent, unique, refs }).await
+            }
         };
-        let write = Write {
-            resource: Resource {
-                set: set.name.into(),
-                id: stored_id.clone(),
-                parent: parent_id,
-                odata_type: item.ty.name.clone(),
-                doc: doc.clone(),
-                version: 0,
-            },
-            expect,
-            unique: rules::unique_keys(set, item.ty, &doc),
-            refs: refs_of(item.ty, &doc, &checked.bindings)?,
-        };
-        match app.store.put(&ctx.tenant, write).await {
+        match result {
             Ok(()) => {
                 if set.name == "referenceDefinitions" {
                     app.catalogs.invalidate(&ctx.tenant);
@@ -639,7 +656,23 @@ async fn update(
     Err(ApiError::new(ErrorKind::Conflict, "The item is being changed concurrently; retry the request."))
 }
 
-async fn delete(app: &AppState, ctx: &Ctx, set: &EntitySet, parent: Option<&str>, id: &str) -> ApiResult<Response> {
+/// PATCH `props` onto a stored document: merge, server-computed members, a later `lastModifiedDateTime`.
+fn apply_patch(ty: &TypeDef, doc: &mut Map<String, Value>, props: Map<String, Value>) {
+    let previous = doc.get("lastModifiedDateTime").and_then(Value::as_str).map(str::to_string);
+    document::merge(doc, props);
+    rules::complete(doc);
+    if ty.prop("lastModifiedDateTime").is_some_and(|p| p.computed) {
+        doc.insert("lastModifiedDateTime".into(), Value::String(time::advance(previous.as_deref())));
+    }
+}
+
+async fn delete(
+    app: &AppState,
+    ctx: &Ctx,
+    set: &'static EntitySet,
+    parent: Option<&str>,
+    id: &str,
+) -> ApiResult<Response> {
     let item = load(app, &ctx.tenant, set, parent, id).await?;
     if set.source == Source::BuiltinOverlay {
         // Reference definitions can't be deleted, only disabled: data already loaded may still use them.

@@ -43,6 +43,19 @@ pub struct Ref {
     pub path: String,
 }
 
+/// The unique keys and references of a resource as an [`Edit`] left it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Constraints {
+    pub unique: Vec<String>,
+    pub refs: Vec<Ref>,
+}
+
+/// A change to a stored resource, run inside the write's transaction against the resource's current state,
+/// so that concurrent changes of one item apply one after another instead of racing. It edits the document in
+/// place and returns the constraints that must hold afterwards; `Err(VersionConflict)` asks the caller to
+/// start over (the item is no longer what it was checked against).
+pub type Edit = Box<dyn FnOnce(&mut Resource) -> Result<Constraints> + Send>;
+
 /// What a write expects to find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
@@ -113,6 +126,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list(&self, tenant: &TenantId, set: &str, parent: Option<&str>) -> Result<Vec<Resource>>;
     /// Create or update; committed (durable) when this returns `Ok`.
     async fn put(&self, tenant: &TenantId, write: Write) -> Result<()>;
+    /// Change a stored item in place (see [`Edit`]); `NotFound` when there is no such item.
+    async fn edit(&self, tenant: &TenantId, set: &str, id: &str, edit: Edit) -> Result<()>;
     /// Delete an item and the items contained in it; fails with `InUse` while another item binds any of them.
     async fn delete(&self, tenant: &TenantId, set: &str, id: &str) -> Result<()>;
 }

@@ -7,7 +7,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
 use crate::migrations::{statements, CREATE_TABLE, MIGRATIONS};
-use crate::{backend, id_key, Resource, Result, Store, StoreError, TenantId, Write};
+use crate::{backend, id_key, Constraints, Edit, Expect, Resource, Result, Store, StoreError, TenantId, Write};
 
 pub struct PgStore {
     pool: PgPool,
@@ -250,6 +250,26 @@ impl Store for PgStore {
     async fn put(&self, tenant: &TenantId, write: Write) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         put(&mut tx, tenant, &write).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn edit(&self, tenant: &TenantId, set: &str, id: &str, edit: Edit) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let row = sqlx::query(
+            "SELECT odata_type, body, parent_key, version FROM resource
+             WHERE tenant = $1 AND set_name = $2 AND id_key = $3 FOR UPDATE",
+        )
+        .bind(tenant.as_str())
+        .bind(set)
+        .bind(id_key(id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound)?;
+        let mut current = to_resource(set, row)?;
+        let version = current.version;
+        let Constraints { unique, refs } = edit(&mut current)?;
+        put(&mut tx, tenant, &Write { resource: current, expect: Expect::Version(version), unique, refs }).await?;
         tx.commit().await.map_err(backend)
     }
 

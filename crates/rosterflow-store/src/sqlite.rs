@@ -16,7 +16,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::migrations::{statements, CREATE_TABLE, MIGRATIONS};
-use crate::{backend, id_key, Resource, Result, Store, StoreError, TenantId, Write};
+use crate::{backend, id_key, Constraints, Edit, Expect, Resource, Result, Store, StoreError, TenantId, Write};
 
 /// Most writes committed together.
 const MAX_BATCH: usize = 1024;
@@ -25,6 +25,7 @@ const READERS: usize = 8;
 
 enum Op {
     Put(Write),
+    Edit { set: String, id: String, edit: Edit },
     Delete { set: String, id: String },
 }
 
@@ -110,38 +111,51 @@ fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let results = commit_batch(&mut conn, &batch);
-        for (job, result) in batch.into_iter().zip(results) {
-            let _ = job.reply.send(result);
+        for (reply, result) in commit_batch(&mut conn, batch) {
+            let _ = reply.send(result);
         }
     }
 }
 
-fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Vec<Result<()>> {
-    let run = |conn: &mut Connection| -> rusqlite::Result<Vec<Result<()>>> {
-        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut results = Vec::with_capacity(batch.len());
-        for job in batch {
-            let sp = tx.savepoint()?;
-            let result = match &job.op {
-                Op::Put(w) => put(&sp, &job.tenant, w),
-                Op::Delete { set, id } => delete(&sp, &job.tenant, set, id),
-            };
-            if result.is_ok() {
-                sp.commit()?;
-            } // a dropped savepoint rolls back
-            results.push(result);
-        }
-        tx.commit()?;
-        Ok(results)
+fn commit_batch(conn: &mut Connection, batch: Vec<Job>) -> Vec<(oneshot::Sender<Result<()>>, Result<()>)> {
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return batch.into_iter().map(|job| (job.reply, Err(backend(&e)))).collect(),
     };
-    match run(conn) {
-        Ok(results) => results,
-        Err(e) => batch.iter().map(|_| Err(backend(&e))).collect(),
+    let mut results = Vec::with_capacity(batch.len());
+    let mut failure = None;
+    for job in batch {
+        let result = match tx.savepoint() {
+            Ok(sp) => {
+                let result = match job.op {
+                    Op::Put(w) => put(&sp, &job.tenant, &w),
+                    Op::Edit { set, id, edit } => edit_in_place(&sp, &job.tenant, &set, &id, edit),
+                    Op::Delete { set, id } => delete(&sp, &job.tenant, &set, &id),
+                };
+                // A dropped savepoint rolls back: a failed write leaves nothing behind.
+                match result {
+                    Ok(()) => sp.commit().map_err(backend),
+                    err => err,
+                }
+            }
+            Err(e) => Err(backend(e)),
+        };
+        if let Err(StoreError::Backend(e)) = &result {
+            failure.get_or_insert_with(|| e.clone());
+        }
+        results.push((job.reply, result));
+    }
+    let committed = match failure {
+        Some(e) => Err(StoreError::Backend(e)),
+        None => tx.commit().map_err(backend),
+    };
+    match committed {
+        Ok(()) => results,
+        // Nothing of the batch is durable: every write of it fails, even those that had succeeded.
+        Err(e) => results.into_iter().map(|(reply, _)| (reply, Err(e.clone()))).collect(),
     }
 }
 
-/// Run one statement through the connection's statement cache.
 fn exec(tx: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
     tx.prepare_cached(sql).and_then(|mut s| s.execute(params)).map_err(backend)
 }
@@ -219,6 +233,19 @@ fn put(tx: &Connection, tenant: &TenantId, w: &Write) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+fn edit_in_place(tx: &Connection, tenant: &TenantId, set: &str, id: &str, edit: Edit) -> Result<()> {
+    let mut current = tx
+        .prepare_cached(
+            "SELECT odata_type, body, parent_key, version FROM resource WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3",
+        )
+        .and_then(|mut s| s.query_row(params![tenant.as_str(), set, id_key(id)], |row| row_to_resource(set, row)).optional())
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound)?;
+    let version = current.version;
+    let Constraints { unique, refs } = edit(&mut current)?;
+    put(tx, tenant, &Write { resource: current, expect: Expect::Version(version), unique, refs })
 }
 
 fn delete(tx: &Connection, tenant: &TenantId, set: &str, id: &str) -> Result<()> {
@@ -310,6 +337,10 @@ impl Store for SqliteStore {
 
     async fn put(&self, tenant: &TenantId, write: Write) -> Result<()> {
         self.submit(tenant, Op::Put(write)).await
+    }
+
+    async fn edit(&self, tenant: &TenantId, set: &str, id: &str, edit: Edit) -> Result<()> {
+        self.submit(tenant, Op::Edit { set: set.to_string(), id: id.to_string(), edit }).await
     }
 
     async fn delete(&self, tenant: &TenantId, set: &str, id: &str) -> Result<()> {
