@@ -175,7 +175,7 @@ fn no_content(status: StatusCode) -> Response {
 /// One item as this tenant sees it.
 struct Item {
     ty: &'static TypeDef,
-    doc: Map<String, Value>,
+    doc: Arc<Map<String, Value>>,
     /// The stored row, when there is one (built-ins have none until a tenant changes them).
     stored: Option<Resource>,
 }
@@ -190,10 +190,13 @@ fn item_from(r: Resource) -> ApiResult<Item> {
 fn builtin_items(set: &EntitySet) -> Vec<Item> {
     let ty = schema().ty(&set.item_type_name()).expect("set types exist");
     match set.name {
-        "roleGroups" => reference::role_groups().iter().map(|g| Item { ty, doc: g.clone(), stored: None }).collect(),
-        "referenceDefinitions" => {
-            reference::builtin_definitions().iter().map(|d| Item { ty, doc: d.to_document(), stored: None }).collect()
+        "roleGroups" => {
+            reference::role_groups().iter().map(|g| Item { ty, doc: Arc::new(g.clone()), stored: None }).collect()
         }
+        "referenceDefinitions" => reference::builtin_definitions()
+            .iter()
+            .map(|d| Item { ty, doc: Arc::new(d.to_document()), stored: None })
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -424,7 +427,7 @@ async fn catalog(app: &AppState, tenant: &TenantId) -> ApiResult<Arc<Catalog>> {
         return Ok(c);
     }
     let stored = app.store.list(tenant, "referenceDefinitions", None).await?;
-    let c = Arc::new(Catalog::new(stored.iter().map(|r| &r.doc)));
+    let c = Arc::new(Catalog::new(stored.iter().map(|r| &*r.doc)));
     app.catalogs.insert(tenant.clone(), c.clone());
     Ok(c)
 }
@@ -504,6 +507,7 @@ async fn create(
     rules::complete(&mut doc);
     check_builtin_binds(&checked.bindings)?;
     let Constraints { unique, refs } = constraints(set, checked.ty, &doc);
+    let doc = Arc::new(doc);
     let write = Write {
         resource: Resource {
             set: set.name.into(),
@@ -608,7 +612,7 @@ async fn update(
         }
         check_builtin_binds(&checked.bindings)?;
         if set.key == KeyRule::ReferenceDefinition {
-            let mut preview = item.doc.clone();
+            let mut preview = (*item.doc).clone();
             apply_patch(ty, &mut preview, checked.props.clone());
             check_reference_definition(app, &ctx.tenant, Some(&stored_id), &preview).await?;
         }
@@ -621,14 +625,14 @@ async fn update(
                     if r.odata_type != ty.name {
                         return Err(StoreError::VersionConflict); // replaced by another item meanwhile
                     }
-                    apply_patch(ty, &mut r.doc, props);
+                    apply_patch(ty, Arc::make_mut(&mut r.doc), props);
                     Ok(constraints(set, ty, &r.doc))
                 });
                 app.store.edit(&ctx.tenant, set.name, &stored_id, edit).await
             }
             // The first change to a built-in stores the tenant's copy.
             None => {
-                let mut doc = item.doc;
+                let mut doc = (*item.doc).clone();
                 apply_patch(ty, &mut doc, checked.props);
                 let Constraints { unique, refs } = constraints(set, ty, &doc);
                 let resource = Resource {
@@ -636,7 +640,7 @@ async fn update(
                     id: stored_id.clone(),
                     parent: None,
                     odata_type: ty.name.clone(),
-                    doc,
+                    doc: Arc::new(doc),
                     version: 0,
                 };
                 app.store.put(&ctx.tenant, Write { resource, expect: Expect::Absent, unique, refs }).await

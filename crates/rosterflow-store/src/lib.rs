@@ -28,8 +28,8 @@ pub struct Resource {
     pub parent: Option<String>,
     /// Full type name without `#`.
     pub odata_type: String,
-    /// The whole stored document.
-    pub doc: Map<String, Value>,
+    /// The whole stored document; shared, so handing a resource out or caching it copies no JSON.
+    pub doc: Arc<Map<String, Value>>,
     /// Incremented by every write; updates name the version they were computed from.
     pub version: i64,
 }

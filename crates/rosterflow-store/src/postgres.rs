@@ -211,7 +211,7 @@ fn to_resource(set: &str, row: sqlx::postgres::PgRow) -> Result<Resource> {
         id: doc.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
         parent: (!parent.is_empty()).then_some(parent),
         odata_type: row.get("odata_type"),
-        doc,
+        doc: std::sync::Arc::new(doc),
         version: row.get("version"),
     })
 }

@@ -26,7 +26,14 @@ fn tenant() -> TenantId {
 
 fn resource(set: &str, id: &str, parent: Option<&str>) -> Resource {
     let doc = json!({"id": id, "displayName": id}).as_object().unwrap().clone();
-    Resource { set: set.into(), id: id.into(), parent: parent.map(Into::into), odata_type: "t".into(), doc, version: 0 }
+    Resource {
+        set: set.into(),
+        id: id.into(),
+        parent: parent.map(Into::into),
+        odata_type: "t".into(),
+        doc: Arc::new(doc),
+        version: 0,
+    }
 }
 
 fn create(set: &str, id: &str, parent: Option<&str>) -> Write {
@@ -45,7 +52,7 @@ async fn writes_are_tenant_scoped_versioned_and_case_insensitive_by_id() {
         assert_eq!(store.put(&a, create("sets", "s1", None)).await, Err(StoreError::Exists));
 
         let mut update = Write { expect: Expect::Version(1), ..create("sets", "S1", None) };
-        update.resource.doc.insert("displayName".into(), json!("new"));
+        Arc::make_mut(&mut update.resource.doc).insert("displayName".into(), json!("new"));
         store.put(&a, update.clone()).await.unwrap();
         assert_eq!(store.put(&a, update).await, Err(StoreError::VersionConflict), "a stale version loses");
         assert_eq!(store.get(&a, "sets", "S1").await.unwrap().unwrap().doc["displayName"], "new");
@@ -73,6 +80,12 @@ async fn concurrent_writes_of_one_unique_key_admit_exactly_one() {
         assert!(results.iter().enumerate().filter(|(i, _)| i % 2 == 1).all(|(_, r)| r.is_ok()), "{results:?}");
         assert!(results.iter().any(|r| *r == Err(StoreError::Duplicate("type:user".into()))));
         assert_eq!(store.list(&t, "flows", Some("parent")).await.unwrap().len(), 21);
+        // Writes that failed in a batch left nothing behind, in the store or in what reads see.
+        let mut found = 0;
+        for i in (0..40).step_by(2) {
+            found += usize::from(store.get(&t, "flows", &format!("f{i}")).await.unwrap().is_some());
+        }
+        assert_eq!(found, 1);
     }
 }
 
@@ -105,6 +118,7 @@ async fn references_must_exist_and_block_deletes_while_containment_cascades() {
         store.put(&t, child.clone()).await.unwrap();
         store.delete(&t, "sets", "p").await.unwrap();
         assert!(store.get(&t, "flows", "c").await.unwrap().is_none());
+        assert!(store.get(&t, "sets", "p").await.unwrap().is_none());
         store.put(&t, create("sets", "p", None)).await.unwrap();
         store.put(&t, child).await.unwrap();
     }
@@ -116,4 +130,33 @@ async fn join_all<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) 
         out.push(h.await.unwrap());
     }
     out
+}
+
+#[tokio::test]
+async fn edits_apply_in_turn_against_the_current_item() {
+    for store in stores().await {
+        let t = tenant();
+        let mut w = create("sets", "s", None);
+        Arc::make_mut(&mut w.resource.doc).insert("n".into(), json!(0));
+        store.put(&t, w).await.unwrap();
+        let edits = (0..50).map(|_| {
+            let (store, t) = (store.clone(), t.clone());
+            tokio::spawn(async move {
+                let edit: rosterflow_store::Edit = Box::new(|r: &mut Resource| {
+                    let doc = Arc::make_mut(&mut r.doc);
+                    let n = doc["n"].as_i64().unwrap();
+                    doc.insert("n".into(), json!(n + 1));
+                    Ok(Default::default())
+                });
+                store.edit(&t, "sets", "S", edit).await
+            })
+        });
+        for r in join_all(edits).await {
+            r.unwrap();
+        }
+        let got = store.get(&t, "sets", "s").await.unwrap().unwrap();
+        assert_eq!((got.doc["n"].as_i64(), got.version), (Some(50), 51), "no edit lost");
+        let missing: rosterflow_store::Edit = Box::new(|_| Ok(Default::default()));
+        assert_eq!(store.edit(&t, "sets", "nope", missing).await, Err(StoreError::NotFound));
+    }
 }
