@@ -6,6 +6,9 @@
 //! a new CSDL drop is a file copy, not a code change.
 
 use std::collections::HashMap;
+
+// Looked up several times per request with short trusted keys: FxHash, not SipHash.
+use rustc_hash::FxHashMap;
 use std::sync::OnceLock;
 
 /// The namespace of every industryData type.
@@ -98,8 +101,12 @@ impl EnumDef {
 #[derive(Debug, Default)]
 pub struct Schema {
     /// Keyed by lower-cased full name, so that `@odata.type` values resolve case-insensitively.
-    types: HashMap<String, TypeDef>,
-    enums: HashMap<String, EnumDef>,
+    types: FxHashMap<String, TypeDef>,
+    /// Lower-cased full name by canonical full name: the common, exactly spelled lookups allocate nothing.
+    canonical: FxHashMap<String, String>,
+    enums: FxHashMap<String, EnumDef>,
+    /// The concrete types of each type (itself and what derives from it), by lower-cased full name.
+    concrete: FxHashMap<String, Vec<String>>,
 }
 
 /// The schema, parsed once.
@@ -111,7 +118,10 @@ pub fn schema() -> &'static Schema {
 impl Schema {
     /// A type by full name (`microsoft.graph.industryData.x` or `graph.x` alias), case-insensitively.
     pub fn ty(&self, name: &str) -> Option<&TypeDef> {
-        self.types.get(&expand_alias(name).to_ascii_lowercase())
+        match self.canonical.get(name) {
+            Some(lower) => self.types.get(lower),
+            None => self.types.get(&expand_alias(name).to_ascii_lowercase()),
+        }
     }
 
     /// The type an `@odata.type` annotation names: `#microsoft.graph.industryData.x`, with or without `#`.
@@ -229,6 +239,14 @@ impl Schema {
                 }
             }
             schema.types.insert(key, def);
+        }
+        schema.canonical = schema.types.iter().map(|(lower, t)| (t.name.clone(), lower.clone())).collect();
+        for (lower, ty) in &schema.types {
+            let mut concrete: Vec<&TypeDef> =
+                schema.types.values().filter(|t| !t.is_abstract && schema.derives_from(&t.name, &ty.name)).collect();
+            concrete.sort_by(|a, b| a.name.cmp(&b.name));
+            let names = concrete.iter().map(|t| t.name.to_ascii_lowercase()).collect();
+            schema.concrete.insert(lower.clone(), names);
         }
         Ok(schema)
     }

@@ -291,8 +291,12 @@ fn query_options(ctx: &Ctx, set: &EntitySet, collection: bool) -> ApiResult<Quer
     if !collection && (q.filter.is_some() || !q.orderby.is_empty() || q.top.is_some() || q.skip.is_some() || q.count) {
         return Err(ApiError::new(ErrorKind::BadRequest, "Only $select applies to a single entity."));
     }
+    let referenced = q.referenced_properties();
+    if referenced.is_empty() {
+        return Ok(q);
+    }
     let types = schema().concrete_types_of(&set.item_type_name());
-    for path in q.referenced_properties() {
+    for path in referenced {
         let first = path.split('/').next().unwrap_or_default();
         let known = first.starts_with('@') || types.iter().any(|t| t.prop(first).is_some_and(|p| !p.write_only));
         if !known {

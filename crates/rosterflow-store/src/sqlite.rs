@@ -40,7 +40,7 @@ struct Job {
 }
 
 /// Items written since start, by [`cache_key`]; only the writer thread changes it.
-type Cache = Arc<RwLock<HashMap<String, Resource>>>;
+type Cache = Arc<RwLock<rustc_hash::FxHashMap<String, Resource>>>;
 
 fn cache_key(tenant: &str, set: &str, key: &str) -> String {
     format!("{tenant}\u{1f}{set}\u{1f}{key}")
