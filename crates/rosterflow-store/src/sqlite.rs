@@ -47,6 +47,9 @@ fn cache_key(tenant: &str, set: &str, key: &str) -> String {
 }
 
 pub struct SqliteStore {
+    /// An exclusive lock on `<database>.lock`, held while the store is open: the cache is exact only while
+    /// this process is the file's one writer.
+    _lock: std::fs::File,
     path: std::path::PathBuf,
     writer: mpsc::Sender<Job>,
     readers: Mutex<Vec<Connection>>,
@@ -62,6 +65,9 @@ fn connect(path: &Path) -> Result<Connection> {
 
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore> {
+        let lock = std::fs::File::create(path.with_extension("lock")).map_err(backend)?;
+        lock.try_lock()
+            .map_err(|_| StoreError::Backend(format!("{} is in use by another rosterflow process", path.display())))?;
         let mut conn = connect(path)?;
         migrate(&mut conn)?;
         let (tx, rx) = mpsc::channel::<Job>();
@@ -71,7 +77,7 @@ impl SqliteStore {
             .name("rosterflow-sqlite-writer".into())
             .spawn(move || write_loop(conn, rx, writer_cache))
             .map_err(backend)?;
-        Ok(SqliteStore { path: path.to_path_buf(), writer: tx, readers: Mutex::new(Vec::new()), cache })
+        Ok(SqliteStore { _lock: lock, path: path.to_path_buf(), writer: tx, readers: Mutex::new(Vec::new()), cache })
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {

@@ -160,3 +160,15 @@ async fn edits_apply_in_turn_against_the_current_item() {
         assert_eq!(store.edit(&t, "sets", "nope", missing).await, Err(StoreError::NotFound));
     }
 }
+
+#[tokio::test]
+async fn one_process_at_a_time_owns_a_sqlite_file() {
+    let dir = std::env::temp_dir().join(format!("rosterflow-store-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("db.sqlite3");
+    let first = open(path.to_str().unwrap()).await.unwrap();
+    let second = open(path.to_str().unwrap()).await;
+    assert!(matches!(&second, Err(StoreError::Backend(m)) if m.contains("in use")), "{:?}", second.err());
+    drop(first);
+    open(path.to_str().unwrap()).await.expect("free again once the first store is gone");
+}
