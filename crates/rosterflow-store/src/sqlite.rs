@@ -39,8 +39,18 @@ struct Job {
     reply: oneshot::Sender<Result<()>>,
 }
 
+/// An item as the writer last committed it, with the constraints written with it.
+#[derive(Clone)]
+struct Stored {
+    resource: Resource,
+    constraints: String,
+}
+
 /// Items written since start, by [`cache_key`]; only the writer thread changes it.
-type Cache = Arc<RwLock<rustc_hash::FxHashMap<String, Resource>>>;
+type Cache = Arc<RwLock<rustc_hash::FxHashMap<String, Stored>>>;
+
+/// What one write changed: the items as written, or `None` for deleted ones.
+type Changes = Vec<(String, Option<Stored>)>;
 
 fn cache_key(tenant: &str, set: &str, key: &str) -> String {
     format!("{tenant}\u{1f}{set}\u{1f}{key}")
@@ -147,34 +157,51 @@ fn commit_batch(
         Err(e) => return batch.into_iter().map(|job| (job.reply, Err(backend(&e)))).collect(),
     };
     let mut results = Vec::with_capacity(batch.len());
-    // This batch's committed savepoints, ahead of the cache: later writes in the batch must see them.
-    let mut changes: HashMap<String, Option<Resource>> = HashMap::new();
+    // This batch's committed writes, ahead of the cache: later writes in the batch must see them.
+    let mut changes: HashMap<String, Option<Stored>> = HashMap::new();
     let mut failure = None;
+    // A lone write needs no savepoint: if it fails, the whole transaction is rolled back instead.
+    let lone = batch.len() == 1;
     for job in batch {
-        let result = match tx.savepoint() {
-            Ok(sp) => {
-                let t = job.tenant.as_str();
-                let result = match job.op {
-                    Op::Put(w) => {
-                        put(&sp, &job.tenant, &w).map(|r| vec![(cache_key(t, &r.set, &id_key(&r.id)), Some(r))])
-                    }
-                    Op::Edit { set, id, edit } => edit_in_place(&sp, &job.tenant, &set, &id, edit, &changes, cache)
-                        .map(|r| vec![(cache_key(t, &r.set, &id_key(&r.id)), Some(r))]),
-                    Op::Delete { set, id } => delete(&sp, &job.tenant, &set, &id)
-                        .map(|doomed| doomed.into_iter().map(|(set, key)| (cache_key(t, &set, &key), None)).collect()),
-                };
+        let apply = |conn: &Connection, op: Op, pending: &HashMap<String, Option<Stored>>| -> Result<Changes> {
+            let t = job.tenant.as_str();
+            let written = |s: Stored| vec![(cache_key(t, &s.resource.set, &id_key(&s.resource.id)), Some(s))];
+            match op {
+                Op::Put(w) => put(conn, &job.tenant, &w, None).map(written),
+                Op::Edit { set, id, edit } => {
+                    edit_in_place(conn, &job.tenant, &set, &id, edit, pending, cache).map(written)
+                }
+                Op::Delete { set, id } => delete(conn, &job.tenant, &set, &id)
+                    .map(|doomed| doomed.into_iter().map(|(set, key)| (cache_key(t, &set, &key), None)).collect()),
+            }
+        };
+        let result = if lone {
+            apply(&tx, job.op, &changes).map(|changed| changes.extend(changed))
+        } else {
+            match tx.savepoint() {
                 // A dropped savepoint rolls back: a failed write leaves nothing behind.
-                match result {
+                Ok(sp) => match apply(&sp, job.op, &changes) {
                     Ok(changed) => sp.commit().map_err(backend).map(|()| changes.extend(changed)),
                     Err(e) => Err(e),
-                }
+                },
+                Err(e) => Err(backend(e)),
             }
-            Err(e) => Err(backend(e)),
         };
-        if let Err(StoreError::Backend(e)) = &result {
-            failure.get_or_insert_with(|| e.clone());
+        match &result {
+            Err(StoreError::Backend(e)) => {
+                failure.get_or_insert_with(|| e.clone());
+            }
+            Err(e) if lone => {
+                failure.get_or_insert_with(|| e.to_string());
+            }
+            _ => {}
         }
         results.push((job.reply, result));
+    }
+    if lone && failure.is_some() {
+        // The lone write failed for a reason of its own (a conflict, a missing item): roll back, answer it.
+        drop(tx);
+        return results;
     }
     let committed = match failure {
         Some(e) => Err(StoreError::Backend(e)),
@@ -185,7 +212,7 @@ fn commit_batch(
             let mut cache = cache.write().expect("cache lock");
             for (key, change) in changes {
                 match change {
-                    Some(r) => cache.insert(key, r),
+                    Some(stored) => cache.insert(key, stored),
                     None => cache.remove(&key),
                 };
             }
@@ -200,15 +227,21 @@ fn exec(tx: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usi
     tx.prepare_cached(sql).and_then(|mut s| s.execute(params)).map_err(backend)
 }
 
-/// Create or update; returns the resource as stored (its new version, its parent as a key).
-fn put(tx: &Connection, tenant: &TenantId, w: &Write) -> Result<Resource> {
+/// Create or update; returns the resource as stored (its new version, its parent as a key). `known`: the stored
+/// version and constraints, when the writer's memory already has them.
+fn put(tx: &Connection, tenant: &TenantId, w: &Write, known: Option<(i64, String)>) -> Result<Stored> {
     let r = &w.resource;
     let (t, key) = (tenant.as_str(), id_key(&r.id));
     let parent = r.parent.as_deref().map(id_key).unwrap_or_default();
-    let stored: Option<(i64, String)> = tx
-        .prepare_cached("SELECT version, constraints FROM resource WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3")
-        .and_then(|mut s| s.query_row(params![t, r.set, key], |row| Ok((row.get(0)?, row.get(1)?))).optional())
-        .map_err(backend)?;
+    let stored: Option<(i64, String)> = match known {
+        Some(known) => Some(known),
+        None => tx
+            .prepare_cached(
+                "SELECT version, constraints FROM resource WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3",
+            )
+            .and_then(|mut s| s.query_row(params![t, r.set, key], |row| Ok((row.get(0)?, row.get(1)?))).optional())
+            .map_err(backend)?,
+    };
     w.expect.check(stored.as_ref().map(|(v, _)| *v))?;
     let constraints = w.constraints();
     if stored.as_ref().is_none_or(|(_, c)| *c != constraints) {
@@ -274,7 +307,8 @@ fn put(tx: &Connection, tenant: &TenantId, w: &Write) -> Result<Resource> {
         )?;
     }
     let version = stored.map_or(1, |(v, _)| v + 1);
-    Ok(Resource { parent: (!parent.is_empty()).then_some(parent), version, ..r.clone() })
+    let resource = Resource { parent: (!parent.is_empty()).then_some(parent), version, ..r.clone() };
+    Ok(Stored { resource, constraints })
 }
 
 fn edit_in_place(
@@ -283,27 +317,35 @@ fn edit_in_place(
     set: &str,
     id: &str,
     edit: Edit,
-    pending: &HashMap<String, Option<Resource>>,
+    pending: &HashMap<String, Option<Stored>>,
     cache: &Cache,
-) -> Result<Resource> {
+) -> Result<Stored> {
     let key = cache_key(tenant.as_str(), set, &id_key(id));
-    let known = match pending.get(&key) {
+    let remembered = match pending.get(&key) {
         Some(change) => Some(change.clone().ok_or(StoreError::NotFound)?),
         None => cache.read().expect("cache lock").get(&key).cloned(),
     };
-    let mut current = match known {
-        Some(r) => r,
-        None => tx
-        .prepare_cached(
-            "SELECT odata_type, body, parent_key, version FROM resource WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3",
-        )
-        .and_then(|mut s| s.query_row(params![tenant.as_str(), set, id_key(id)], |row| row_to_resource(set, row)).optional())
-        .map_err(backend)?
-        .ok_or(StoreError::NotFound)?,
+    let (mut current, known) = match remembered {
+        Some(Stored { resource, constraints }) => {
+            let known = (resource.version, constraints);
+            (resource, Some(known))
+        }
+        None => {
+            let row = tx
+                .prepare_cached(
+                    "SELECT odata_type, body, parent_key, version FROM resource
+                     WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![tenant.as_str(), set, id_key(id)], |r| row_to_resource(set, r)).optional()
+                })
+                .map_err(backend)?;
+            (row.ok_or(StoreError::NotFound)?, None)
+        }
     };
     let version = current.version;
     let Constraints { unique, refs } = edit(&mut current)?;
-    put(tx, tenant, &Write { resource: current, expect: Expect::Version(version), unique, refs })
+    put(tx, tenant, &Write { resource: current, expect: Expect::Version(version), unique, refs }, known)
 }
 
 /// Delete an item and its contained items; returns the (set, key) of every row deleted.
@@ -376,8 +418,8 @@ fn row_to_resource(set: &str, row: &rusqlite::Row) -> rusqlite::Result<Resource>
 #[async_trait]
 impl Store for SqliteStore {
     async fn get(&self, tenant: &TenantId, set: &str, id: &str) -> Result<Option<Resource>> {
-        if let Some(r) = self.cache.read().expect("cache lock").get(&cache_key(tenant.as_str(), set, &id_key(id))) {
-            return Ok(Some(r.clone()));
+        if let Some(s) = self.cache.read().expect("cache lock").get(&cache_key(tenant.as_str(), set, &id_key(id))) {
+            return Ok(Some(s.resource.clone()));
         }
         self.read(|c| {
             c.prepare_cached(
