@@ -207,10 +207,7 @@ fn same_id(a: &str, b: &str) -> bool {
 
 /// Every item of a set (under `parent`), built-ins first where the set has them.
 async fn load_all(app: &AppState, tenant: &TenantId, set: &EntitySet, parent: Option<&str>) -> ApiResult<Vec<Item>> {
-    if let Some(parent_id) = parent {
-        let parent_set = rosterflow_model::sets::by_name(set.parent.unwrap_or_default()).expect("parents exist");
-        load(app, tenant, parent_set, None, parent_id).await?;
-    }
+    ensure_parent(app, tenant, set, parent).await?;
     let stored = match set.source {
         Source::Builtin => Vec::new(),
         _ => app.store.list(tenant, set.name, parent).await?,
@@ -225,6 +222,14 @@ async fn load_all(app: &AppState, tenant: &TenantId, set: &EntitySet, parent: Op
         }
     }
     Ok(items)
+}
+
+/// 404 unless the containing item of a contained set's collection exists in this tenant.
+async fn ensure_parent(app: &AppState, tenant: &TenantId, set: &EntitySet, parent: Option<&str>) -> ApiResult<()> {
+    if let (Some(parent_set), Some(parent_id)) = (set.parent.and_then(rosterflow_model::sets::by_name), parent) {
+        load(app, tenant, parent_set, None, parent_id).await?;
+    }
+    Ok(())
 }
 
 /// One item, or 404.
@@ -490,10 +495,7 @@ async fn create(
     parent: Option<String>,
     body: Value,
 ) -> ApiResult<Response> {
-    if let Some(parent_id) = &parent {
-        let parent_set = rosterflow_model::sets::by_name(set.parent.unwrap_or_default()).expect("parents exist");
-        load(app, &ctx.tenant, parent_set, None, parent_id).await?;
-    }
+    ensure_parent(app, &ctx.tenant, set, parent.as_deref()).await?;
     let catalog = catalog(app, &ctx.tenant).await?;
     let checked = document::check_entity(set, &body, Mode::Create, &catalog)?;
     let mut checked = checked;
