@@ -18,6 +18,7 @@ use crate::time;
 const REFERENCE_VALUE: &str = "microsoft.graph.industryData.referenceValue";
 const BIND_SUFFIX: &str = "@odata.bind";
 const TYPE_ANNOTATION: &str = "@odata.type";
+const VALUE_BIND: &str = "value@odata.bind";
 
 /// Create a new entity, or update (PATCH) an existing one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,10 +66,10 @@ pub fn check_entity(set: &EntitySet, body: &Value, mode: Mode<'_>, catalog: &Cat
             }
             continue;
         }
-        checker.member(ty, key, value, "", &mut props, matches!(mode, Mode::Update { .. }))?;
+        checker.member(ty, key, value, &Path::Root, &mut props, matches!(mode, Mode::Update { .. }))?;
     }
     if mode == Mode::Create {
-        checker.require(ty, &mut props, "", false)?;
+        checker.require(ty, &mut props, &Path::Root, false)?;
     }
     for (name, max) in MAX_LENGTHS {
         if let Some(Value::String(s)) = props.get(*name) {
@@ -136,12 +137,43 @@ fn annotation<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> 
     obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
 }
 
-fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_string()
-    } else {
-        format!("{prefix}/{name}")
+/// Where a value sits in the body (`configuration/enrollmentMappings/0/code`), kept as a chain of borrowed
+/// segments and spelled out only when an error names it: a valid body never pays for building its paths.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Member(&'a Path<'a>, &'a str),
+    Item(&'a Path<'a>, usize),
+}
+
+impl<'a> Path<'a> {
+    fn member(&'a self, name: &'a str) -> Path<'a> {
+        Path::Member(self, name)
     }
+
+    fn item(&'a self, index: usize) -> Path<'a> {
+        Path::Item(self, index)
+    }
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (parent, segment): (&Path, &dyn std::fmt::Display) = match self {
+            Path::Root => return Ok(()),
+            Path::Member(parent, name) => (parent, name),
+            Path::Item(parent, index) => (parent, index),
+        };
+        if matches!(parent, Path::Root) {
+            write!(f, "{segment}")
+        } else {
+            write!(f, "{parent}/{segment}")
+        }
+    }
+}
+
+/// A 400 naming the value at `path`.
+fn invalid(path: &Path, message: impl std::fmt::Display) -> DomainError {
+    DomainError::invalid(&path.to_string(), message)
 }
 
 struct Checker<'a> {
@@ -156,17 +188,14 @@ impl Checker<'_> {
         ty: &TypeDef,
         key: &str,
         value: &Value,
-        prefix: &str,
+        prefix: &Path,
         out: &mut Map<String, Value>,
         updating: bool,
     ) -> Result<()> {
         if let Some(nav) = key.strip_suffix(BIND_SUFFIX) {
-            let path = join(prefix, nav);
+            let path = prefix.member(nav);
             let prop = ty.prop(nav).filter(|p| p.navigation && !p.collection).ok_or_else(|| {
-                DomainError::invalid(
-                    &path,
-                    format_args!("'{nav}' is not a navigation property of '{}'", ty.short_name()),
-                )
+                invalid(&path, format_args!("'{nav}' is not a navigation property of '{}'", ty.short_name()))
             })?;
             let binding = self.bind(prop, value, &path)?;
             out.insert(format!("{}{BIND_SUFFIX}", prop.name), Value::String(binding.id.clone()));
@@ -176,18 +205,18 @@ impl Checker<'_> {
         if key.starts_with('@') || key.contains("@odata.") {
             return Ok(()); // instance annotations (`@odata.context`, ...) carry no data
         }
-        let path = join(prefix, key);
-        let prop = ty.prop(key).ok_or_else(|| {
-            DomainError::invalid(&path, format_args!("the property does not exist on type '{}'", ty.odata_type()))
-        })?;
+        let path = prefix.member(key);
+        let prop = ty
+            .prop(key)
+            .ok_or_else(|| invalid(&path, format_args!("the property does not exist on type '{}'", ty.odata_type())))?;
         if prop.navigation {
-            return Err(DomainError::invalid(&path, format_args!("set it with '{}{BIND_SUFFIX}'", prop.name)));
+            return Err(invalid(&path, format_args!("set it with '{}{BIND_SUFFIX}'", prop.name)));
         }
         if prop.computed || prop.name == "id" {
             return Ok(()); // server-set; a client echoing it back changes nothing
         }
         if updating && prop.immutable {
-            return Err(DomainError::invalid(&path, "the property can't be changed after creation"));
+            return Err(invalid(&path, "the property can't be changed after creation"));
         }
         out.insert(prop.name.clone(), self.value(prop, value, &path)?);
         Ok(())
@@ -195,7 +224,7 @@ impl Checker<'_> {
 
     /// Missing properties of a created object: required ones fail, non-nullable booleans and collections
     /// take their natural empty value.
-    fn require(&self, ty: &TypeDef, out: &mut Map<String, Value>, prefix: &str, nested: bool) -> Result<()> {
+    fn require(&self, ty: &TypeDef, out: &mut Map<String, Value>, prefix: &Path, nested: bool) -> Result<()> {
         for p in &ty.props {
             if p.nullable || p.computed || p.has_default || p.name == "id" {
                 continue;
@@ -208,7 +237,7 @@ impl Checker<'_> {
             if present {
                 continue;
             }
-            let path = join(prefix, &p.name);
+            let path = prefix.member(&p.name);
             match (&p.elem, p.collection) {
                 (_, true) if nested => {
                     out.insert(p.name.clone(), Value::Array(Vec::new()));
@@ -217,34 +246,34 @@ impl Checker<'_> {
                     out.insert(p.name.clone(), Value::Bool(false));
                 }
                 _ if p.navigation => {
-                    return Err(DomainError::invalid(
+                    return Err(invalid(
                         &path,
                         format_args!("the property is required; set it with '{}{BIND_SUFFIX}'", p.name),
                     ))
                 }
-                _ => return Err(DomainError::invalid(&path, "the property is required")),
+                _ => return Err(invalid(&path, "the property is required")),
             }
         }
         Ok(())
     }
 
-    fn value(&mut self, prop: &PropDef, value: &Value, path: &str) -> Result<Value> {
+    fn value(&mut self, prop: &PropDef, value: &Value, path: &Path) -> Result<Value> {
         if value.is_null() {
-            return if prop.nullable { Ok(Value::Null) } else { Err(DomainError::invalid(path, "can't be null")) };
+            return if prop.nullable { Ok(Value::Null) } else { Err(invalid(path, "can't be null")) };
         }
         if !prop.collection {
             return self.scalar(prop, value, path);
         }
         let Value::Array(items) = value else {
-            return Err(DomainError::invalid(path, "expected a JSON array"));
+            return Err(invalid(path, "expected a JSON array"));
         };
         items
             .iter()
             .enumerate()
             .map(|(i, item)| {
-                let path = format!("{path}/{i}");
+                let path = path.item(i);
                 if item.is_null() {
-                    Err(DomainError::invalid(&path, "collection items can't be null"))
+                    Err(invalid(&path, "collection items can't be null"))
                 } else {
                     self.scalar(prop, item, &path)
                 }
@@ -253,8 +282,8 @@ impl Checker<'_> {
             .map(Value::Array)
     }
 
-    fn scalar(&mut self, prop: &PropDef, value: &Value, path: &str) -> Result<Value> {
-        let wrong = |expected: &str| DomainError::invalid(path, format_args!("expected {expected}"));
+    fn scalar(&mut self, prop: &PropDef, value: &Value, path: &Path) -> Result<Value> {
+        let wrong = |expected: &str| invalid(path, format_args!("expected {expected}"));
         match &prop.elem {
             ElemType::Boolean => value.as_bool().map(Value::Bool).ok_or_else(|| wrong("true or false")),
             ElemType::Int32 => value
@@ -283,10 +312,7 @@ impl Checker<'_> {
                 let e = schema().enum_type(name).expect("enum types exist");
                 let s = value.as_str().ok_or_else(|| wrong("a string"))?;
                 e.member(s).map(|m| Value::String(m.to_string())).ok_or_else(|| {
-                    DomainError::invalid(
-                        path,
-                        format_args!("'{s}' is not a member of '{}' ({})", e.name, e.members.join(", ")),
-                    )
+                    invalid(path, format_args!("'{s}' is not a member of '{}' ({})", e.name, e.members.join(", ")))
                 })
             }
             ElemType::Structured(name) => {
@@ -296,28 +322,26 @@ impl Checker<'_> {
         }
     }
 
-    fn complex(&mut self, declared: &TypeDef, value: &Value, path: &str) -> Result<Value> {
+    fn complex(&mut self, declared: &TypeDef, value: &Value, path: &Path) -> Result<Value> {
         let Value::Object(obj) = value else {
-            return Err(DomainError::invalid(
-                path,
-                format_args!("expected an object of type '{}'", declared.odata_type()),
-            ));
+            return Err(invalid(path, format_args!("expected an object of type '{}'", declared.odata_type())));
         };
         let s = schema();
+        let annotation_path = path.member(TYPE_ANNOTATION);
         let ty = match annotation(obj, TYPE_ANNOTATION) {
             Some(Value::String(t)) => {
                 s.ty_from_annotation(t).filter(|ty| s.derives_from(&ty.name, &declared.name)).ok_or_else(|| {
-                    DomainError::invalid(
-                        &join(path, TYPE_ANNOTATION),
+                    invalid(
+                        &annotation_path,
                         format_args!("'{t}' is not '{}' or a type derived from it", declared.odata_type()),
                     )
                 })?
             }
-            Some(_) => return Err(DomainError::invalid(&join(path, TYPE_ANNOTATION), "must be a string")),
+            Some(_) => return Err(invalid(&annotation_path, "must be a string")),
             None => declared,
         };
         if ty.is_abstract {
-            return Err(DomainError::invalid(&join(path, TYPE_ANNOTATION), must_choose(ty)));
+            return Err(invalid(&annotation_path, must_choose(ty)));
         }
         let mut out = Map::new();
         if declared.is_abstract || ty.name != declared.name {
@@ -334,9 +358,9 @@ impl Checker<'_> {
     }
 
     /// A `referenceValue`: `{code}` or `{value@odata.bind}`, reduced to the canonical `{code}`.
-    fn reference_code(&mut self, ty: &TypeDef, out: &mut Map<String, Value>, path: &str) -> Result<()> {
+    fn reference_code(&mut self, ty: &TypeDef, out: &mut Map<String, Value>, path: &Path) -> Result<()> {
         let ref_type = reference::reference_type_of(ty.short_name()).expect("every referenceValue type has a table");
-        let bound = out.remove(&format!("value{BIND_SUFFIX}")).and_then(|v| v.as_str().map(str::to_string));
+        let bound = out.remove(VALUE_BIND).and_then(|v| v.as_str().map(str::to_string));
         if bound.is_some() {
             self.bindings.pop(); // resolved here, against the catalog, rather than looked up as an entity
         }
@@ -347,8 +371,8 @@ impl Checker<'_> {
                     .filter(|(t, _)| t.eq_ignore_ascii_case(ref_type))
                     .map(|(_, c)| c.to_string())
                     .ok_or_else(|| {
-                        DomainError::invalid(
-                            &join(path, "value@odata.bind"),
+                        invalid(
+                            &path.member(VALUE_BIND),
                             format_args!("'{id}' is not a {ref_type} reference definition"),
                         )
                     })?;
@@ -359,28 +383,28 @@ impl Checker<'_> {
         let given = out.get("code").and_then(Value::as_str).map(str::to_string);
         let code = match (given, bound_code) {
             (Some(c), Some(b)) if !c.eq_ignore_ascii_case(&b) => {
-                return Err(DomainError::invalid(path, "'code' and 'value@odata.bind' name different definitions"))
+                return Err(invalid(path, "'code' and 'value@odata.bind' name different definitions"))
             }
             (Some(c), _) | (None, Some(c)) => c,
-            (None, None) => return Err(DomainError::invalid(&join(path, "code"), "the property is required")),
+            (None, None) => return Err(invalid(&path.member("code"), "the property is required")),
         };
         let canonical = self.catalog.resolve(ref_type, &code).map_err(|problem| {
             let why = match problem {
                 CodeProblem::Unknown => "is not",
                 CodeProblem::Disabled => "is disabled; it is no longer",
             };
-            DomainError::invalid(&join(path, "code"), format_args!("'{code}' {why} a valid {ref_type} code"))
+            invalid(&path.member("code"), format_args!("'{code}' {why} a valid {ref_type} code"))
         })?;
         out.insert("code".into(), Value::String(canonical));
         Ok(())
     }
 
-    fn bind(&self, prop: &PropDef, value: &Value, path: &str) -> Result<Binding> {
+    fn bind(&self, prop: &PropDef, value: &Value, path: &Path) -> Result<Binding> {
         let ElemType::Structured(target) = &prop.elem else { unreachable!("navigation properties are structured") };
-        let raw = value.as_str().ok_or_else(|| DomainError::invalid(path, "a bind must be a URL string"))?;
+        let raw = value.as_str().ok_or_else(|| invalid(path, "a bind must be a URL string"))?;
         let (set, id) = bind::parse(raw)
             .filter(|(set, _)| schema().derives_from(&set.item_type_name(), target))
-            .ok_or_else(|| DomainError::invalid(path, format_args!("'{raw}' is not a link to a '{target}' entity")))?;
+            .ok_or_else(|| invalid(path, format_args!("'{raw}' is not a link to a '{target}' entity")))?;
         Ok(Binding { path: path.to_string(), set, id })
     }
 }
@@ -390,9 +414,14 @@ fn is_http_url(s: &str) -> bool {
     rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
 }
 
-/// PATCH semantics: each property present in the body replaces the stored one whole; absent ones stay.
-pub fn merge(stored: &mut Map<String, Value>, patch: Map<String, Value>) {
-    for (k, v) in patch {
-        stored.insert(k, v);
+/// PATCH semantics: each property present in the body replaces the stored one whole; absent ones stay. A new
+/// document rather than an edit of the stored one, which is shared: only the values the patch keeps are copied.
+pub fn merged(stored: &Map<String, Value>, mut patch: Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::with_capacity(stored.len() + patch.len());
+    for (k, v) in stored {
+        let v = patch.shift_remove(k).unwrap_or_else(|| v.clone());
+        out.insert(k.clone(), v);
     }
+    out.extend(patch);
+    out
 }

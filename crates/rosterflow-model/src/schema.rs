@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 // Looked up several times per request with short trusted keys: FxHash, not SipHash.
 use rustc_hash::FxHashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The namespace of every industryData type.
 pub const NS: &str = "microsoft.graph.industryData";
@@ -65,6 +65,8 @@ pub struct TypeDef {
     pub base: Option<String>,
     /// Own and inherited properties, base first.
     pub props: Vec<PropDef>,
+    /// This type's full name, then its bases' up to the root: `derives_from` without walking the map.
+    lineage: Vec<String>,
 }
 
 impl TypeDef {
@@ -101,10 +103,14 @@ impl EnumDef {
 #[derive(Debug, Default)]
 pub struct Schema {
     /// Keyed by lower-cased full name, so that `@odata.type` values resolve case-insensitively.
-    types: FxHashMap<String, TypeDef>,
-    /// Lower-cased full name by canonical full name: the common, exactly spelled lookups allocate nothing.
-    canonical: FxHashMap<String, String>,
-    enums: FxHashMap<String, EnumDef>,
+    types: FxHashMap<String, Arc<TypeDef>>,
+    /// The same types by canonical full name: the common, exactly spelled lookups take one probe and allocate
+    /// nothing.
+    canonical: FxHashMap<String, Arc<TypeDef>>,
+    /// Keyed by lower-cased full name.
+    enums: FxHashMap<String, Arc<EnumDef>>,
+    /// The same enums by canonical full name.
+    canonical_enums: FxHashMap<String, Arc<EnumDef>>,
     /// The concrete types of each type (itself and what derives from it), by lower-cased full name.
     concrete: FxHashMap<String, Vec<String>>,
 }
@@ -118,10 +124,7 @@ pub fn schema() -> &'static Schema {
 impl Schema {
     /// A type by full name (`microsoft.graph.industryData.x` or `graph.x` alias), case-insensitively.
     pub fn ty(&self, name: &str) -> Option<&TypeDef> {
-        match self.canonical.get(name) {
-            Some(lower) => self.types.get(lower),
-            None => self.types.get(&expand_alias(name).to_ascii_lowercase()),
-        }
+        self.canonical.get(name).or_else(|| self.types.get(&expand_alias(name).to_ascii_lowercase())).map(|t| &**t)
     }
 
     /// The type an `@odata.type` annotation names: `#microsoft.graph.industryData.x`, with or without `#`.
@@ -130,25 +133,21 @@ impl Schema {
     }
 
     pub fn enum_type(&self, name: &str) -> Option<&EnumDef> {
-        self.enums.get(&expand_alias(name).to_ascii_lowercase())
+        self.canonical_enums
+            .get(name)
+            .or_else(|| self.enums.get(&expand_alias(name).to_ascii_lowercase()))
+            .map(|e| &**e)
     }
 
     /// Whether `ty` is `base` or derives from it.
     pub fn derives_from(&self, ty: &str, base: &str) -> bool {
-        let mut cur = self.ty(ty);
-        while let Some(t) = cur {
-            if t.name.eq_ignore_ascii_case(base) {
-                return true;
-            }
-            cur = t.base.as_deref().and_then(|b| self.ty(b));
-        }
-        false
+        self.ty(ty).is_some_and(|t| t.lineage.iter().any(|n| n.eq_ignore_ascii_case(base)))
     }
 
     /// The concrete (non-abstract) types that are `base` or derive from it, sorted by name.
     pub fn concrete_types_of(&self, base: &str) -> Vec<&TypeDef> {
         let mut out: Vec<&TypeDef> =
-            self.types.values().filter(|t| !t.is_abstract && self.derives_from(&t.name, base)).collect();
+            self.types.values().map(|t| &**t).filter(|t| !t.is_abstract && self.derives_from(&t.name, base)).collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
     }
@@ -168,7 +167,7 @@ impl Schema {
                         .filter(|c| c.has_tag_name("Member"))
                         .filter_map(|c| c.attribute("Name").map(str::to_string))
                         .collect();
-                    schema.enums.insert(name.to_ascii_lowercase(), EnumDef { name, members });
+                    schema.enums.insert(name.to_ascii_lowercase(), Arc::new(EnumDef { name, members }));
                 }
                 kind @ ("EntityType" | "ComplexType") => {
                     let name = qualified(node);
@@ -183,6 +182,7 @@ impl Schema {
                         is_abstract: node.attribute("Abstract") == Some("true"),
                         base: node.attribute("BaseType").map(expand_alias),
                         props: Vec::new(),
+                        lineage: Vec::new(),
                     };
                     own.insert(name.to_ascii_lowercase(), (def, props));
                 }
@@ -223,14 +223,17 @@ impl Schema {
         // Flatten inheritance: each type lists its bases' properties first.
         for key in own.keys().cloned().collect::<Vec<_>>() {
             let mut chain = Vec::new();
+            let mut lineage = Vec::new();
             let mut cur = Some(key.clone());
             while let Some(k) = cur {
                 let Some((def, props)) = own.get(&k) else { break };
                 chain.push(props.clone());
+                lineage.push(def.name.clone());
                 cur = def.base.as_ref().map(|b| b.to_ascii_lowercase());
             }
             let mut def = own[&key].0.clone();
             def.props = chain.into_iter().rev().flatten().collect();
+            def.lineage = lineage;
             for p in &mut def.props {
                 if let ElemType::Structured(n) = &p.elem {
                     if schema.enum_type(n).is_some() {
@@ -238,12 +241,17 @@ impl Schema {
                     }
                 }
             }
-            schema.types.insert(key, def);
+            schema.types.insert(key, Arc::new(def));
         }
-        schema.canonical = schema.types.iter().map(|(lower, t)| (t.name.clone(), lower.clone())).collect();
+        schema.canonical = schema.types.values().map(|t| (t.name.clone(), t.clone())).collect();
+        schema.canonical_enums = schema.enums.values().map(|e| (e.name.clone(), e.clone())).collect();
         for (lower, ty) in &schema.types {
-            let mut concrete: Vec<&TypeDef> =
-                schema.types.values().filter(|t| !t.is_abstract && schema.derives_from(&t.name, &ty.name)).collect();
+            let mut concrete: Vec<&TypeDef> = schema
+                .types
+                .values()
+                .map(|t| &**t)
+                .filter(|t| !t.is_abstract && schema.derives_from(&t.name, &ty.name))
+                .collect();
             concrete.sort_by(|a, b| a.name.cmp(&b.name));
             let names = concrete.iter().map(|t| t.name.to_ascii_lowercase()).collect();
             schema.concrete.insert(lower.clone(), names);

@@ -618,8 +618,7 @@ async fn update(
         }
         check_builtin_binds(&checked.bindings)?;
         if set.key == KeyRule::ReferenceDefinition {
-            let mut preview = (*item.doc).clone();
-            apply_patch(ty, &mut preview, checked.props.clone());
+            let preview = patched(ty, &item.doc, checked.props.clone());
             check_reference_definition(app, &ctx.tenant, Some(&stored_id), &preview).await?;
         }
         let result = match item.stored {
@@ -631,15 +630,14 @@ async fn update(
                     if r.odata_type != ty.name {
                         return Err(StoreError::VersionConflict); // replaced by another item meanwhile
                     }
-                    apply_patch(ty, Arc::make_mut(&mut r.doc), props);
+                    r.doc = Arc::new(patched(ty, &r.doc, props));
                     Ok(constraints(set, ty, &r.doc))
                 });
                 app.store.edit(&ctx.tenant, set.name, &stored_id, edit).await
             }
             // The first change to a built-in stores the tenant's copy.
             None => {
-                let mut doc = (*item.doc).clone();
-                apply_patch(ty, &mut doc, checked.props);
+                let doc = patched(ty, &item.doc, checked.props);
                 let Constraints { unique, refs } = constraints(set, ty, &doc);
                 let resource = Resource {
                     set: set.name.into(),
@@ -666,14 +664,15 @@ async fn update(
     Err(ApiError::new(ErrorKind::Conflict, "The item is being changed concurrently; retry the request."))
 }
 
-/// PATCH `props` onto a stored document: merge, server-computed members, a later `lastModifiedDateTime`.
-fn apply_patch(ty: &TypeDef, doc: &mut Map<String, Value>, props: Map<String, Value>) {
-    let previous = doc.get("lastModifiedDateTime").and_then(Value::as_str).map(str::to_string);
-    document::merge(doc, props);
-    rules::complete(doc);
+/// `props` PATCHed onto a stored document: merged, server-computed members, a later `lastModifiedDateTime`.
+fn patched(ty: &TypeDef, stored: &Map<String, Value>, props: Map<String, Value>) -> Map<String, Value> {
+    let mut doc = document::merged(stored, props);
+    rules::complete(&mut doc);
     if ty.prop("lastModifiedDateTime").is_some_and(|p| p.computed) {
-        doc.insert("lastModifiedDateTime".into(), Value::String(time::advance(previous.as_deref())));
+        let previous = stored.get("lastModifiedDateTime").and_then(Value::as_str);
+        doc.insert("lastModifiedDateTime".into(), Value::String(time::advance(previous)));
     }
+    doc
 }
 
 async fn delete(

@@ -11,12 +11,12 @@
 //! share PostgreSQL instead). Other reads use a small pool of read connections and run inline: WAL readers
 //! never wait for the writer, and a point read takes microseconds, less than a hop to a blocking thread would.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
 
 use crate::migrations::{statements, CREATE_TABLE, MIGRATIONS};
@@ -47,10 +47,7 @@ struct Stored {
 }
 
 /// Items written since start, by [`cache_key`]; only the writer thread changes it.
-type Cache = Arc<RwLock<rustc_hash::FxHashMap<String, Stored>>>;
-
-/// What one write changed: the items as written, or `None` for deleted ones.
-type Changes = Vec<(String, Option<Stored>)>;
+type Cache = Arc<RwLock<FxHashMap<String, Stored>>>;
 
 fn cache_key(tenant: &str, set: &str, key: &str) -> String {
     format!("{tenant}\u{1f}{set}\u{1f}{key}")
@@ -152,60 +149,46 @@ fn commit_batch(
     batch: Vec<Job>,
     cache: &Cache,
 ) -> Vec<(oneshot::Sender<Result<()>>, Result<()>)> {
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(e) => return batch.into_iter().map(|job| (job.reply, Err(backend(&e)))).collect(),
-    };
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE", []) {
+        return batch.into_iter().map(|job| (job.reply, Err(e.clone()))).collect();
+    }
     let mut results = Vec::with_capacity(batch.len());
     // This batch's committed writes, ahead of the cache: later writes in the batch must see them.
-    let mut changes: HashMap<String, Option<Stored>> = HashMap::new();
+    let mut changes: FxHashMap<String, Option<Stored>> = FxHashMap::default();
     let mut failure = None;
-    // A lone write needs no savepoint: if it fails, the whole transaction is rolled back instead.
-    let lone = batch.len() == 1;
     for job in batch {
-        let apply = |conn: &Connection, op: Op, pending: &HashMap<String, Option<Stored>>| -> Result<Changes> {
-            let t = job.tenant.as_str();
-            let written = |s: Stored| vec![(cache_key(t, &s.resource.set, &id_key(&s.resource.id)), Some(s))];
-            match op {
-                Op::Put(w) => put(conn, &job.tenant, &w, None).map(written),
-                Op::Edit { set, id, edit } => {
-                    edit_in_place(conn, &job.tenant, &set, &id, edit, pending, cache).map(written)
-                }
-                Op::Delete { set, id } => delete(conn, &job.tenant, &set, &id)
-                    .map(|doomed| doomed.into_iter().map(|(set, key)| (cache_key(t, &set, &key), None)).collect()),
+        let t = job.tenant.as_str();
+        let written = |s: Stored| vec![(cache_key(t, &s.resource.set, &id_key(&s.resource.id)), Some(s))];
+        // A write that fails for a reason of its own (a conflict, a missing item) fails before it changes
+        // anything (`put`, `delete`), so it needs no savepoint; a storage failure fails the whole batch.
+        let result = match job.op {
+            Op::Put(w) => put(conn, &job.tenant, w, None).map(written),
+            Op::Edit { set, id, edit } => {
+                edit_in_place(conn, &job.tenant, &set, &id, edit, &changes, cache).map(written)
             }
+            Op::Delete { set, id } => delete(conn, &job.tenant, &set, &id)
+                .map(|doomed| doomed.into_iter().map(|(set, key)| (cache_key(t, &set, &key), None)).collect()),
         };
-        let result = if lone {
-            apply(&tx, job.op, &changes).map(|changed| changes.extend(changed))
-        } else {
-            match tx.savepoint() {
-                // A dropped savepoint rolls back: a failed write leaves nothing behind.
-                Ok(sp) => match apply(&sp, job.op, &changes) {
-                    Ok(changed) => sp.commit().map_err(backend).map(|()| changes.extend(changed)),
-                    Err(e) => Err(e),
-                },
-                Err(e) => Err(backend(e)),
+        let result = match result {
+            Ok(changed) => {
+                changes.extend(changed);
+                Ok(())
             }
-        };
-        match &result {
             Err(StoreError::Backend(e)) => {
                 failure.get_or_insert_with(|| e.clone());
+                Err(StoreError::Backend(e))
             }
-            Err(e) if lone => {
-                failure.get_or_insert_with(|| e.to_string());
-            }
-            _ => {}
-        }
+            Err(e) => Err(e),
+        };
         results.push((job.reply, result));
-    }
-    if lone && failure.is_some() {
-        // The lone write failed for a reason of its own (a conflict, a missing item): roll back, answer it.
-        drop(tx);
-        return results;
     }
     let committed = match failure {
         Some(e) => Err(StoreError::Backend(e)),
-        None => tx.commit().map_err(backend),
+        None if changes.is_empty() => {
+            let _ = exec(conn, "ROLLBACK", []); // every write was refused: nothing to make durable
+            return results;
+        }
+        None => exec(conn, "COMMIT", []),
     };
     match committed {
         Ok(()) => {
@@ -218,34 +201,41 @@ fn commit_batch(
             }
             results
         }
-        // Nothing of the batch is durable: every write of it fails, even those that had succeeded.
-        Err(e) => results.into_iter().map(|(reply, _)| (reply, Err(e.clone()))).collect(),
+        Err(e) => {
+            // A failed COMMIT may leave the transaction open; ROLLBACK fails harmlessly when it didn't.
+            let _ = exec(conn, "ROLLBACK", []);
+            // Nothing of the batch is durable: every write of it fails, even those that had succeeded.
+            results.into_iter().map(|(reply, _)| (reply, Err(e.clone()))).collect()
+        }
     }
 }
 
-fn exec(tx: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
-    tx.prepare_cached(sql).and_then(|mut s| s.execute(params)).map_err(backend)
+fn exec(tx: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<()> {
+    tx.prepare_cached(sql).and_then(|mut s| s.execute(params)).map(drop).map_err(backend)
 }
 
 /// Create or update; returns the resource as stored (its new version, its parent as a key). `known`: the stored
-/// version and constraints, when the writer's memory already has them.
-fn put(tx: &Connection, tenant: &TenantId, w: &Write, known: Option<(i64, String)>) -> Result<Stored> {
-    let r = &w.resource;
-    let (t, key) = (tenant.as_str(), id_key(&r.id));
-    let parent = r.parent.as_deref().map(id_key).unwrap_or_default();
+/// version and constraints, when the writer's memory already has them. Every check comes before the first
+/// change, so a refused write leaves nothing behind without a savepoint.
+fn put(tx: &Connection, tenant: &TenantId, w: Write, known: Option<(i64, String)>) -> Result<Stored> {
+    let (t, key) = (tenant.as_str(), id_key(&w.resource.id));
+    let parent = w.resource.parent.as_deref().map(id_key).unwrap_or_default();
     let stored: Option<(i64, String)> = match known {
         Some(known) => Some(known),
         None => tx
             .prepare_cached(
                 "SELECT version, constraints FROM resource WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3",
             )
-            .and_then(|mut s| s.query_row(params![t, r.set, key], |row| Ok((row.get(0)?, row.get(1)?))).optional())
+            .and_then(|mut s| {
+                s.query_row(params![t, w.resource.set, key], |row| Ok((row.get(0)?, row.get(1)?))).optional()
+            })
             .map_err(backend)?,
     };
     w.expect.check(stored.as_ref().map(|(v, _)| *v))?;
     let constraints = w.constraints();
+    let Write { resource: r, unique, refs, .. } = w;
     if stored.as_ref().is_none_or(|(_, c)| *c != constraints) {
-        for target in &w.refs {
+        for target in &refs {
             let found: bool = tx
                 .prepare_cached(
                     "SELECT EXISTS(SELECT 1 FROM resource WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3)",
@@ -260,28 +250,36 @@ fn put(tx: &Connection, tenant: &TenantId, w: &Write, known: Option<(i64, String
                 });
             }
         }
+        for u in &unique {
+            let owner: Option<String> = tx
+                .prepare_cached(
+                    "SELECT id_key FROM resource_unique
+                     WHERE tenant = ?1 AND set_name = ?2 AND parent_key = ?3 AND unique_key = ?4",
+                )
+                .and_then(|mut s| s.query_row(params![t, r.set, parent, u], |row| row.get(0)).optional())
+                .map_err(backend)?;
+            if owner.is_some_and(|owner| owner != key) {
+                return Err(StoreError::Duplicate(u.clone()));
+            }
+        }
         exec(
             tx,
             "DELETE FROM resource_unique WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3",
             params![t, r.set, key],
         )?;
-        for u in &w.unique {
-            let inserted = exec(
+        for u in &unique {
+            exec(
                 tx,
-                "INSERT INTO resource_unique (tenant, set_name, parent_key, unique_key, id_key) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT DO NOTHING",
+                "INSERT INTO resource_unique (tenant, set_name, parent_key, unique_key, id_key) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![t, r.set, parent, u, key],
             )?;
-            if inserted == 0 {
-                return Err(StoreError::Duplicate(u.clone()));
-            }
         }
         exec(
             tx,
             "DELETE FROM resource_ref WHERE tenant = ?1 AND from_set = ?2 AND from_key = ?3",
             params![t, r.set, key],
         )?;
-        for target in &w.refs {
+        for target in &refs {
             exec(
                 tx,
                 "INSERT INTO resource_ref (tenant, from_set, from_key, to_set, to_key) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -290,25 +288,34 @@ fn put(tx: &Connection, tenant: &TenantId, w: &Write, known: Option<(i64, String
             )?;
         }
     }
-    let body = serde_json::to_string(&r.doc).map_err(backend)?;
-    if stored.is_some() {
-        exec(
-            tx,
-            "UPDATE resource SET body = ?4, odata_type = ?5, constraints = ?6, version = version + 1
-             WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3",
-            params![t, r.set, key, body, r.odata_type, constraints],
-        )?;
-    } else {
-        exec(
-            tx,
-            "INSERT INTO resource (tenant, set_name, id_key, parent_key, odata_type, body, version, seq, constraints)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM resource), ?7)",
-            params![t, r.set, key, parent, r.odata_type, body, constraints],
-        )?;
-    }
+    BODY.with_borrow_mut(|body| {
+        body.clear();
+        serde_json::to_writer(&mut *body, &*r.doc).map_err(backend)?;
+        let body = std::str::from_utf8(body).map_err(backend)?;
+        if stored.is_some() {
+            exec(
+                tx,
+                "UPDATE resource SET body = ?4, odata_type = ?5, constraints = ?6, version = version + 1
+                 WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3",
+                params![t, r.set, key, body, r.odata_type, constraints],
+            )
+        } else {
+            exec(
+                tx,
+                "INSERT INTO resource (tenant, set_name, id_key, parent_key, odata_type, body, version, seq, constraints)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM resource), ?7)",
+                params![t, r.set, key, parent, r.odata_type, body, constraints],
+            )
+        }
+    })?;
     let version = stored.map_or(1, |(v, _)| v + 1);
-    let resource = Resource { parent: (!parent.is_empty()).then_some(parent), version, ..r.clone() };
+    let resource = Resource { parent: (!parent.is_empty()).then_some(parent), version, ..r };
     Ok(Stored { resource, constraints })
+}
+
+thread_local! {
+    /// The writer's buffer for serialising documents: one allocation, reused, instead of one per write.
+    static BODY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn edit_in_place(
@@ -317,7 +324,7 @@ fn edit_in_place(
     set: &str,
     id: &str,
     edit: Edit,
-    pending: &HashMap<String, Option<Stored>>,
+    pending: &FxHashMap<String, Option<Stored>>,
     cache: &Cache,
 ) -> Result<Stored> {
     let key = cache_key(tenant.as_str(), set, &id_key(id));
@@ -345,7 +352,7 @@ fn edit_in_place(
     };
     let version = current.version;
     let Constraints { unique, refs } = edit(&mut current)?;
-    put(tx, tenant, &Write { resource: current, expect: Expect::Version(version), unique, refs }, known)
+    put(tx, tenant, Write { resource: current, expect: Expect::Version(version), unique, refs }, known)
 }
 
 /// Delete an item and its contained items; returns the (set, key) of every row deleted.
