@@ -156,17 +156,31 @@ fn commit_batch(
     // This batch's committed writes, ahead of the cache: later writes in the batch must see them.
     let mut changes: FxHashMap<String, Option<Stored>> = FxHashMap::default();
     let mut failure = None;
+    // Items whose edits this batch has applied but not yet written: an item edited several times in one batch
+    // (concurrent PATCHes of one flow) is serialised and written once, with its last state.
+    let mut unwritten: FxHashMap<String, TenantId> = FxHashMap::default();
     for job in batch {
         let t = job.tenant.as_str();
-        let written = |s: Stored| vec![(cache_key(t, &s.resource.set, &id_key(&s.resource.id)), Some(s))];
+        let key_of = |s: &Stored| cache_key(t, &s.resource.set, &id_key(&s.resource.id));
         // A write that fails for a reason of its own (a conflict, a missing item) fails before it changes
         // anything (`put`, `delete`), so it needs no savepoint; a storage failure fails the whole batch.
         let result = match job.op {
-            Op::Put(w) => put(conn, &job.tenant, w, None).map(written),
+            Op::Put(w) => write_unwritten(conn, &changes, &mut unwritten)
+                .and_then(|()| put(conn, &job.tenant, w, None, false))
+                .map(|(s, _)| vec![(key_of(&s), Some(s))]),
             Op::Edit { set, id, edit } => {
-                edit_in_place(conn, &job.tenant, &set, &id, edit, &changes, cache).map(written)
+                edit_in_place(conn, &job.tenant, &set, &id, edit, &changes, cache).map(|(s, deferred)| {
+                    let key = key_of(&s);
+                    if deferred {
+                        unwritten.insert(key.clone(), job.tenant.clone());
+                    } else {
+                        unwritten.remove(&key);
+                    }
+                    vec![(key, Some(s))]
+                })
             }
-            Op::Delete { set, id } => delete(conn, &job.tenant, &set, &id)
+            Op::Delete { set, id } => write_unwritten(conn, &changes, &mut unwritten)
+                .and_then(|()| delete(conn, &job.tenant, &set, &id))
                 .map(|doomed| doomed.into_iter().map(|(set, key)| (cache_key(t, &set, &key), None)).collect()),
         };
         let result = match result {
@@ -181,6 +195,11 @@ fn commit_batch(
             Err(e) => Err(e),
         };
         results.push((job.reply, result));
+    }
+    if failure.is_none() {
+        if let Err(StoreError::Backend(e)) = write_unwritten(conn, &changes, &mut unwritten) {
+            failure = Some(e);
+        }
     }
     let committed = match failure {
         Some(e) => Err(StoreError::Backend(e)),
@@ -210,14 +229,57 @@ fn commit_batch(
     }
 }
 
+/// Write the documents of the items edited in this batch whose rows still hold an earlier state.
+fn write_unwritten(
+    tx: &Connection,
+    changes: &FxHashMap<String, Option<Stored>>,
+    unwritten: &mut FxHashMap<String, TenantId>,
+) -> Result<()> {
+    for (key, tenant) in unwritten.drain() {
+        if let Some(Some(s)) = changes.get(&key) {
+            update_body(tx, &tenant, &s.resource, &s.constraints)?;
+        }
+    }
+    Ok(())
+}
+
+/// Rewrite an existing row with `r` (its document, type, constraints and version).
+fn update_body(tx: &Connection, tenant: &TenantId, r: &Resource, constraints: &str) -> Result<()> {
+    with_json(&r.doc, |body| {
+        exec(
+            tx,
+            "UPDATE resource SET body = ?4, odata_type = ?5, constraints = ?6, version = ?7
+             WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3",
+            params![tenant.as_str(), r.set, id_key(&r.id), body, r.odata_type, constraints, r.version],
+        )
+    })
+}
+
+/// `doc` as JSON text, serialised into the writer's reused buffer.
+fn with_json<T>(doc: &serde_json::Map<String, serde_json::Value>, f: impl FnOnce(&str) -> Result<T>) -> Result<T> {
+    BODY.with_borrow_mut(|buf| {
+        buf.clear();
+        serde_json::to_writer(&mut *buf, doc).map_err(backend)?;
+        f(std::str::from_utf8(buf).map_err(backend)?)
+    })
+}
+
 fn exec(tx: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<()> {
     tx.prepare_cached(sql).and_then(|mut s| s.execute(params)).map(drop).map_err(backend)
 }
 
-/// Create or update; returns the resource as stored (its new version, its parent as a key). `known`: the stored
-/// version and constraints, when the writer's memory already has them. Every check comes before the first
-/// change, so a refused write leaves nothing behind without a savepoint.
-fn put(tx: &Connection, tenant: &TenantId, w: Write, known: Option<(i64, String)>) -> Result<Stored> {
+/// Create or update; returns the resource as stored (its new version, its parent as a key) and whether writing
+/// its document was left to the caller (`defer`: allowed for an update that keeps its constraints, see
+/// [`write_unwritten`]). `known`: the stored version and constraints, when the writer's memory already has
+/// them. Every check comes before the first change, so a refused write leaves nothing behind without a
+/// savepoint.
+fn put(
+    tx: &Connection,
+    tenant: &TenantId,
+    w: Write,
+    known: Option<(i64, String)>,
+    defer: bool,
+) -> Result<(Stored, bool)> {
     let (t, key) = (tenant.as_str(), id_key(&w.resource.id));
     let parent = w.resource.parent.as_deref().map(id_key).unwrap_or_default();
     let stored: Option<(i64, String)> = match known {
@@ -234,7 +296,8 @@ fn put(tx: &Connection, tenant: &TenantId, w: Write, known: Option<(i64, String)
     w.expect.check(stored.as_ref().map(|(v, _)| *v))?;
     let constraints = w.constraints();
     let Write { resource: r, unique, refs, .. } = w;
-    if stored.as_ref().is_none_or(|(_, c)| *c != constraints) {
+    let keeps_constraints = stored.as_ref().is_some_and(|(_, c)| *c == constraints);
+    if !keeps_constraints {
         for target in &refs {
             let found: bool = tx
                 .prepare_cached(
@@ -288,29 +351,24 @@ fn put(tx: &Connection, tenant: &TenantId, w: Write, known: Option<(i64, String)
             )?;
         }
     }
-    BODY.with_borrow_mut(|body| {
-        body.clear();
-        serde_json::to_writer(&mut *body, &*r.doc).map_err(backend)?;
-        let body = std::str::from_utf8(body).map_err(backend)?;
-        if stored.is_some() {
-            exec(
-                tx,
-                "UPDATE resource SET body = ?4, odata_type = ?5, constraints = ?6, version = version + 1
-                 WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3",
-                params![t, r.set, key, body, r.odata_type, constraints],
-            )
-        } else {
+    let version = stored.as_ref().map_or(1, |(v, _)| v + 1);
+    let resource = Resource { parent: (!parent.is_empty()).then_some(parent), version, ..r };
+    let deferred = defer && keeps_constraints;
+    if deferred {
+        // The caller writes it (once, however often the batch edits the item).
+    } else if stored.is_some() {
+        update_body(tx, tenant, &resource, &constraints)?;
+    } else {
+        with_json(&resource.doc, |body| {
             exec(
                 tx,
                 "INSERT INTO resource (tenant, set_name, id_key, parent_key, odata_type, body, version, seq, constraints)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM resource), ?7)",
-                params![t, r.set, key, parent, r.odata_type, body, constraints],
+                params![t, resource.set, key, resource.parent.as_deref().unwrap_or_default(), resource.odata_type, body, constraints],
             )
-        }
-    })?;
-    let version = stored.map_or(1, |(v, _)| v + 1);
-    let resource = Resource { parent: (!parent.is_empty()).then_some(parent), version, ..r };
-    Ok(Stored { resource, constraints })
+        })?;
+    }
+    Ok((Stored { resource, constraints }, deferred))
 }
 
 thread_local! {
@@ -326,7 +384,7 @@ fn edit_in_place(
     edit: Edit,
     pending: &FxHashMap<String, Option<Stored>>,
     cache: &Cache,
-) -> Result<Stored> {
+) -> Result<(Stored, bool)> {
     let key = cache_key(tenant.as_str(), set, &id_key(id));
     let remembered = match pending.get(&key) {
         Some(change) => Some(change.clone().ok_or(StoreError::NotFound)?),
@@ -352,7 +410,7 @@ fn edit_in_place(
     };
     let version = current.version;
     let Constraints { unique, refs } = edit(&mut current)?;
-    put(tx, tenant, Write { resource: current, expect: Expect::Version(version), unique, refs }, known)
+    put(tx, tenant, Write { resource: current, expect: Expect::Version(version), unique, refs }, known, true)
 }
 
 /// Delete an item and its contained items; returns the (set, key) of every row deleted.
