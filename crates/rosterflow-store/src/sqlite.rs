@@ -138,16 +138,21 @@ fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, cache: Cache) {
                 Err(_) => break,
             }
         }
-        for (reply, result) in commit_batch(&mut conn, batch, &cache) {
+        let mut replaced = Vec::new();
+        for (reply, result) in commit_batch(&mut conn, batch, &cache, &mut replaced) {
             let _ = reply.send(result);
         }
+        drop(replaced); // freeing the states the batch replaced is nobody's wait: after the answers
     }
 }
 
+/// Apply and commit one batch; returns each write's outcome. The item states the batch replaced (in its own
+/// changes and in the cache) go to `replaced`, for the caller to free once the writes are answered.
 fn commit_batch(
     conn: &mut Connection,
     batch: Vec<Job>,
     cache: &Cache,
+    replaced: &mut Vec<Stored>,
 ) -> Vec<(oneshot::Sender<Result<()>>, Result<()>)> {
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE", []) {
         return batch.into_iter().map(|job| (job.reply, Err(e.clone()))).collect();
@@ -185,7 +190,7 @@ fn commit_batch(
         };
         let result = match result {
             Ok(changed) => {
-                changes.extend(changed);
+                replaced.extend(changed.into_iter().filter_map(|(key, change)| changes.insert(key, change)?));
                 Ok(())
             }
             Err(StoreError::Backend(e)) => {
@@ -213,10 +218,10 @@ fn commit_batch(
         Ok(()) => {
             let mut cache = cache.write().expect("cache lock");
             for (key, change) in changes {
-                match change {
+                replaced.extend(match change {
                     Some(stored) => cache.insert(key, stored),
                     None => cache.remove(&key),
-                };
+                });
             }
             results
         }
