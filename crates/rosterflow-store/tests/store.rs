@@ -161,6 +161,40 @@ async fn edits_apply_in_turn_against_the_current_item() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_edits_of_one_item_all_reach_the_sqlite_file() {
+    // The writer writes an item edited several times in one batch once, with its last state: what the file
+    // holds after a restart (an empty cache) must still count every edit.
+    let dir = std::env::temp_dir().join(format!("rosterflow-store-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("db.sqlite3");
+    let t = tenant();
+    {
+        let store = open(path.to_str().unwrap()).await.unwrap();
+        let mut w = create("sets", "s", None);
+        Arc::make_mut(&mut w.resource.doc).insert("n".into(), json!(0));
+        store.put(&t, w).await.unwrap();
+        let edits = (0..200).map(|_| {
+            let (store, t) = (store.clone(), t.clone());
+            tokio::spawn(async move {
+                let edit: rosterflow_store::Edit = Box::new(|r: &mut Resource| {
+                    let doc = Arc::make_mut(&mut r.doc);
+                    let n = doc["n"].as_i64().unwrap();
+                    doc.insert("n".into(), json!(n + 1));
+                    Ok(Default::default())
+                });
+                store.edit(&t, "sets", "s", edit).await
+            })
+        });
+        for r in join_all(edits).await {
+            r.unwrap();
+        }
+    }
+    let reopened = open(path.to_str().unwrap()).await.unwrap();
+    let got = reopened.get(&t, "sets", "s").await.unwrap().unwrap();
+    assert_eq!((got.doc["n"].as_i64(), got.version), (Some(200), 201));
+}
+
 #[tokio::test]
 async fn one_process_at_a_time_owns_a_sqlite_file() {
     let dir = std::env::temp_dir().join(format!("rosterflow-store-{}", uuid::Uuid::new_v4()));
