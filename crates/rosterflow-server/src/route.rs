@@ -137,8 +137,8 @@ fn cast_type(set: &EntitySet, seg: &str) -> Option<&'static TypeDef> {
 /// `reset`, `microsoft.graph.industryData.reset`, `getStatistics()` → (canonical name, is_function).
 fn operation(ops: &'static [(&'static str, bool)], seg: &str) -> Option<(&'static str, bool)> {
     let bare = seg.split_once('(').map_or(seg, |(n, _)| n);
-    let bare = match bare.get(..NS.len() + 1) {
-        Some(prefix) if prefix.eq_ignore_ascii_case(&format!("{NS}.")) => &bare[NS.len() + 1..],
+    let bare = match (bare.get(..NS.len()), bare.get(NS.len()..)) {
+        (Some(ns), Some(rest)) if ns.eq_ignore_ascii_case(NS) && rest.starts_with('.') => &rest[1..],
         _ => bare,
     };
     ops.iter().find(|(name, _)| name.eq_ignore_ascii_case(bare)).copied()

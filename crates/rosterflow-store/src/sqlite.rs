@@ -52,8 +52,16 @@ struct Stored {
 /// Items written since start, by [`cache_key`]; only the writer thread changes it.
 type Cache = Arc<RwLock<FxHashMap<String, Stored>>>;
 
-fn cache_key(tenant: &str, set: &str, key: &str) -> String {
-    format!("{tenant}\u{1f}{set}\u{1f}{key}")
+/// `tenant␟set␟id`, the id lower-cased as [`id_key`] does; one allocation, no formatting machinery (a lookup
+/// per request).
+fn cache_key(tenant: &str, set: &str, id: &str) -> String {
+    let mut key = String::with_capacity(tenant.len() + set.len() + id.len() + 2);
+    key.push_str(tenant);
+    key.push('\u{1f}');
+    key.push_str(set);
+    key.push('\u{1f}');
+    key.extend(id.chars().map(|c| c.to_ascii_lowercase()));
+    key
 }
 
 pub struct SqliteStore {
@@ -169,7 +177,7 @@ fn commit_batch(
     let mut unwritten: FxHashMap<String, TenantId> = FxHashMap::default();
     for job in batch {
         let t = job.tenant.as_str();
-        let key_of = |s: &Stored| cache_key(t, &s.resource.set, &id_key(&s.resource.id));
+        let key_of = |s: &Stored| cache_key(t, &s.resource.set, &s.resource.id);
         // A write that fails for a reason of its own (a conflict, a missing item) fails before it changes
         // anything (`put`, `delete`), so it needs no savepoint; a storage failure fails the whole batch.
         let result = match job.op {
@@ -393,7 +401,7 @@ fn edit_in_place(
     pending: &FxHashMap<String, Option<Stored>>,
     cache: &Cache,
 ) -> Result<(Stored, bool)> {
-    let key = cache_key(tenant.as_str(), set, &id_key(id));
+    let key = cache_key(tenant.as_str(), set, id);
     let remembered = match pending.get(&key) {
         Some(change) => Some(change.clone().ok_or(StoreError::NotFound)?),
         None => cache.read().expect("cache lock").get(&key).cloned(),
@@ -491,7 +499,7 @@ fn row_to_resource(set: &str, row: &rusqlite::Row) -> rusqlite::Result<Resource>
 #[async_trait]
 impl Store for SqliteStore {
     async fn get(&self, tenant: &TenantId, set: &str, id: &str) -> Result<Option<Resource>> {
-        if let Some(s) = self.cache.read().expect("cache lock").get(&cache_key(tenant.as_str(), set, &id_key(id))) {
+        if let Some(s) = self.cache.read().expect("cache lock").get(&cache_key(tenant.as_str(), set, id)) {
             return Ok(Some(s.resource.clone()));
         }
         self.read(|c| {
