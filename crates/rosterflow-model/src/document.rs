@@ -49,12 +49,13 @@ pub struct Checked {
     pub bindings: Vec<Binding>,
 }
 
-/// Check a POST or PATCH body for an item of `set`.
-pub fn check_entity(set: &EntitySet, body: &Value, mode: Mode<'_>, catalog: &Catalog) -> Result<Checked> {
+/// Check a POST or PATCH body for an item of `set`. The body is consumed: its strings move into the checked
+/// document instead of being copied.
+pub fn check_entity(set: &EntitySet, body: Value, mode: Mode<'_>, catalog: &Catalog) -> Result<Checked> {
     let Value::Object(body) = body else {
         return Err(DomainError::bad_request("The request body must be a JSON object."));
     };
-    let ty = entity_type(set, body, mode)?;
+    let ty = entity_type(set, &body, mode)?;
     let mut checker = Checker { catalog, bindings: Vec::new() };
     let mut props = Map::new();
     for (key, value) in body {
@@ -186,8 +187,8 @@ impl Checker<'_> {
     fn member(
         &mut self,
         ty: &TypeDef,
-        key: &str,
-        value: &Value,
+        key: String,
+        value: Value,
         prefix: &Path,
         out: &mut Map<String, Value>,
         updating: bool,
@@ -197,7 +198,7 @@ impl Checker<'_> {
             let prop = ty.prop(nav).filter(|p| p.navigation && !p.collection).ok_or_else(|| {
                 invalid(&path, format_args!("'{nav}' is not a navigation property of '{}'", ty.short_name()))
             })?;
-            let binding = self.bind(prop, value, &path)?;
+            let binding = self.bind(prop, &value, &path)?;
             out.insert(format!("{}{BIND_SUFFIX}", prop.name), Value::String(binding.id.clone()));
             self.bindings.push(binding);
             return Ok(());
@@ -205,9 +206,9 @@ impl Checker<'_> {
         if key.starts_with('@') || key.contains("@odata.") {
             return Ok(()); // instance annotations (`@odata.context`, ...) carry no data
         }
-        let path = prefix.member(key);
+        let path = prefix.member(&key);
         let prop = ty
-            .prop(key)
+            .prop(&key)
             .ok_or_else(|| invalid(&path, format_args!("the property does not exist on type '{}'", ty.odata_type())))?;
         if prop.navigation {
             return Err(invalid(&path, format_args!("set it with '{}{BIND_SUFFIX}'", prop.name)));
@@ -218,7 +219,8 @@ impl Checker<'_> {
         if updating && prop.immutable {
             return Err(invalid(&path, "the property can't be changed after creation"));
         }
-        out.insert(prop.name.clone(), self.value(prop, value, &path)?);
+        let value = self.value(prop, value, &path)?;
+        out.insert(if key == prop.name { key } else { prop.name.clone() }, value);
         Ok(())
     }
 
@@ -257,7 +259,7 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn value(&mut self, prop: &PropDef, value: &Value, path: &Path) -> Result<Value> {
+    fn value(&mut self, prop: &PropDef, value: Value, path: &Path) -> Result<Value> {
         if value.is_null() {
             return if prop.nullable { Ok(Value::Null) } else { Err(invalid(path, "can't be null")) };
         }
@@ -268,7 +270,7 @@ impl Checker<'_> {
             return Err(invalid(path, "expected a JSON array"));
         };
         items
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(i, item)| {
                 let path = path.item(i);
@@ -282,7 +284,7 @@ impl Checker<'_> {
             .map(Value::Array)
     }
 
-    fn scalar(&mut self, prop: &PropDef, value: &Value, path: &Path) -> Result<Value> {
+    fn scalar(&mut self, prop: &PropDef, value: Value, path: &Path) -> Result<Value> {
         let wrong = |expected: &str| invalid(path, format_args!("expected {expected}"));
         match &prop.elem {
             ElemType::Boolean => value.as_bool().map(Value::Bool).ok_or_else(|| wrong("true or false")),
@@ -292,22 +294,21 @@ impl Checker<'_> {
                 .map(Value::from)
                 .ok_or_else(|| wrong("a 32-bit integer")),
             ElemType::String => {
-                let s = value.as_str().ok_or_else(|| wrong("a string"))?;
-                if prop.is_url && !is_http_url(s) {
+                let Value::String(s) = value else { return Err(wrong("a string")) };
+                if prop.is_url && !is_http_url(&s) {
                     return Err(wrong("an absolute http or https URL"));
                 }
-                Ok(Value::String(s.to_string()))
+                Ok(Value::String(s))
             }
             ElemType::DateTimeOffset => value
                 .as_str()
                 .and_then(time::normalize_datetime)
                 .map(Value::String)
                 .ok_or_else(|| wrong("a date and time with offset (RFC 3339)")),
-            ElemType::Date => value
-                .as_str()
-                .filter(|s| time::is_date(s))
-                .map(|s| Value::String(s.to_string()))
-                .ok_or_else(|| wrong("a date (YYYY-MM-DD)")),
+            ElemType::Date => match value {
+                Value::String(s) if time::is_date(&s) => Ok(Value::String(s)),
+                _ => Err(wrong("a date (YYYY-MM-DD)")),
+            },
             ElemType::Enum(name) => {
                 let e = schema().enum_type(name).expect("enum types exist");
                 let s = value.as_str().ok_or_else(|| wrong("a string"))?;
@@ -322,13 +323,13 @@ impl Checker<'_> {
         }
     }
 
-    fn complex(&mut self, declared: &TypeDef, value: &Value, path: &Path) -> Result<Value> {
+    fn complex(&mut self, declared: &TypeDef, value: Value, path: &Path) -> Result<Value> {
         let Value::Object(obj) = value else {
             return Err(invalid(path, format_args!("expected an object of type '{}'", declared.odata_type())));
         };
         let s = schema();
         let annotation_path = path.member(TYPE_ANNOTATION);
-        let ty = match annotation(obj, TYPE_ANNOTATION) {
+        let ty = match annotation(&obj, TYPE_ANNOTATION) {
             Some(Value::String(t)) => {
                 s.ty_from_annotation(t).filter(|ty| s.derives_from(&ty.name, &declared.name)).ok_or_else(|| {
                     invalid(

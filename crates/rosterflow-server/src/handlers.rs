@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rosterflow_model::document::{self, Binding, Mode};
+use rosterflow_model::document::{self, Binding, Checked, Mode};
 use rosterflow_model::permissions::{self, Access};
 use rosterflow_model::reference::{self, Catalog};
 use rosterflow_model::schema::{schema, ElemType, TypeDef};
@@ -497,7 +497,7 @@ async fn create(
 ) -> ApiResult<Response> {
     ensure_parent(app, &ctx.tenant, set, parent.as_deref()).await?;
     let catalog = catalog(app, &ctx.tenant).await?;
-    let checked = document::check_entity(set, &body, Mode::Create, &catalog)?;
+    let checked = document::check_entity(set, body, Mode::Create, &catalog)?;
     let mut checked = checked;
     let id = match set.key {
         KeyRule::Guid => uuid::Uuid::new_v4().to_string(),
@@ -606,13 +606,23 @@ async fn update(
     id: &str,
     body: Value,
 ) -> ApiResult<Response> {
+    // The body is checked (and consumed) once; another attempt reuses the result while the item is still of
+    // the type it was checked against.
+    let mut body = Some(body);
+    let mut again: Option<Checked> = None;
     for _ in 0..UPDATE_ATTEMPTS {
         let item = load(app, &ctx.tenant, set, parent, id).await?;
         let catalog = catalog(app, &ctx.tenant).await?;
         let stored_id = item.doc.get("id").and_then(Value::as_str).unwrap_or(id).to_string();
         let ty = item.ty;
-        let mode = Mode::Update { id: &stored_id, stored_type: &ty.name };
-        let checked = document::check_entity(set, &body, mode, &catalog)?;
+        let checked = match (body.take(), again.take()) {
+            (Some(body), _) => {
+                let mode = Mode::Update { id: &stored_id, stored_type: &ty.name };
+                document::check_entity(set, body, mode, &catalog)?
+            }
+            (None, Some(checked)) if std::ptr::eq(checked.ty, ty) => checked,
+            _ => break, // replaced meanwhile by an item of another type: the client decides again
+        };
         if checked.props.is_empty() {
             return Ok(no_content(StatusCode::NO_CONTENT)); // only annotations: nothing to change
         }
@@ -637,6 +647,7 @@ async fn update(
             }
             // The first change to a built-in stores the tenant's copy.
             None => {
+                again = Some(checked.clone()); // if another request stores the copy first, edit that instead
                 let doc = patched(ty, &item.doc, checked.props);
                 let Constraints { unique, refs } = constraints(set, ty, &doc);
                 let resource = Resource {
