@@ -204,6 +204,14 @@ report() {
                                  $1, $3, $4, $5 / 1000, $6 / 1000, $7 / 1000, $8, $10, $11, $12 }'
         done
         echo
+        # Each round's ratios, so that the spread between rounds is in view, not only the medians.
+        awk '{ rps[$1, $2] = $4; if ($2 > n) n = $2 }
+             END { for (r = 1; r <= n; r++)
+                     printf "round %d: patch %.3f, patch-spread %.3f, get %.3f of bare\n", r,
+                            rps["rosterflow-patch", r] / rps["baseline-patch", r],
+                            rps["rosterflow-patch-spread", r] / rps["baseline-patch", r],
+                            rps["rosterflow-get", r] / rps["baseline-get", r] }' "$WORK/results"
+        echo
         echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a ${WARMUP} warm-up); median of $ROUNDS round(s);" \
             "$(nproc) CPUs; Linux $(uname -r); $(date -u +%Y-%m-%dT%H:%MZ); $(git -C "$ROOT" describe --always --dirty 2>/dev/null)."
         echo "server CPU/req: the servers' CPU time per request; others' CPU: the share of all CPUs that processes" \
