@@ -30,12 +30,18 @@ const UPDATE_ATTEMPTS: usize = 5;
 const JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
 /// The request, once authenticated and routed.
-struct Ctx {
-    tenant: TenantId,
+struct Ctx<'a> {
+    tenant: &'a TenantId,
+    host: &'a str,
+    path: &'a str,
+    query: &'a str,
+}
+
+impl Ctx<'_> {
     /// `http://host/beta`, for context URLs and next links.
-    base: String,
-    path: String,
-    query: String,
+    fn base(&self) -> String {
+        format!("http://{}/beta", self.host)
+    }
 }
 
 pub async fn dispatch(State(app): State<Arc<AppState>>, req: Request) -> Response {
@@ -66,12 +72,7 @@ async fn handle(app: &AppState, req: Request) -> ApiResult<Response> {
         ));
     }
     let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
-    let ctx = Ctx {
-        tenant: principal.tenant.clone(),
-        base: format!("http://{host}/beta"),
-        path: path.to_string(),
-        query: parts.uri.query().unwrap_or_default().to_string(),
-    };
+    let ctx = Ctx { tenant: &principal.tenant, host, path, query: parts.uri.query().unwrap_or_default() };
     let method = parts.method.clone();
     match (method, target) {
         (Method::GET, Target::Collection { set, parent, cast }) => list(app, &ctx, set, parent, cast).await,
@@ -90,7 +91,7 @@ async fn handle(app: &AppState, req: Request) -> ApiResult<Response> {
         }
         (Method::DELETE, Target::Item { set, parent, id, .. }) => delete(app, &ctx, set, parent.as_deref(), &id).await,
         (method, Target::Navigation { set, id, nav, target, operation: op }) => {
-            let flow = load(app, &ctx.tenant, set, None, &id).await?;
+            let flow = load(app, ctx.tenant, set, None, &id).await?;
             let bound = flow.doc.get(&format!("{nav}@odata.bind")).and_then(Value::as_str).unwrap_or_default();
             if let Some((name, _)) = op {
                 operation(app, &ctx, target, None, Some(bound.to_string()), None, name).await
@@ -291,8 +292,8 @@ fn with_context(context: String, body: Value) -> Value {
 }
 
 /// Query options, with every property they name checked against the set's types.
-fn query_options(ctx: &Ctx, set: &EntitySet, collection: bool) -> ApiResult<QueryOptions> {
-    let q = QueryOptions::parse(&ctx.query)?;
+fn query_options(ctx: &Ctx<'_>, set: &EntitySet, collection: bool) -> ApiResult<QueryOptions> {
+    let q = QueryOptions::parse(ctx.query)?;
     if !collection && (q.filter.is_some() || !q.orderby.is_empty() || q.top.is_some() || q.skip.is_some() || q.count) {
         return Err(ApiError::new(ErrorKind::BadRequest, "Only $select applies to a single entity."));
     }
@@ -317,13 +318,13 @@ fn query_options(ctx: &Ctx, set: &EntitySet, collection: bool) -> ApiResult<Quer
 /// The filtered, sorted wire items of a collection.
 async fn query(
     app: &AppState,
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     set: &EntitySet,
     parent: Option<&str>,
     cast: Option<&TypeDef>,
     q: &QueryOptions,
 ) -> ApiResult<Vec<Value>> {
-    let items = load_all(app, &ctx.tenant, set, parent).await?;
+    let items = load_all(app, ctx.tenant, set, parent).await?;
     let s = schema();
     let docs = items
         .iter()
@@ -335,7 +336,7 @@ async fn query(
 
 async fn list(
     app: &AppState,
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     set: &EntitySet,
     parent: Option<String>,
     cast: Option<&TypeDef>,
@@ -360,7 +361,7 @@ async fn list(
             }
         }
     }
-    let mut context = format!("{}/$metadata#{}", ctx.base, collection_path(set, parent.as_deref()));
+    let mut context = format!("{}/$metadata#{}", ctx.base(), collection_path(set, parent.as_deref()));
     if let Some(c) = cast {
         context.push('/');
         context.push_str(&c.name);
@@ -378,7 +379,7 @@ async fn list(
 }
 
 /// The same request, continuing at `offset`.
-fn next_link(ctx: &Ctx, offset: usize) -> String {
+fn next_link(ctx: &Ctx<'_>, offset: usize) -> String {
     let kept: Vec<&str> = ctx
         .query
         .split('&')
@@ -391,13 +392,12 @@ fn next_link(ctx: &Ctx, offset: usize) -> String {
     if !query.is_empty() {
         query.push('&');
     }
-    let host = ctx.base.trim_end_matches("/beta");
-    format!("{host}{}?{query}$skiptoken={offset}", ctx.path)
+    format!("http://{}{}?{query}$skiptoken={offset}", ctx.host, ctx.path)
 }
 
 async fn count(
     app: &AppState,
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     set: &EntitySet,
     parent: Option<String>,
     cast: Option<&TypeDef>,
@@ -411,19 +411,19 @@ async fn count(
 
 async fn get(
     app: &AppState,
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     set: &EntitySet,
     parent: Option<&str>,
     id: &str,
     cast: Option<&TypeDef>,
 ) -> ApiResult<Response> {
     let q = query_options(ctx, set, false)?;
-    let item = load_as(app, &ctx.tenant, set, parent, id, cast).await?;
+    let item = load_as(app, ctx.tenant, set, parent, id, cast).await?;
     let mut value = wire(set, &item);
     if let (Some(select), Value::Object(m)) = (&q.select, &mut value) {
         select_properties(m, select);
     }
-    let context = format!("{}/$metadata#{}/$entity", ctx.base, collection_path(set, parent));
+    let context = format!("{}/$metadata#{}/$entity", ctx.base(), collection_path(set, parent));
     Ok(json_response(StatusCode::OK, &with_context(context, value)))
 }
 
@@ -490,13 +490,13 @@ fn write_error(set: &EntitySet, e: StoreError) -> ApiError {
 
 async fn create(
     app: &AppState,
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     set: &EntitySet,
     parent: Option<String>,
     body: Value,
 ) -> ApiResult<Response> {
-    ensure_parent(app, &ctx.tenant, set, parent.as_deref()).await?;
-    let catalog = catalog(app, &ctx.tenant).await?;
+    ensure_parent(app, ctx.tenant, set, parent.as_deref()).await?;
+    let catalog = catalog(app, ctx.tenant).await?;
     let checked = document::check_entity(set, body, Mode::Create, &catalog)?;
     let mut checked = checked;
     let id = match set.key {
@@ -504,7 +504,7 @@ async fn create(
         KeyRule::ReferenceDefinition => reference_definition_id(&mut checked.props)?,
     };
     if set.key == KeyRule::ReferenceDefinition {
-        check_reference_definition(app, &ctx.tenant, None, &checked.props).await?;
+        check_reference_definition(app, ctx.tenant, None, &checked.props).await?;
     }
     let mut doc = Map::new();
     doc.insert("id".into(), Value::String(id.clone()));
@@ -527,12 +527,12 @@ async fn create(
         unique,
         refs,
     };
-    app.store.put(&ctx.tenant, write).await.map_err(|e| write_error(set, e))?;
+    app.store.put(ctx.tenant, write).await.map_err(|e| write_error(set, e))?;
     if set.name == "referenceDefinitions" {
-        app.catalogs.invalidate(&ctx.tenant);
+        app.catalogs.invalidate(ctx.tenant);
     }
     let item = Item { ty: checked.ty, doc, stored: None };
-    let context = format!("{}/$metadata#{}/$entity", ctx.base, collection_path(set, parent.as_deref()));
+    let context = format!("{}/$metadata#{}/$entity", ctx.base(), collection_path(set, parent.as_deref()));
     Ok(json_response(StatusCode::CREATED, &with_context(context, wire(set, &item))))
 }
 
@@ -600,7 +600,7 @@ async fn check_reference_definition(
 
 async fn update(
     app: &AppState,
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     set: &'static EntitySet,
     parent: Option<&str>,
     id: &str,
@@ -611,8 +611,8 @@ async fn update(
     let mut body = Some(body);
     let mut again: Option<Checked> = None;
     for _ in 0..UPDATE_ATTEMPTS {
-        let item = load(app, &ctx.tenant, set, parent, id).await?;
-        let catalog = catalog(app, &ctx.tenant).await?;
+        let item = load(app, ctx.tenant, set, parent, id).await?;
+        let catalog = catalog(app, ctx.tenant).await?;
         let stored_id = item.doc.get("id").and_then(Value::as_str).unwrap_or(id).to_string();
         let ty = item.ty;
         let checked = match (body.take(), again.take()) {
@@ -629,7 +629,7 @@ async fn update(
         check_builtin_binds(&checked.bindings)?;
         if set.key == KeyRule::ReferenceDefinition {
             let preview = patched(ty, &item.doc, checked.props.clone());
-            check_reference_definition(app, &ctx.tenant, Some(&stored_id), &preview).await?;
+            check_reference_definition(app, ctx.tenant, Some(&stored_id), &preview).await?;
         }
         let result = match item.stored {
             // The merge runs inside the write, against the item as it is then: concurrent PATCHes of one
@@ -643,7 +643,7 @@ async fn update(
                     r.doc = Arc::new(patched(ty, &r.doc, props));
                     Ok(constraints(set, ty, &r.doc))
                 });
-                app.store.edit(&ctx.tenant, set.name, &stored_id, edit).await
+                app.store.edit(ctx.tenant, set.name, &stored_id, edit).await
             }
             // The first change to a built-in stores the tenant's copy.
             None => {
@@ -658,13 +658,13 @@ async fn update(
                     doc: Arc::new(doc),
                     version: 0,
                 };
-                app.store.put(&ctx.tenant, Write { resource, expect: Expect::Absent, unique, refs }).await
+                app.store.put(ctx.tenant, Write { resource, expect: Expect::Absent, unique, refs }).await
             }
         };
         match result {
             Ok(()) => {
                 if set.name == "referenceDefinitions" {
-                    app.catalogs.invalidate(&ctx.tenant);
+                    app.catalogs.invalidate(ctx.tenant);
                 }
                 return Ok(no_content(StatusCode::NO_CONTENT));
             }
@@ -688,25 +688,25 @@ fn patched(ty: &TypeDef, stored: &Map<String, Value>, props: Map<String, Value>)
 
 async fn delete(
     app: &AppState,
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     set: &'static EntitySet,
     parent: Option<&str>,
     id: &str,
 ) -> ApiResult<Response> {
-    let item = load(app, &ctx.tenant, set, parent, id).await?;
+    let item = load(app, ctx.tenant, set, parent, id).await?;
     if set.source == Source::BuiltinOverlay {
         // Reference definitions can't be deleted, only disabled: data already loaded may still use them.
         let body = serde_json::json!({ "isDisabled": true });
         return update(app, ctx, set, parent, id, body).await;
     }
     let stored_id = item.doc.get("id").and_then(Value::as_str).unwrap_or(id);
-    app.store.delete(&ctx.tenant, set.name, stored_id).await.map_err(|e| write_error(set, e))?;
+    app.store.delete(ctx.tenant, set.name, stored_id).await.map_err(|e| write_error(set, e))?;
     Ok(no_content(StatusCode::NO_CONTENT))
 }
 
 async fn operation(
     app: &AppState,
-    ctx: &Ctx,
+    ctx: &Ctx<'_>,
     set: &EntitySet,
     parent: Option<String>,
     id: Option<String>,
@@ -714,7 +714,7 @@ async fn operation(
     name: &str,
 ) -> ApiResult<Response> {
     if let Some(id) = &id {
-        load_as(app, &ctx.tenant, set, parent.as_deref(), id, cast).await?;
+        load_as(app, ctx.tenant, set, parent.as_deref(), id, cast).await?;
     }
     match name {
         // Reset re-provisions a flow from scratch at its next run and clears its errors. Until runs exist there is

@@ -57,12 +57,10 @@ fn not_found(segment: &str) -> DomainError {
 
 /// Resolve the path below `/beta`.
 pub fn resolve(path: &str) -> Result<Target, DomainError> {
-    let segments: Vec<String> = path
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
-        .collect();
-    let mut it = segments.iter().map(String::as_str);
+    // Borrowed unless a segment has escapes to decode.
+    let segments: Vec<std::borrow::Cow<str>> =
+        path.split('/').filter(|s| !s.is_empty()).map(|s| percent_decode_str(s).decode_utf8_lossy()).collect();
+    let mut it = segments.iter().map(|s| &**s);
     for expected in ["external", "industryData"] {
         match it.next() {
             Some(s) if s.eq_ignore_ascii_case(expected) => {}
