@@ -132,28 +132,34 @@ async fn join_all<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) 
     out
 }
 
+/// Store item `s` of set `sets` with `n: 0`, then add 1 to `n` with `count` concurrent edits (addressing it as
+/// `id`, which may differ in case).
+async fn increment_concurrently(store: &Arc<dyn Store>, t: &TenantId, id: &'static str, count: usize) {
+    let mut w = create("sets", "s", None);
+    Arc::make_mut(&mut w.resource.doc).insert("n".into(), json!(0));
+    store.put(t, w).await.unwrap();
+    let edits = (0..count).map(|_| {
+        let (store, t) = (store.clone(), t.clone());
+        tokio::spawn(async move {
+            let edit: rosterflow_store::Edit = Box::new(|r: &mut Resource| {
+                let doc = Arc::make_mut(&mut r.doc);
+                let n = doc["n"].as_i64().unwrap();
+                doc.insert("n".into(), json!(n + 1));
+                Ok(Default::default())
+            });
+            store.edit(&t, "sets", id, edit).await
+        })
+    });
+    for r in join_all(edits).await {
+        r.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn edits_apply_in_turn_against_the_current_item() {
     for store in stores().await {
         let t = tenant();
-        let mut w = create("sets", "s", None);
-        Arc::make_mut(&mut w.resource.doc).insert("n".into(), json!(0));
-        store.put(&t, w).await.unwrap();
-        let edits = (0..50).map(|_| {
-            let (store, t) = (store.clone(), t.clone());
-            tokio::spawn(async move {
-                let edit: rosterflow_store::Edit = Box::new(|r: &mut Resource| {
-                    let doc = Arc::make_mut(&mut r.doc);
-                    let n = doc["n"].as_i64().unwrap();
-                    doc.insert("n".into(), json!(n + 1));
-                    Ok(Default::default())
-                });
-                store.edit(&t, "sets", "S", edit).await
-            })
-        });
-        for r in join_all(edits).await {
-            r.unwrap();
-        }
+        increment_concurrently(&store, &t, "S", 50).await;
         let got = store.get(&t, "sets", "s").await.unwrap().unwrap();
         assert_eq!((got.doc["n"].as_i64(), got.version), (Some(50), 51), "no edit lost");
         let missing: rosterflow_store::Edit = Box::new(|_| Ok(Default::default()));
@@ -169,27 +175,7 @@ async fn concurrent_edits_of_one_item_all_reach_the_sqlite_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("db.sqlite3");
     let t = tenant();
-    {
-        let store = open(path.to_str().unwrap()).await.unwrap();
-        let mut w = create("sets", "s", None);
-        Arc::make_mut(&mut w.resource.doc).insert("n".into(), json!(0));
-        store.put(&t, w).await.unwrap();
-        let edits = (0..200).map(|_| {
-            let (store, t) = (store.clone(), t.clone());
-            tokio::spawn(async move {
-                let edit: rosterflow_store::Edit = Box::new(|r: &mut Resource| {
-                    let doc = Arc::make_mut(&mut r.doc);
-                    let n = doc["n"].as_i64().unwrap();
-                    doc.insert("n".into(), json!(n + 1));
-                    Ok(Default::default())
-                });
-                store.edit(&t, "sets", "s", edit).await
-            })
-        });
-        for r in join_all(edits).await {
-            r.unwrap();
-        }
-    }
+    increment_concurrently(&open(path.to_str().unwrap()).await.unwrap(), &t, "s", 200).await;
     let reopened = open(path.to_str().unwrap()).await.unwrap();
     let got = reopened.get(&t, "sets", "s").await.unwrap().unwrap();
     assert_eq!((got.doc["n"].as_i64(), got.version), (Some(200), 201));
