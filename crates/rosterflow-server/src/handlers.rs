@@ -497,8 +497,7 @@ async fn create(
 ) -> ApiResult<Response> {
     ensure_parent(app, ctx.tenant, set, parent.as_deref()).await?;
     let catalog = catalog(app, ctx.tenant).await?;
-    let checked = document::check_entity(set, body, Mode::Create, &catalog)?;
-    let mut checked = checked;
+    let mut checked = document::check_entity(set, body, Mode::Create, &catalog)?;
     let id = match set.key {
         KeyRule::Guid => uuid::Uuid::new_v4().to_string(),
         KeyRule::ReferenceDefinition => reference_definition_id(&mut checked.props)?,

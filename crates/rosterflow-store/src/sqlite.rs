@@ -280,6 +280,7 @@ fn with_json<T>(doc: &serde_json::Map<String, serde_json::Value>, f: impl FnOnce
     })
 }
 
+/// Run one statement through the connection's statement cache.
 fn exec(tx: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<()> {
     tx.prepare_cached(sql).and_then(|mut s| s.execute(params)).map(drop).map_err(backend)
 }
@@ -369,12 +370,9 @@ fn put(
     }
     let version = stored.as_ref().map_or(1, |(v, _)| v + 1);
     let resource = Resource { parent: (!parent.is_empty()).then_some(parent), version, ..r };
+    // Deferred, the caller writes the document (once, however often the batch edits the item).
     let deferred = defer && keeps_constraints;
-    if deferred {
-        // The caller writes it (once, however often the batch edits the item).
-    } else if stored.is_some() {
-        update_body(tx, tenant, &resource, &constraints)?;
-    } else {
+    if stored.is_none() {
         with_json(&resource.doc, |body| {
             exec(
                 tx,
@@ -383,6 +381,8 @@ fn put(
                 params![t, resource.set, key, resource.parent.as_deref().unwrap_or_default(), resource.odata_type, body, constraints],
             )
         })?;
+    } else if !deferred {
+        update_body(tx, tenant, &resource, &constraints)?;
     }
     Ok((Stored { resource, constraints }, deferred))
 }
@@ -411,18 +411,7 @@ fn edit_in_place(
             let known = (resource.version, constraints);
             (resource, Some(known))
         }
-        None => {
-            let row = tx
-                .prepare_cached(
-                    "SELECT odata_type, body, parent_key, version FROM resource
-                     WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3",
-                )
-                .and_then(|mut s| {
-                    s.query_row(params![tenant.as_str(), set, id_key(id)], |r| row_to_resource(set, r)).optional()
-                })
-                .map_err(backend)?;
-            (row.ok_or(StoreError::NotFound)?, None)
-        }
+        None => (select_item(tx, tenant, set, id).map_err(backend)?.ok_or(StoreError::NotFound)?, None),
     };
     let version = current.version;
     let Constraints { unique, refs } = edit(&mut current)?;
@@ -481,6 +470,16 @@ fn delete(tx: &Connection, tenant: &TenantId, set: &str, id: &str) -> Result<Vec
     Ok(deleted)
 }
 
+/// One stored item, read through `conn` (the writer's transaction or a reader).
+fn select_item(conn: &Connection, tenant: &TenantId, set: &str, id: &str) -> rusqlite::Result<Option<Resource>> {
+    conn.prepare_cached(
+        "SELECT odata_type, body, parent_key, version FROM resource
+         WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3",
+    )?
+    .query_row(params![tenant.as_str(), set, id_key(id)], |row| row_to_resource(set, row))
+    .optional()
+}
+
 fn row_to_resource(set: &str, row: &rusqlite::Row) -> rusqlite::Result<Resource> {
     let body: String = row.get(1)?;
     let doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&body)
@@ -502,14 +501,7 @@ impl Store for SqliteStore {
         if let Some(s) = self.cache.read().expect("cache lock").get(&cache_key(tenant.as_str(), set, id)) {
             return Ok(Some(s.resource.clone()));
         }
-        self.read(|c| {
-            c.prepare_cached(
-                "SELECT odata_type, body, parent_key, version FROM resource
-                 WHERE tenant = ?1 AND set_name = ?2 AND id_key = ?3",
-            )?
-            .query_row(params![tenant.as_str(), set, id_key(id)], |row| row_to_resource(set, row))
-            .optional()
-        })
+        self.read(|c| select_item(c, tenant, set, id))
     }
 
     async fn list(&self, tenant: &TenantId, set: &str, parent: Option<&str>) -> Result<Vec<Resource>> {
