@@ -11,6 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}
+# Every PostgreSQL database this run creates (the Rust tests' and the SDK suite's) starts with this prefix, and
+# is dropped when the run ends, passed or failed.
+export ROSTERFLOW_TEST_DB_PREFIX="rosterflow_run$$_"
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -25,9 +28,19 @@ ensure_postgres() {
   exit 1
 }
 
+drop_databases() {
+  command -v psql >/dev/null || return 0
+  local db
+  for db in $(psql "$PG_ADMIN_URL" -Atc \
+    "SELECT datname FROM pg_database WHERE starts_with(datname, '$ROSTERFLOW_TEST_DB_PREFIX')" 2>/dev/null); do
+    psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+}
+trap drop_databases EXIT
+
 # A fresh database for one suite run; prints its URL.
 fresh_database() {
-  local name="rosterflow_$1_$(date +%s)_$$"
+  local name="${ROSTERFLOW_TEST_DB_PREFIX}$1"
   psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $name" >/dev/null
   echo "${PG_ADMIN_URL%/*}/$name"
 }

@@ -11,7 +11,9 @@ async fn stores() -> Vec<Arc<dyn Store>> {
     std::fs::create_dir_all(&dir).unwrap();
     let mut out = vec![open(dir.join("db.sqlite3").to_str().unwrap()).await.unwrap()];
     if let Some(admin) = std::env::var("ROSTERFLOW_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
-        let name = format!("rosterflow_store_{}", uuid::Uuid::new_v4().simple());
+        // The prefix lets scripts/test.sh drop this run's databases (see the server tests' `common` module).
+        let prefix = std::env::var("ROSTERFLOW_TEST_DB_PREFIX").unwrap_or_else(|_| "rosterflow_".into());
+        let name = format!("{prefix}store_{}", uuid::Uuid::new_v4().simple());
         let pool = sqlx::PgPool::connect(&admin).await.unwrap();
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
         let (prefix, _) = admin.rsplit_once('/').unwrap();

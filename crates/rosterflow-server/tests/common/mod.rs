@@ -29,7 +29,7 @@ async fn postgres_url() -> Option<String> {
     static DB: OnceCell<Option<String>> = OnceCell::const_new();
     DB.get_or_init(|| async {
         let admin = std::env::var("ROSTERFLOW_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
-        let name = format!("rosterflow_test_{}", uuid::Uuid::new_v4().simple());
+        let name = format!("{}test_{}", test_database_prefix(), uuid::Uuid::new_v4().simple());
         let pool = sqlx::PgPool::connect(&admin).await.expect("connect to the test PostgreSQL");
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create test database");
         let (prefix, _) = admin.rsplit_once('/').expect("a database URL ends in /DBNAME");
@@ -37,6 +37,12 @@ async fn postgres_url() -> Option<String> {
     })
     .await
     .clone()
+}
+
+/// Test databases are named with this prefix: `ROSTERFLOW_TEST_DB_PREFIX` when set (`scripts/test.sh` sets one
+/// per run and drops that run's databases when it ends), otherwise `rosterflow_`.
+pub fn test_database_prefix() -> String {
+    std::env::var("ROSTERFLOW_TEST_DB_PREFIX").unwrap_or_else(|_| "rosterflow_".into())
 }
 
 pub fn temp_dir() -> PathBuf {
