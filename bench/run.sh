@@ -205,12 +205,9 @@ report() {
         done
         echo
         # Each round's ratios, so that the spread between rounds is in view, not only the medians.
-        awk '{ rps[$1, $2] = $4; if ($2 > n) n = $2 }
-             END { for (r = 1; r <= n; r++)
-                     printf "round %d: patch %.3f, patch-spread %.3f, get %.3f of bare\n", r,
-                            rps["rosterflow-patch", r] / rps["baseline-patch", r],
-                            rps["rosterflow-patch-spread", r] / rps["baseline-patch", r],
-                            rps["rosterflow-get", r] / rps["baseline-get", r] }' "$WORK/results"
+        paste <(round_ratios rosterflow-patch baseline-patch) <(round_ratios rosterflow-patch-spread baseline-patch) \
+            <(round_ratios rosterflow-get baseline-get) |
+            awk '{ printf "round %d: patch %.3f, patch-spread %.3f, get %.3f of bare\n", $1, $2, $4, $6 }'
         echo
         echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a ${WARMUP} warm-up); median of $ROUNDS round(s);" \
             "$(nproc) CPUs; Linux $(uname -r); $(date -u +%Y-%m-%dT%H:%MZ); $(git -C "$ROOT" describe --always --dirty 2>/dev/null)."
@@ -219,13 +216,19 @@ report() {
     } | tee "${BENCH_OUT:-/dev/null}"
 }
 
-# ratio_median TARGET BASE: the median, over the rounds, of TARGET's 2xx req/s divided by BASE's in the same
-# round. Each round measures the two a few seconds apart, so the machine's drift between rounds cancels out,
-# which a ratio of the two targets' separate medians does not guarantee.
-ratio_median() {
+# round_ratios TARGET BASE: "ROUND RATIO", a line per round in round order: TARGET's 2xx req/s divided by BASE's
+# in the same round. Each round measures the two a few seconds apart, so the machine's drift between rounds
+# cancels out of the ratio.
+round_ratios() {
     awk -v t="$1" -v b="$2" '$1 == t { x[$2] = $4 } $1 == b { y[$2] = $4 }
-        END { for (r in x) if (y[r] > 0) print x[r] / y[r] }' "$WORK/results" | sort -g |
-        awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+        END { for (r in x) if (y[r] > 0) print r, x[r] / y[r] }' "$WORK/results" | sort -n
+}
+
+# ratio_median TARGET BASE: the median of the rounds' ratios (a ratio of the two targets' separate medians could
+# pair a slow round of one with a fast round of the other).
+ratio_median() {
+    round_ratios "$1" "$2" | sort -k2,2g |
+        awk '{ v[NR] = $2 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
 
 # verdict: each goal and whether it is met; returns 1 when any is missed. Throughput counts 2xx answers only;

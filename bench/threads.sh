@@ -29,8 +29,10 @@ after=$(snapshot)
 printf '%s\n' "$out"
 requests=$(grep -o 'requests=[0-9]*' <<<"$out" | head -n1 | cut -d= -f2 || true)
 join <(sort <<<"$before") <(sort <<<"$after") | awk -v hz="$(getconf CLK_TCK)" -v n="${requests:-0}" '
-    { u = ($6 - $3) * 1000 / hz; s = ($7 - $4) * 1000 / hz; tu += u; ts += s
-      if (n > 0) printf "%-20s user %8.0f ms  sys %8.0f ms  (%6.1f + %6.1f us/request)\n", $2, u, s, 1000 * u / n, 1000 * s / n
-      else printf "%-20s user %8.0f ms  sys %8.0f ms\n", $2, u, s }
-    END { if (n > 0) printf "%-20s user %8.0f ms  sys %8.0f ms  (%6.1f + %6.1f us/request)\n", "all threads", tu, ts, 1000 * tu / n, 1000 * ts / n
-          else printf "%-20s user %8.0f ms  sys %8.0f ms\n", "all threads", tu, ts }'
+    function line(name, u, s) {
+        printf "%-20s user %8.0f ms  sys %8.0f ms", name, u, s
+        if (n > 0) printf "  (%6.1f + %6.1f us/request)", 1000 * u / n, 1000 * s / n
+        print ""
+    }
+    { u = ($6 - $3) * 1000 / hz; s = ($7 - $4) * 1000 / hz; tu += u; ts += s; line($2, u, s) }
+    END { line("all threads", tu, ts) }'

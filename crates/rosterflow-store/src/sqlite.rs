@@ -3,10 +3,11 @@
 //! One writer thread owns the write connection and commits every write that arrives while the previous commit
 //! was in flight in the same transaction (group commit). With WAL and `synchronous=FULL` a commit is durable
 //! when `put` returns, and one sync of the WAL (`fdatasync`, see `.cargo/config.toml`) serves a whole batch,
-//! which is what lets a single file take tens of thousands of writes a second. A write refused for a reason of its own (a conflict, a missing item) is
-//! refused before it changes anything (`put`, `delete` check first), so one failing write needs no savepoint
-//! to leave the others of its batch alone; a storage failure fails the whole batch. An item edited several
-//! times in one batch (concurrent PATCHes of one flow) is serialised and written once, with its last state.
+//! which is what lets a single file take tens of thousands of writes a second. A write refused for a reason of
+//! its own (a conflict, a missing item) is refused before it changes anything (`put`, `delete` check first),
+//! so one failing write needs no savepoint to leave the others of its batch alone; a storage failure fails the
+//! whole batch. An item edited several times in one batch (concurrent PATCHes of one flow) is serialised and
+//! written once, with its last state.
 //!
 //! The writer also keeps every item it wrote since start in memory, updated only once the batch that wrote it
 //! has committed: a point read of such an item costs a map lookup, no SQL and no JSON. The cache is exact
