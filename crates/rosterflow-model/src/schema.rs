@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 // Looked up several times per request with short trusted keys: FxHash, not SipHash.
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::{Arc, OnceLock};
 
 /// The namespace of every industryData type.
@@ -113,6 +113,9 @@ pub struct Schema {
     canonical_enums: FxHashMap<String, Arc<EnumDef>>,
     /// The concrete types of each type (itself and what derives from it), by lower-cased full name.
     concrete: FxHashMap<String, Vec<String>>,
+    /// Canonical names of the types whose values must name their type: abstract ones, and those with derived
+    /// concrete types.
+    polymorphic: FxHashSet<String>,
 }
 
 /// The schema, parsed once.
@@ -142,6 +145,11 @@ impl Schema {
     /// Whether `ty` is `base` or derives from it.
     pub fn derives_from(&self, ty: &str, base: &str) -> bool {
         self.ty(ty).is_some_and(|t| t.lineage.iter().any(|n| n.eq_ignore_ascii_case(base)))
+    }
+
+    /// Whether a value declared as `ty` can be of more than one type (it is abstract or has derived types).
+    pub fn is_polymorphic(&self, ty: &TypeDef) -> bool {
+        self.polymorphic.contains(&ty.name)
     }
 
     /// The concrete (non-abstract) types that are `base` or derive from it, sorted by name.
@@ -253,6 +261,9 @@ impl Schema {
                 .filter(|t| !t.is_abstract && schema.derives_from(&t.name, &ty.name))
                 .collect();
             concrete.sort_by(|a, b| a.name.cmp(&b.name));
+            if ty.is_abstract || concrete.len() > 1 {
+                schema.polymorphic.insert(ty.name.clone());
+            }
             let names = concrete.iter().map(|t| t.name.to_ascii_lowercase()).collect();
             schema.concrete.insert(lower.clone(), names);
         }

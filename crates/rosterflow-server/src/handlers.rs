@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rosterflow_model::document::{self, Binding, Checked, Mode};
+use rosterflow_model::document::{self, Binding, Mode};
 use rosterflow_model::permissions::{self, Access};
 use rosterflow_model::reference::{self, Catalog};
 use rosterflow_model::schema::{schema, ElemType, TypeDef};
@@ -134,7 +134,9 @@ fn access_for(method: &Method, target: &Target) -> ApiResult<Access> {
     }
 }
 
-async fn read_json(app: &AppState, parts: &axum::http::request::Parts, body: Body) -> ApiResult<Value> {
+/// The body of a request that must carry a JSON object: its media type, size and presence checked; its content
+/// is checked against the schema as it is parsed (`document::check_entity`).
+async fn read_json(app: &AppState, parts: &axum::http::request::Parts, body: Body) -> ApiResult<Bytes> {
     let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let mime = content_type.split(';').next().unwrap_or_default().trim();
     if !mime.eq_ignore_ascii_case("application/json") {
@@ -157,8 +159,7 @@ async fn read_json(app: &AppState, parts: &axum::http::request::Parts, body: Bod
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::new(ErrorKind::BadRequest, "The request body is empty; a JSON object is required."));
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::new(ErrorKind::BadRequest, format!("The request body is not valid JSON: {e}.")))
+    Ok(bytes)
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
@@ -493,11 +494,12 @@ async fn create(
     ctx: &Ctx<'_>,
     set: &EntitySet,
     parent: Option<String>,
-    body: Value,
+    body: Bytes,
 ) -> ApiResult<Response> {
-    ensure_parent(app, ctx.tenant, set, parent.as_deref()).await?;
+    // The body before the parent: an OData service deserialises the body before its handler looks anything up.
     let catalog = catalog(app, ctx.tenant).await?;
-    let mut checked = document::check_entity(set, body, Mode::Create, &catalog)?;
+    let mut checked = document::check_entity(set, &body, Mode::Create, &catalog)?;
+    ensure_parent(app, ctx.tenant, set, parent.as_deref()).await?;
     let id = match set.key {
         KeyRule::Guid => uuid::Uuid::new_v4().to_string(),
         KeyRule::ReferenceDefinition => reference_definition_id(&mut checked.props)?,
@@ -603,25 +605,20 @@ async fn update(
     set: &'static EntitySet,
     parent: Option<&str>,
     id: &str,
-    body: Value,
+    body: Bytes,
 ) -> ApiResult<Response> {
-    // The body is checked (and consumed) once; another attempt reuses the result while the item is still of
-    // the type it was checked against.
-    let mut body = Some(body);
-    let mut again: Option<Checked> = None;
     for _ in 0..UPDATE_ATTEMPTS {
-        let item = load(app, ctx.tenant, set, parent, id).await?;
+        let item = match load(app, ctx.tenant, set, parent, id).await {
+            Ok(item) => item,
+            // A body that no item could take is a 400 even for a missing item, as when the body is read first.
+            Err(e) => return Err(document::syntax_error(&body).map_or(e, ApiError::from)),
+        };
         let catalog = catalog(app, ctx.tenant).await?;
         let stored_id = item.doc.get("id").and_then(Value::as_str).unwrap_or(id).to_string();
         let ty = item.ty;
-        let checked = match (body.take(), again.take()) {
-            (Some(body), _) => {
-                let mode = Mode::Update { id: &stored_id, stored_type: &ty.name };
-                document::check_entity(set, body, mode, &catalog)?
-            }
-            (None, Some(checked)) if std::ptr::eq(checked.ty, ty) => checked,
-            _ => break, // replaced meanwhile by an item of another type: the client decides again
-        };
+        // Checked against the item's type on each attempt: another request may have replaced the item meanwhile.
+        let checked =
+            document::check_entity(set, &body, Mode::Update { id: &stored_id, stored_type: &ty.name }, &catalog)?;
         if checked.props.is_empty() {
             return Ok(no_content(StatusCode::NO_CONTENT)); // only annotations: nothing to change
         }
@@ -644,9 +641,9 @@ async fn update(
                 });
                 app.store.edit(ctx.tenant, set.name, &stored_id, edit).await
             }
-            // The first change to a built-in stores the tenant's copy.
+            // The first change to a built-in stores the tenant's copy (if another request stores it first, the
+            // next attempt edits that copy instead).
             None => {
-                again = Some(checked.clone()); // if another request stores the copy first, edit that instead
                 let doc = patched(ty, &item.doc, checked.props);
                 let Constraints { unique, refs } = constraints(set, ty, &doc);
                 let resource = Resource {
@@ -695,8 +692,7 @@ async fn delete(
     let item = load(app, ctx.tenant, set, parent, id).await?;
     if set.source == Source::BuiltinOverlay {
         // Reference definitions can't be deleted, only disabled: data already loaded may still use them.
-        let body = serde_json::json!({ "isDisabled": true });
-        return update(app, ctx, set, parent, id, body).await;
+        return update(app, ctx, set, parent, id, Bytes::from_static(br#"{"isDisabled": true}"#)).await;
     }
     let stored_id = item.doc.get("id").and_then(Value::as_str).unwrap_or(id);
     app.store.delete(ctx.tenant, set.name, stored_id).await.map_err(|e| write_error(set, e))?;

@@ -327,6 +327,12 @@ async fn bad_input_is_a_4xx_naming_the_field_and_changes_nothing() {
     c.get(&format!("{SETS}/00000000-0000-0000-0000-000000000000")).await.error(404);
     c.get(&format!("{}/x", flows("missing"))).await.error(404);
     c.post(&flows("missing"), class_group_flow_body()).await.error(404);
+    // A body that no item could take is refused as such before the item or parent is looked up.
+    let missing_flow = format!("{}/{flow}", flows(&other));
+    let r = c.raw(Method::PATCH, &missing_flow, Some("application/json"), "{\"configuration\": ").await;
+    assert!(r.error(400)["message"].as_str().unwrap().contains("not valid JSON"));
+    c.raw(Method::PATCH, &missing_flow, Some("application/json"), "[1]").await.error(400);
+    assert_eq!(c.post(&flows("missing"), json!({"configuration": {}})).await.error(400)["target"], "@odata.type");
     c.get("outboundProvisioningFlowSets/x/nonsense").await.error(404);
     c.send(Method::PUT, &flow_path, Some(&json!({}))).await.error(405);
     c.send(Method::GET, &format!("{flow_path}/reset"), None).await.error(405);
