@@ -231,26 +231,30 @@ ratio_median() {
         awk '{ v[NR] = $2 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
 
-# verdict: each goal and whether it is met; returns 1 when any is missed. Throughput counts 2xx answers only;
-# the ratio is the median of the rounds' ratios, p99 and error answers those of the target's median round.
+# verdict: each goal of the issue (the one-flow seed PATCH and the GET) and whether it is met, then the same
+# figures for the spread PATCH, a stricter check of our own that no verdict depends on; returns 1 when a goal is
+# missed. Throughput counts 2xx answers only; the ratio is the median of the rounds' ratios, p99 and error
+# answers those of the target's median round.
 verdict() {
     local t base args=()
-    for t in rosterflow-patch rosterflow-patch-spread rosterflow-get; do
+    for t in rosterflow-patch rosterflow-get rosterflow-patch-spread; do
         base=baseline-patch
         [[ $t == *get ]] && base=baseline-get
         args+=("$t" "$(ratio_median "$t" "$base")" "$(field "$t" 6)" "$(field "$t" 8)")
     done
     printf '%s %s %s %s\n' "${args[@]}" | awk -v ratio="$MIN_RATIO" -v maxp99="$MAX_P99_US" '
         function goal(name, value, want, met) {
-            printf "%-42s %-10s (goal %s): %s\n", name, value, want, met ? "met" : "MISSED"
+            printf "%-42s %-10s (%s %s): %s\n", name, value, kind, want, met ? "met" : "MISSED"
             return met
         }
+        $1 == "rosterflow-patch-spread" { print "stricter, not the issue'"'"'s goal: every request writes another flow"; kind = "check" }
         {
-            ok = goal($1 " 2xx req/s / bare", sprintf("%.3f", $2), ">= " ratio, $2 >= ratio) && ok
-            ok = goal($1 " p99", sprintf("%.2f ms", $3 / 1000), "<= " maxp99 / 1000 " ms", $3 <= maxp99) && ok
-            ok = goal($1 " non-2xx answers", $4, "0", $4 == 0) && ok
+            met = goal($1 " 2xx req/s / bare", sprintf("%.3f", $2), ">= " ratio, $2 >= ratio)
+            met = goal($1 " p99", sprintf("%.2f ms", $3 / 1000), "<= " maxp99 / 1000 " ms", $3 <= maxp99) && met
+            met = goal($1 " non-2xx answers", $4, "0", $4 == 0) && met
+            if (kind == "goal") ok = ok && met
         }
-        BEGIN { ok = 1 }
+        BEGIN { ok = 1; kind = "goal" }
         END { exit !ok }'
 }
 
@@ -299,12 +303,12 @@ main() {
     report
     echo
     if verdict; then
-        echo "all goals met"
+        echo "the issue's goals are met"
     elif [[ $ENFORCE == 1 ]]; then
-        echo "goals missed (BENCH_ENFORCE=1)"
+        echo "the issue's goals are missed (BENCH_ENFORCE=1)"
         exit 1
     else
-        echo "goals missed (set BENCH_ENFORCE=1 to fail on this)"
+        echo "the issue's goals are missed (set BENCH_ENFORCE=1 to fail on this)"
     fi
 }
 
