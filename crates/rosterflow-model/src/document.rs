@@ -690,6 +690,37 @@ fn is_http_url(s: &str) -> bool {
     rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
 }
 
+/// Every secret string of a document of type `ty` (see [`PropDef::is_secret`]), at any depth: for the server to
+/// seal what a client sent before it is stored, and for whoever needs a credential to open it.
+pub fn secrets_mut(ty: &TypeDef, doc: &mut Map<String, Value>, f: &mut dyn FnMut(&mut String)) {
+    if !schema().may_hold_secrets(ty) {
+        return; // most documents: nothing to walk
+    }
+    for (key, value) in doc.iter_mut() {
+        let Some(prop) = ty.prop(key).filter(|p| !p.navigation) else { continue };
+        let items = match value {
+            Value::Array(items) => items.as_mut_slice(),
+            one => std::slice::from_mut(one),
+        };
+        for item in items {
+            match (item, &prop.elem) {
+                (Value::String(s), _) if prop.is_secret() => f(s),
+                (Value::Object(obj), ElemType::Structured(declared)) => {
+                    let s = schema();
+                    let ty = obj
+                        .get(TYPE_ANNOTATION)
+                        .and_then(Value::as_str)
+                        .and_then(|t| s.ty_from_annotation(t))
+                        .or_else(|| s.ty(declared))
+                        .expect("documents are checked against the schema");
+                    secrets_mut(ty, obj, f);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 /// PATCH semantics: each property present in the body replaces the stored one whole; absent ones stay. A new
 /// document rather than an edit of the stored one, which is shared: only the values the patch keeps are copied.
 pub fn merged(stored: &Map<String, Value>, mut patch: Map<String, Value>) -> Map<String, Value> {

@@ -34,7 +34,7 @@ fn members(ty: &TypeDef, doc: &Map<String, Value>, out: &mut Map<String, Value>)
         }
         let value = match doc.get(&p.name) {
             None | Some(Value::Null) => Value::Null,
-            Some(_) if p.name == "password" => Value::String(MASKED_PASSWORD.into()),
+            Some(_) if p.is_password() => Value::String(MASKED_PASSWORD.into()),
             Some(v) => match &p.elem {
                 ElemType::Structured(name) => structured(name, v),
                 _ => v.clone(),

@@ -50,6 +50,19 @@ pub struct PropDef {
     pub is_url: bool,
 }
 
+impl PropDef {
+    /// A password: returned masked (`render::MASKED_PASSWORD`), as the docs show them.
+    pub fn is_password(&self) -> bool {
+        self.name == "password"
+    }
+
+    /// A credential (a write-only property such as `clientSecret`, or a password): stored sealed, never returned
+    /// as given.
+    pub fn is_secret(&self) -> bool {
+        self.write_only || self.is_password()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TypeKind {
     Entity,
@@ -116,6 +129,8 @@ pub struct Schema {
     /// Canonical names of the types whose values must name their type: abstract ones, and those with derived
     /// concrete types.
     polymorphic: FxHashSet<String>,
+    /// Canonical names of the types whose values can hold a secret (see [`PropDef::is_secret`]) at any depth.
+    secret_holders: FxHashSet<String>,
 }
 
 /// The schema, parsed once.
@@ -150,6 +165,12 @@ impl Schema {
     /// Whether a value declared as `ty` can be of more than one type (it is abstract or has derived types).
     pub fn is_polymorphic(&self, ty: &TypeDef) -> bool {
         self.polymorphic.contains(&ty.name)
+    }
+
+    /// Whether a value of type `ty` can hold a secret at any depth (values of a base type are walked as the
+    /// concrete type they name).
+    pub fn may_hold_secrets(&self, ty: &TypeDef) -> bool {
+        self.secret_holders.contains(&ty.name)
     }
 
     /// The concrete (non-abstract) types that are `base` or derive from it, sorted by name.
@@ -267,7 +288,32 @@ impl Schema {
             let names = concrete.iter().map(|t| t.name.to_ascii_lowercase()).collect();
             schema.concrete.insert(lower.clone(), names);
         }
+        schema.secret_holders = secret_holders(&schema);
         Ok(schema)
+    }
+}
+
+/// The types whose values can hold a secret: one of their properties is a secret, or holds a value of a type
+/// (or of a type derived from it) that can. A fixed point: a pass adds the holders the previous pass revealed.
+fn secret_holders(schema: &Schema) -> FxHashSet<String> {
+    let mut holders: FxHashSet<String> = FxHashSet::default();
+    loop {
+        let found: Vec<String> = schema
+            .canonical
+            .values()
+            .filter(|t| !holders.contains(&t.name))
+            .filter(|t| {
+                t.props.iter().filter(|p| !p.navigation).any(|p| {
+                    p.is_secret()
+                        || matches!(&p.elem, ElemType::Structured(declared) if holders.iter().any(|h| schema.derives_from(h, declared)))
+                })
+            })
+            .map(|t| t.name.clone())
+            .collect();
+        if found.is_empty() {
+            return holders;
+        }
+        holders.extend(found);
     }
 }
 
@@ -314,6 +360,23 @@ fn prop_def(node: roxmltree::Node) -> PropDef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn types_that_can_hold_secrets_are_known() {
+        let s = schema();
+        let ns = "microsoft.graph.industryData";
+        for (name, holds) in [
+            ("oAuth2ClientCredential", true),    // clientSecret, write-only
+            ("oneRosterApiDataConnector", true), // through its credential, declared as the base type
+            ("simplePasswordSettings", true),    // password
+            ("userProvisioningFlow", true),      // creationOptions/configurations/defaultPasswordSettings
+            ("classGroupProvisioningFlow", false),
+            ("outboundProvisioningFlowSet", false),
+        ] {
+            let ty = s.ty(&format!("{ns}.{name}")).unwrap();
+            assert_eq!(s.may_hold_secrets(ty), holds, "{name}");
+        }
+    }
 
     #[test]
     fn reads_the_flow_hierarchy_and_annotations() {

@@ -218,32 +218,11 @@ pub fn dev_key(dir: &Path) -> anyhow::Result<RsaPrivateKey> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048)?;
     let pem = key.to_pkcs8_pem(LineEnding::LF)?;
-    if write_private(&path, pem.as_bytes())? {
+    if crate::keyfile::write_private(&path, pem.as_bytes())? {
         Ok(key)
     } else {
         // Another process (a `token` racing a first `serve`) created it first: use theirs.
         RsaPrivateKey::from_pkcs8_pem(&std::fs::read_to_string(&path)?).context("reading the dev signing key")
-    }
-}
-
-/// Create `path` readable by its owner only, atomically (written aside, then linked into place);
-/// `false` when it already existed.
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
-    use std::io::Write;
-    let aside = path.with_extension(format!("{}.tmp", uuid::Uuid::new_v4()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(&aside)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    let linked = std::fs::hard_link(&aside, path);
-    let _ = std::fs::remove_file(&aside);
-    match linked {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e.into()),
     }
 }
 

@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// Least seconds between two re-reads of the JWKS prompted by tokens with an unknown key id.
     #[arg(long, env = "ROSTERFLOW_JWKS_MIN_REFRESH_SECONDS", default_value_t = 60)]
     pub jwks_min_refresh_seconds: u64,
+    /// The key that seals stored credentials (client secrets, default passwords); created when missing.
+    /// Replicas sharing one PostgreSQL must share this file. Default: `secrets.key` in the data directory.
+    #[arg(long, env = "ROSTERFLOW_SECRETS_KEY_FILE")]
+    pub secrets_key_file: Option<PathBuf>,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "ROSTERFLOW_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -60,6 +64,10 @@ pub struct ServeArgs {
 impl ServeArgs {
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| self.data_dir.join("rosterflow.sqlite3").display().to_string())
+    }
+
+    pub fn secrets_key_file(&self) -> PathBuf {
+        self.secrets_key_file.clone().unwrap_or_else(|| self.data_dir.join(crate::secrets::KEY_FILE))
     }
 
     pub fn key_source(&self) -> KeySource {

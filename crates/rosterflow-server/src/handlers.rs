@@ -500,6 +500,7 @@ async fn create(
     let catalog = catalog(app, ctx.tenant).await?;
     let mut checked = document::check_entity(set, &body, Mode::Create, &catalog)?;
     ensure_parent(app, ctx.tenant, set, parent.as_deref()).await?;
+    app.secrets.seal_document(ctx.tenant, checked.ty, &mut checked.props);
     let id = match set.key {
         KeyRule::Guid => uuid::Uuid::new_v4().to_string(),
         KeyRule::ReferenceDefinition => reference_definition_id(&mut checked.props)?,
@@ -617,11 +618,12 @@ async fn update(
         let stored_id = item.doc.get("id").and_then(Value::as_str).unwrap_or(id).to_string();
         let ty = item.ty;
         // Checked against the item's type on each attempt: another request may have replaced the item meanwhile.
-        let checked =
+        let mut checked =
             document::check_entity(set, &body, Mode::Update { id: &stored_id, stored_type: &ty.name }, &catalog)?;
         if checked.props.is_empty() {
             return Ok(no_content(StatusCode::NO_CONTENT)); // only annotations: nothing to change
         }
+        app.secrets.seal_document(ctx.tenant, ty, &mut checked.props);
         check_builtin_binds(&checked.bindings)?;
         if set.key == KeyRule::ReferenceDefinition {
             let preview = patched(ty, &item.doc, checked.props.clone());

@@ -8,7 +8,9 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod handlers;
+mod keyfile;
 pub mod route;
+pub mod secrets;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,22 +30,26 @@ use tracing::Instrument;
 
 use crate::auth::Authenticator;
 use crate::error::{envelope, ApiError};
+use crate::secrets::Sealer;
 
 /// What every request shares.
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub auth: Authenticator,
     pub max_body_bytes: usize,
+    /// Seals the credentials in request bodies before they are stored.
+    pub secrets: Sealer,
     /// Each tenant's reference codes (see `handlers::catalog`).
     pub catalogs: moka::sync::Cache<TenantId, Arc<Catalog>>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, auth: Authenticator, max_body_bytes: usize) -> AppState {
+    pub fn new(store: Arc<dyn Store>, auth: Authenticator, secrets: Sealer, max_body_bytes: usize) -> AppState {
         AppState {
             store,
             auth,
             max_body_bytes,
+            secrets,
             catalogs: moka::sync::Cache::builder()
                 .max_capacity(10_000)
                 // Bounds how long a change made through another replica takes to be seen here.
@@ -113,7 +119,8 @@ pub async fn start(args: &config::ServeArgs) -> anyhow::Result<(tokio::net::TcpL
     let store = rosterflow_store::open(&args.database_url()).await?;
     let min_refresh = std::time::Duration::from_secs(args.jwks_min_refresh_seconds);
     let auth = Authenticator::new(args.key_source(), &args.issuers, &args.audiences(), min_refresh).await?;
-    let state = Arc::new(AppState::new(store, auth, args.max_body_bytes));
+    let secrets = Sealer::from_key_file(&args.secrets_key_file())?;
+    let state = Arc::new(AppState::new(store, auth, secrets, args.max_body_bytes));
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     Ok((listener, state, addr))

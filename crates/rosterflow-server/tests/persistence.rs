@@ -1,4 +1,5 @@
-//! A 2xx means committed: writes survive a graceful restart and a `kill -9` of the binary.
+//! A 2xx means committed: writes survive a graceful restart and a `kill -9` of the binary. What is written holds
+//! no credential in the clear.
 
 mod common;
 
@@ -55,4 +56,57 @@ async fn acknowledged_writes_survive_kill_9() {
     assert_eq!(got.body["displayName"], names.last().unwrap().as_str());
     c.get(&format!("outboundProvisioningFlowSets/{set}/provisioningFlows/{flow}")).await.expect(200);
     process.kill9();
+}
+
+#[tokio::test]
+async fn credentials_are_stored_sealed_to_their_tenant() {
+    let dir = temp_dir();
+    let args = serve_args(&dir).await;
+    let tenant = format!("tenant-{}", uuid::Uuid::new_v4());
+    let server = TestServer::start_with(args.clone(), &tenant).await;
+    let c = server.as_(OUTBOUND_RW);
+    let set = create_set(&c).await;
+    let flow = create_flow(&c, &set, user_flow_body()).await;
+    let path = format!("outboundProvisioningFlowSets/{set}/provisioningFlows/{flow}");
+    let mut patch = user_flow_body();
+    patch["creationOptions"]["configurations"][1]["defaultPasswordSettings"]["password"] = json!("Rotated-789");
+    assert_eq!(c.patch(&path, patch).await.status, 204);
+    // A write-only client secret, in a OneRoster connector (with the source system it binds to).
+    let admin = server.admin();
+    let graph = "https://graph.microsoft.com/beta/external/industryData";
+    let source = json!({"displayName": "SIS", "userMatchingSettings": [{"matchTarget": {"code": "userPrincipalName"},
+        "priorityOrder": 0, "roleGroup@odata.bind": format!("{graph}/roleGroups/staff"),
+        "sourceIdentifier": {"code": "username"}}]});
+    let source = admin.post("sourceSystems", source).await.expect(201).id();
+    let connector = json!({"@odata.type": "#microsoft.graph.industryData.oneRosterApiDataConnector",
+        "displayName": "OneRoster", "sourceSystem@odata.bind": format!("{graph}/sourceSystems('{source}')"),
+        "apiFormat": "oneRoster", "baseUrl": "https://sis.example/ims/oneroster/v1p1", "apiVersion": "1.1",
+        "isDemographicsEnabled": false, "isFlagsEnabled": false, "isContactsEnabled": false,
+        "credential": {"@odata.type": "#microsoft.graph.industryData.oAuth2ClientCredential", "displayName": "c",
+            "clientId": "id", "clientSecret": "Client-Secret-1", "tokenUrl": "https://sis.example/token"}});
+    let connector = admin.post("dataConnectors", connector).await.expect(201).id();
+    server.stop().await;
+
+    let store = rosterflow_store::open(&args.database_url()).await.unwrap();
+    let t = rosterflow_model::TenantId(tenant.clone());
+    let stored = store.get(&t, "provisioningFlows", &flow).await.unwrap().expect("the flow is stored");
+    let text = serde_json::to_string(&*stored.doc).unwrap();
+    for clear in ["Secret-123", "Secret-456", "Rotated-789"] {
+        assert!(!text.contains(clear), "{clear} is stored in the clear: {text}");
+    }
+    let sealer = rosterflow_server::secrets::Sealer::from_key_file(&args.secrets_key_file()).unwrap();
+    let password = |i: usize| {
+        stored.doc["creationOptions"]["configurations"][i]["defaultPasswordSettings"]["password"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(sealer.open(&t, &password(0)).unwrap(), "Secret-123");
+    assert_eq!(sealer.open(&t, &password(1)).unwrap(), "Rotated-789");
+    let connector = store.get(&t, "dataConnectors", &connector).await.unwrap().expect("the connector is stored");
+    let secret = connector.doc["credential"]["clientSecret"].as_str().unwrap();
+    assert!(!secret.contains("Client-Secret-1"));
+    assert_eq!(sealer.open(&t, secret).unwrap(), "Client-Secret-1");
+    let other = rosterflow_model::TenantId("another-tenant".into());
+    assert!(sealer.open(&other, &password(0)).is_err(), "a sealed value opens only for its tenant");
 }

@@ -61,6 +61,7 @@ pub async fn serve_args(data_dir: &Path) -> ServeArgs {
         issuers: vec![],
         audience: None,
         jwks_min_refresh_seconds: 0,
+        secrets_key_file: None,
         max_body_bytes: 4 * 1024 * 1024,
     }
 }
