@@ -1,0 +1,168 @@
+//! One generic handler per operation over the entity-set descriptors of `rosterflow_model::sets`: list,
+//! `$count`, get, create, update, delete, navigation aliases and bound operations. Business rules live in the
+//! model; storage rules in the store. What is here is HTTP: status codes, bodies, context URLs and paging.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use rosterflow_model::permissions::{self, Access};
+use rosterflow_model::{ErrorKind, TenantId};
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult};
+use crate::route::{self, Target};
+use crate::AppState;
+
+mod read;
+mod write;
+
+use read::{count, get, list, load};
+use write::{create, delete, operation, update};
+
+const JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+
+/// The request, once authenticated and routed.
+struct Ctx<'a> {
+    tenant: &'a TenantId,
+    host: &'a str,
+    path: &'a str,
+    query: &'a str,
+}
+
+impl Ctx<'_> {
+    /// `http://host/beta`, for context URLs and next links.
+    fn base(&self) -> String {
+        format!("http://{}/beta", self.host)
+    }
+}
+
+pub async fn dispatch(State(app): State<Arc<AppState>>, req: Request) -> Response {
+    match handle(&app, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(app: &AppState, req: Request) -> ApiResult<Response> {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    let rest =
+        path.get(..5).filter(|p| p.eq_ignore_ascii_case("/beta")).map(|_| &path[5..]).ok_or_else(|| {
+            ApiError::new(ErrorKind::NotFound, format!("Resource not found for the segment '{path}'."))
+        })?;
+    let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let principal =
+        app.auth.authenticate(authorization).await.map_err(|e| ApiError::new(ErrorKind::Unauthenticated, e.0))?;
+    let target = route::resolve(rest)?;
+    let access = access_for(&parts.method, &target)?;
+    let set = target.set();
+    let granting = permissions::granting(set.name, access);
+    if !principal.holds_any(granting) {
+        return Err(ApiError::new(
+            ErrorKind::Forbidden,
+            format!("Insufficient privileges to complete the operation. Requires one of: {}.", granting.join(", ")),
+        ));
+    }
+    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    let ctx = Ctx { tenant: &principal.tenant, host, path, query: parts.uri.query().unwrap_or_default() };
+    let method = parts.method.clone();
+    match (method, target) {
+        (Method::GET, Target::Collection { set, parent, cast }) => list(app, &ctx, set, parent, cast).await,
+        (Method::GET, Target::Count { set, parent, cast }) => count(app, &ctx, set, parent, cast).await,
+        (Method::POST, Target::Collection { set, parent, cast: None }) => {
+            let body = read_json(app, &parts, body).await?;
+            create(app, &ctx, set, parent, body).await
+        }
+        (Method::GET, Target::Item { set, parent, id, cast }) => {
+            get(app, &ctx, set, parent.as_deref(), &id, cast).await
+        }
+        (_, Target::Item { cast: Some(_), .. }) => Err(method_not_allowed(&parts.method)),
+        (Method::PATCH, Target::Item { set, parent, id, .. }) => {
+            let body = read_json(app, &parts, body).await?;
+            update(app, &ctx, set, parent.as_deref(), &id, body).await
+        }
+        (Method::DELETE, Target::Item { set, parent, id, .. }) => delete(app, &ctx, set, parent.as_deref(), &id).await,
+        (method, Target::Navigation { set, id, nav, target, operation: op }) => {
+            let flow = load(app, ctx.tenant, set, None, &id).await?;
+            let bound = flow.doc.get(&format!("{nav}@odata.bind")).and_then(Value::as_str).unwrap_or_default();
+            if let Some((name, _)) = op {
+                operation(app, &ctx, target, None, Some(bound.to_string()), None, name).await
+            } else if method == Method::PATCH {
+                let body = read_json(app, &parts, body).await?;
+                update(app, &ctx, target, None, bound, body).await
+            } else {
+                get(app, &ctx, target, None, bound, None).await
+            }
+        }
+        (_, Target::Operation { set, parent, id, cast, name, .. }) => {
+            operation(app, &ctx, set, parent, id, cast, name).await
+        }
+        (method, _) => Err(method_not_allowed(&method)),
+    }
+}
+
+fn method_not_allowed(method: &Method) -> ApiError {
+    ApiError::new(ErrorKind::MethodNotAllowed, format!("The HTTP method '{method}' is not allowed on this resource."))
+}
+
+/// The access an operation needs, or 405 when the resource has no such operation.
+fn access_for(method: &Method, target: &Target) -> ApiResult<Access> {
+    let set = target.set();
+    let writable = set.writable();
+    let ok = |cond: bool, access| if cond { Ok(access) } else { Err(method_not_allowed(method)) };
+    match (target, method) {
+        (
+            Target::Operation { name, function, .. } | Target::Navigation { operation: Some((name, function)), .. },
+            m,
+        ) => {
+            let expected = if *function { Method::GET } else { Method::POST };
+            ok(*m == expected, permissions::operation_access(name))
+        }
+        (_, &Method::GET) => Ok(Access::Read),
+        (Target::Collection { cast: None, .. }, &Method::POST) => ok(writable, Access::Write),
+        (Target::Item { .. } | Target::Navigation { .. }, &Method::PATCH) => ok(writable, Access::Write),
+        (Target::Item { .. }, &Method::DELETE) => ok(writable, Access::Write),
+        _ => Err(method_not_allowed(method)),
+    }
+}
+
+/// The body of a request that must carry a JSON object: its media type, size and presence checked; its content
+/// is checked against the schema as it is parsed (`document::check_entity`).
+async fn read_json(app: &AppState, parts: &axum::http::request::Parts, body: Body) -> ApiResult<Bytes> {
+    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let mime = content_type.split(';').next().unwrap_or_default().trim();
+    if !mime.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::new(
+            ErrorKind::UnsupportedMediaType,
+            format!("The content type '{content_type}' is not supported; send application/json."),
+        ));
+    }
+    let too_large = || {
+        ApiError::new(
+            ErrorKind::PayloadTooLarge,
+            format!("The request body exceeds the limit of {} bytes.", app.max_body_bytes),
+        )
+    };
+    let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > app.max_body_bytes) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, app.max_body_bytes).await.map_err(|_| too_large())?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(ErrorKind::BadRequest, "The request body is empty; a JSON object is required."));
+    }
+    Ok(bytes)
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    r
+}
+
+fn no_content(status: StatusCode) -> Response {
+    status.into_response()
+}

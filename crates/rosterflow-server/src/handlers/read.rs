@@ -1,0 +1,293 @@
+//! Reading: items as a tenant sees them (stored rows over the built-ins), lists with OData query options and
+//! paging, `$count`, single items.
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use rosterflow_model::reference::{self};
+use rosterflow_model::schema::{schema, TypeDef};
+use rosterflow_model::sets::{EntitySet, Source};
+use rosterflow_model::{render, DomainError, ErrorKind, TenantId};
+use rosterflow_odata::{select_properties, QueryOptions};
+use rosterflow_store::Resource;
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+
+use super::{json_response, Ctx};
+
+/// Items per page when the client gives no `$top`; and the most a page may hold.
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 999;
+
+/// One item as this tenant sees it.
+pub(super) struct Item {
+    pub(super) ty: &'static TypeDef,
+    pub(super) doc: Arc<Map<String, Value>>,
+    /// The stored row, when there is one (built-ins have none until a tenant changes them).
+    pub(super) stored: Option<Resource>,
+}
+
+fn item_from(r: Resource) -> ApiResult<Item> {
+    let ty = schema()
+        .ty(&r.odata_type)
+        .ok_or_else(|| ApiError::new(ErrorKind::Internal, format!("stored type '{}' is unknown", r.odata_type)))?;
+    Ok(Item { ty, doc: r.doc.clone(), stored: Some(r) })
+}
+
+fn builtin_items(set: &EntitySet) -> Vec<Item> {
+    let ty = schema().ty(&set.item_type_name()).expect("set types exist");
+    match set.name {
+        "roleGroups" => {
+            reference::role_groups().iter().map(|g| Item { ty, doc: Arc::new(g.clone()), stored: None }).collect()
+        }
+        "referenceDefinitions" => reference::builtin_definitions()
+            .iter()
+            .map(|d| Item { ty, doc: Arc::new(d.to_document()), stored: None })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub(super) fn same_id(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Every item of a set (under `parent`), built-ins first where the set has them.
+pub(super) async fn load_all(
+    app: &AppState,
+    tenant: &TenantId,
+    set: &EntitySet,
+    parent: Option<&str>,
+) -> ApiResult<Vec<Item>> {
+    ensure_parent(app, tenant, set, parent).await?;
+    let stored = match set.source {
+        Source::Builtin => Vec::new(),
+        _ => app.store.list(tenant, set.name, parent).await?,
+    };
+    let mut items = builtin_items(set);
+    for r in stored {
+        let item = item_from(r)?;
+        let id = item.doc.get("id").and_then(Value::as_str).unwrap_or_default();
+        match items.iter_mut().find(|i| i.doc.get("id").and_then(Value::as_str).is_some_and(|b| same_id(b, id))) {
+            Some(builtin) => *builtin = item, // the tenant's changed copy of a built-in
+            None => items.push(item),
+        }
+    }
+    Ok(items)
+}
+
+/// 404 unless the containing item of a contained set's collection exists in this tenant.
+pub(super) async fn ensure_parent(
+    app: &AppState,
+    tenant: &TenantId,
+    set: &EntitySet,
+    parent: Option<&str>,
+) -> ApiResult<()> {
+    if let (Some(parent_set), Some(parent_id)) = (set.parent.and_then(rosterflow_model::sets::by_name), parent) {
+        load(app, tenant, parent_set, None, parent_id).await?;
+    }
+    Ok(())
+}
+
+/// One item, or 404.
+pub(super) async fn load(
+    app: &AppState,
+    tenant: &TenantId,
+    set: &EntitySet,
+    parent: Option<&str>,
+    id: &str,
+) -> ApiResult<Item> {
+    let missing = || ApiError(DomainError::not_found(format_args!("The {} item '{id}'", set.name)));
+    if set.source != Source::Builtin {
+        if let Some(r) = app.store.get(tenant, set.name, id).await? {
+            let parent_ok = match (parent, r.parent.as_deref()) {
+                (Some(want), Some(have)) => same_id(want, have),
+                (None, _) => set.parent.is_none(),
+                (Some(_), None) => false,
+            };
+            return if parent_ok { item_from(r) } else { Err(missing()) };
+        }
+    }
+    builtin_items(set)
+        .into_iter()
+        .find(|i| i.doc.get("id").and_then(Value::as_str).is_some_and(|b| same_id(b, id)))
+        .ok_or_else(missing)
+}
+
+/// One item, or 404 when it is missing or not of the type a cast segment named.
+pub(super) async fn load_as(
+    app: &AppState,
+    tenant: &TenantId,
+    set: &EntitySet,
+    parent: Option<&str>,
+    id: &str,
+    cast: Option<&TypeDef>,
+) -> ApiResult<Item> {
+    let item = load(app, tenant, set, parent, id).await?;
+    match cast {
+        Some(c) if !schema().derives_from(&item.ty.name, &c.name) => Err(ApiError(DomainError::not_found(
+            format_args!("The {} item '{id}' of type '{}'", set.name, c.odata_type()),
+        ))),
+        _ => Ok(item),
+    }
+}
+
+pub(super) fn wire(set: &EntitySet, item: &Item) -> Value {
+    Value::Object(render::entity(item.ty, &item.doc, set.typed_items))
+}
+
+/// `external/industryData/{set}` or `.../{parentSet}('{parent}')/{set}`, for `@odata.context`.
+pub(super) fn collection_path(set: &EntitySet, parent: Option<&str>) -> String {
+    match (set.parent, parent) {
+        (Some(parent_set), Some(p)) => format!("external/industryData/{parent_set}('{p}')/{}", set.name),
+        _ => format!("external/industryData/{}", set.name),
+    }
+}
+
+pub(super) fn with_context(context: String, body: Value) -> Value {
+    let mut out = Map::new();
+    out.insert("@odata.context".into(), Value::String(context));
+    if let Value::Object(m) = body {
+        out.extend(m);
+    }
+    Value::Object(out)
+}
+
+/// Query options, with every property they name checked against the set's types.
+fn query_options(ctx: &Ctx<'_>, set: &EntitySet, collection: bool) -> ApiResult<QueryOptions> {
+    let q = QueryOptions::parse(ctx.query)?;
+    if !collection && (q.filter.is_some() || !q.orderby.is_empty() || q.top.is_some() || q.skip.is_some() || q.count) {
+        return Err(ApiError::new(ErrorKind::BadRequest, "Only $select applies to a single entity."));
+    }
+    let referenced = q.referenced_properties();
+    if referenced.is_empty() {
+        return Ok(q);
+    }
+    let types = schema().concrete_types_of(&set.item_type_name());
+    for path in referenced {
+        let first = path.split('/').next().unwrap_or_default();
+        let known = first.starts_with('@') || types.iter().any(|t| t.prop(first).is_some_and(|p| !p.write_only));
+        if !known {
+            return Err(ApiError::new(
+                ErrorKind::BadRequest,
+                format!("Could not find a property named '{first}' on type '{}'.", set.item_type_name()),
+            ));
+        }
+    }
+    Ok(q)
+}
+
+/// The filtered, sorted wire items of a collection.
+async fn query(
+    app: &AppState,
+    ctx: &Ctx<'_>,
+    set: &EntitySet,
+    parent: Option<&str>,
+    cast: Option<&TypeDef>,
+    q: &QueryOptions,
+) -> ApiResult<Vec<Value>> {
+    let items = load_all(app, ctx.tenant, set, parent).await?;
+    let s = schema();
+    let docs = items
+        .iter()
+        .filter(|i| cast.is_none_or(|c| s.derives_from(&i.ty.name, &c.name)))
+        .map(|i| wire(set, i))
+        .collect();
+    Ok(q.apply(docs))
+}
+
+pub(super) async fn list(
+    app: &AppState,
+    ctx: &Ctx<'_>,
+    set: &EntitySet,
+    parent: Option<String>,
+    cast: Option<&TypeDef>,
+) -> ApiResult<Response> {
+    let q = query_options(ctx, set, true)?;
+    let all = query(app, ctx, set, parent.as_deref(), cast, &q).await?;
+    let offset = q.skip.unwrap_or(0)
+        + match q.skiptoken.as_deref() {
+            Some(t) => {
+                t.parse::<usize>().map_err(|_| ApiError::new(ErrorKind::BadRequest, "The $skiptoken is not valid."))?
+            }
+            None => 0,
+        };
+    // As in Graph's directory APIs, $top sets the page size; the rest is reachable through @odata.nextLink.
+    let page = q.top.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
+    let total = all.len();
+    let mut value: Vec<Value> = all.into_iter().skip(offset).take(page).collect();
+    if let Some(select) = &q.select {
+        for v in &mut value {
+            if let Value::Object(m) = v {
+                select_properties(m, select);
+            }
+        }
+    }
+    let mut context = format!("{}/$metadata#{}", ctx.base(), collection_path(set, parent.as_deref()));
+    if let Some(c) = cast {
+        context.push('/');
+        context.push_str(&c.name);
+    }
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), Value::String(context));
+    if q.count {
+        body.insert("@odata.count".into(), total.into());
+    }
+    if offset + page < total {
+        body.insert("@odata.nextLink".into(), Value::String(next_link(ctx, offset + page)));
+    }
+    body.insert("value".into(), Value::Array(value));
+    Ok(json_response(StatusCode::OK, &Value::Object(body)))
+}
+
+/// The same request, continuing at `offset`.
+fn next_link(ctx: &Ctx<'_>, offset: usize) -> String {
+    let kept: Vec<&str> = ctx
+        .query
+        .split('&')
+        .filter(|p| {
+            let name = p.split('=').next().unwrap_or_default().to_ascii_lowercase().replace("%24", "$");
+            !p.is_empty() && name != "$skiptoken" && name != "$skip"
+        })
+        .collect();
+    let mut query = kept.join("&");
+    if !query.is_empty() {
+        query.push('&');
+    }
+    format!("http://{}{}?{query}$skiptoken={offset}", ctx.host, ctx.path)
+}
+
+pub(super) async fn count(
+    app: &AppState,
+    ctx: &Ctx<'_>,
+    set: &EntitySet,
+    parent: Option<String>,
+    cast: Option<&TypeDef>,
+) -> ApiResult<Response> {
+    let q = query_options(ctx, set, true)?;
+    let n = query(app, ctx, set, parent.as_deref(), cast, &q).await?.len();
+    let mut r = n.to_string().into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    Ok(r)
+}
+
+pub(super) async fn get(
+    app: &AppState,
+    ctx: &Ctx<'_>,
+    set: &EntitySet,
+    parent: Option<&str>,
+    id: &str,
+    cast: Option<&TypeDef>,
+) -> ApiResult<Response> {
+    let q = query_options(ctx, set, false)?;
+    let item = load_as(app, ctx.tenant, set, parent, id, cast).await?;
+    let mut value = wire(set, &item);
+    if let (Some(select), Value::Object(m)) = (&q.select, &mut value) {
+        select_properties(m, select);
+    }
+    let context = format!("{}/$metadata#{}/$entity", ctx.base(), collection_path(set, parent));
+    Ok(json_response(StatusCode::OK, &with_context(context, value)))
+}
