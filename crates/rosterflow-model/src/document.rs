@@ -90,16 +90,23 @@ pub fn check_entity(set: &EntitySet, body: &[u8], mode: Mode<'_>, catalog: &Cata
 pub fn syntax_error(body: &[u8]) -> Option<DomainError> {
     match serde_json::from_slice::<IgnoredAny>(body) {
         Err(e) => Some(not_json(&e)),
-        Ok(_) => shape_error(body),
+        Ok(_) if !opens_object(body) => Some(DomainError::bad_request("The request body must be a JSON object.")),
+        Ok(_) => None,
     }
 }
 
-/// Not starting with `{`: not a JSON object (which of the two errors it gets decides the message).
+/// The error of a body that is no JSON object, found without parsing one that starts like one (the check
+/// itself parses those).
 fn shape_error(body: &[u8]) -> Option<DomainError> {
-    (body.trim_ascii_start().first() != Some(&b'{')).then(|| match serde_json::from_slice::<IgnoredAny>(body) {
-        Err(e) => not_json(&e),
-        Ok(_) => DomainError::bad_request("The request body must be a JSON object."),
-    })
+    if opens_object(body) {
+        None
+    } else {
+        syntax_error(body)
+    }
+}
+
+fn opens_object(body: &[u8]) -> bool {
+    body.trim_ascii_start().first() == Some(&b'{')
 }
 
 fn not_json(e: &serde_json::Error) -> DomainError {
@@ -705,20 +712,22 @@ pub fn secrets_mut(ty: &TypeDef, doc: &mut Map<String, Value>, f: &mut dyn FnMut
         for item in items {
             match (item, &prop.elem) {
                 (Value::String(s), _) if prop.is_secret() => f(s),
-                (Value::Object(obj), ElemType::Structured(declared)) => {
-                    let s = schema();
-                    let ty = obj
-                        .get(TYPE_ANNOTATION)
-                        .and_then(Value::as_str)
-                        .and_then(|t| s.ty_from_annotation(t))
-                        .or_else(|| s.ty(declared))
-                        .expect("documents are checked against the schema");
-                    secrets_mut(ty, obj, f);
-                }
+                (Value::Object(obj), ElemType::Structured(declared)) => secrets_mut(stored_type(declared, obj), obj, f),
                 _ => {}
             }
         }
     }
+}
+
+/// The type of an object value in a checked document: the type its `@odata.type` names (kept where the
+/// declared type is polymorphic), else the declared one.
+pub fn stored_type(declared: &str, obj: &Map<String, Value>) -> &'static TypeDef {
+    let s = schema();
+    obj.get(TYPE_ANNOTATION)
+        .and_then(Value::as_str)
+        .and_then(|t| s.ty_from_annotation(t))
+        .or_else(|| s.ty(declared))
+        .expect("documents are checked against the schema")
 }
 
 /// PATCH semantics: each property present in the body replaces the stored one whole; absent ones stay. A new

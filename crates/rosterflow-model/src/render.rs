@@ -4,8 +4,9 @@
 
 use serde_json::{Map, Value};
 
+use crate::document;
 use crate::reference;
-use crate::schema::{schema, ElemType, TypeDef};
+use crate::schema::{ElemType, TypeDef};
 
 /// How the docs show a stored password.
 pub const MASKED_PASSWORD: &str = "***************";
@@ -48,13 +49,7 @@ fn structured(declared: &str, v: &Value) -> Value {
     match v {
         Value::Array(items) => Value::Array(items.iter().map(|i| structured(declared, i)).collect()),
         Value::Object(obj) => {
-            let s = schema();
-            let ty = obj
-                .get("@odata.type")
-                .and_then(Value::as_str)
-                .and_then(|t| s.ty_from_annotation(t))
-                .or_else(|| s.ty(declared))
-                .expect("stored documents were checked against the schema");
+            let ty = document::stored_type(declared, obj);
             let mut out = Map::new();
             if let Some(t) = obj.get("@odata.type") {
                 out.insert("@odata.type".into(), t.clone());
