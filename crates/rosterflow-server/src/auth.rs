@@ -32,11 +32,17 @@ pub const DEV_ISSUER: &str = "https://rosterflow.local/dev";
 const DEV_KEY_FILE: &str = "dev-signing-key.pem";
 const DEV_KID: &str = "rosterflow-dev";
 
-/// Who is calling: the tenant and the permissions the token carries.
+/// Who is calling: the tenant, the permissions the token carries, and on whose behalf.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub tenant: TenantId,
     pub permissions: Vec<String>,
+    /// The calling application (`appid` in v1 tokens, `azp` in v2), when the token names one.
+    pub app_id: Option<String>,
+    /// The signed-in user (`oid`) of a delegated token.
+    pub user_id: Option<String>,
+    /// A delegated token (it carries `scp`): the app acts for a user. Otherwise an application token (`roles`).
+    pub delegated: bool,
 }
 
 impl Principal {
@@ -62,6 +68,12 @@ struct Claims {
     iss: Option<String>,
     #[serde(default)]
     aud: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    appid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    azp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    oid: Option<String>,
 }
 
 /// Where signing keys come from.
@@ -151,10 +163,17 @@ impl Authenticator {
         let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
             .map_err(|e| AuthError(format!("Access token validation failure: {}.", describe(&e))))?;
         let claims = data.claims;
+        let delegated = claims.scp.is_some();
         let mut permissions: Vec<String> =
             claims.scp.as_deref().unwrap_or_default().split_whitespace().map(str::to_string).collect();
         permissions.extend(claims.roles);
-        let principal = Arc::new(Principal { tenant: TenantId(claims.tid), permissions });
+        let principal = Arc::new(Principal {
+            tenant: TenantId(claims.tid),
+            permissions,
+            app_id: claims.appid.or(claims.azp),
+            user_id: claims.oid.filter(|_| delegated),
+            delegated,
+        });
         self.cache.insert(digest, (principal.clone(), claims.exp));
         Ok(principal)
     }
@@ -193,6 +212,42 @@ impl Authenticator {
         }
         *self.keys.write().expect("keys lock") = keys;
         Ok(())
+    }
+}
+
+/// The authenticated caller of a request: the extractor every Graph route takes. It verifies the bearer token
+/// (once per request: the principal is kept in the request's extensions) and records the tenant in the
+/// request's log span. A missing or invalid token is a 401 in Graph's envelope.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Arc<Principal>);
+
+impl std::ops::Deref for Caller {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
+}
+
+impl axum::extract::FromRequestParts<Arc<crate::AppState>> for Caller {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &Arc<crate::AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let principal = app
+            .auth
+            .authenticate(header)
+            .await
+            .map_err(|e| crate::error::ApiError::new(rosterflow_model::ErrorKind::Unauthenticated, e.0))?;
+        crate::request::record_tenant(&principal.tenant);
+        let caller = Caller(principal);
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
     }
 }
 
@@ -237,26 +292,55 @@ pub fn public_jwk(key: &RsaPrivateKey, kid: &str) -> serde_json::Value {
     serde_json::json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e})
 }
 
-/// A dev-mode token for `tenant` with delegated `scopes` and/or application `roles`.
-pub fn dev_token(
-    dir: &Path,
-    tenant: &str,
-    scopes: &[String],
-    roles: &[String],
-    lifetime: Duration,
-) -> anyhow::Result<String> {
+/// What a dev-mode token says: delegated `scopes` (a user's token) and/or application `roles`.
+#[derive(Debug, Clone)]
+pub struct TokenSpec {
+    pub tenant: String,
+    pub scopes: Vec<String>,
+    pub roles: Vec<String>,
+    /// `appid`: the calling application (throttling counts per tenant and application).
+    pub app_id: Option<String>,
+    /// `oid`: the signed-in user of a delegated token.
+    pub user_id: Option<String>,
+    pub lifetime: Duration,
+}
+
+impl TokenSpec {
+    /// A delegated token for `tenant` with `scopes`, valid for an hour.
+    pub fn delegated(tenant: &str, scopes: &[String]) -> TokenSpec {
+        TokenSpec {
+            tenant: tenant.into(),
+            scopes: scopes.to_vec(),
+            roles: Vec::new(),
+            app_id: None,
+            user_id: None,
+            lifetime: Duration::from_secs(3600),
+        }
+    }
+
+    /// An application token for `tenant` with `roles`, valid for an hour.
+    pub fn application(tenant: &str, roles: &[String]) -> TokenSpec {
+        TokenSpec { roles: roles.to_vec(), ..TokenSpec::delegated(tenant, &[]) }
+    }
+}
+
+/// A dev-mode token signed with the key in `dir`.
+pub fn dev_token(dir: &Path, spec: &TokenSpec) -> anyhow::Result<String> {
     let key = dev_key(dir)?;
     let pem = key.to_pkcs8_pem(LineEnding::LF)?;
     let now = jsonwebtoken::get_current_timestamp();
     let claims = Claims {
-        tid: tenant.to_string(),
-        scp: (!scopes.is_empty()).then(|| scopes.join(" ")),
-        roles: roles.to_vec(),
-        exp: now + lifetime.as_secs(),
+        tid: spec.tenant.clone(),
+        scp: (!spec.scopes.is_empty()).then(|| spec.scopes.join(" ")),
+        roles: spec.roles.clone(),
+        exp: now + spec.lifetime.as_secs(),
         nbf: Some(now),
         iat: Some(now),
         iss: Some(DEV_ISSUER.into()),
         aud: Some(GRAPH_AUDIENCES[0].into()),
+        appid: spec.app_id.clone(),
+        azp: None,
+        oid: spec.user_id.clone(),
     };
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(DEV_KID.into());
@@ -270,12 +354,19 @@ mod tests {
     #[tokio::test]
     async fn dev_tokens_verify_and_carry_tenant_and_permissions() {
         let dir = std::env::temp_dir().join(format!("rf-auth-{}", uuid::Uuid::new_v4()));
-        let token =
-            dev_token(&dir, "contoso", &["A.Read".into()], &["B.Write".into()], Duration::from_secs(60)).unwrap();
+        let spec = TokenSpec {
+            roles: vec!["B.Write".into()],
+            app_id: Some("app-1".into()),
+            user_id: Some("user-1".into()),
+            ..TokenSpec::delegated("contoso", &["A.Read".into()])
+        };
+        let token = dev_token(&dir, &spec).unwrap();
         let auth = Authenticator::new(KeySource::Dev(dir.clone()), &[], &[], Duration::from_secs(60)).await.unwrap();
         let p = auth.authenticate(Some(&format!("Bearer {token}"))).await.unwrap();
         assert_eq!(p.tenant.as_str(), "contoso");
         assert!(p.holds_any(&["B.Write"]) && p.holds_any(&["a.read"]) && !p.holds_any(&["C"]));
+        assert!(p.delegated);
+        assert_eq!((p.app_id.as_deref(), p.user_id.as_deref()), (Some("app-1"), Some("user-1")));
         assert!(auth.authenticate(Some("Bearer x.y.z")).await.is_err());
         assert!(auth.authenticate(None).await.is_err());
         let _ = std::fs::remove_dir_all(dir);

@@ -100,6 +100,12 @@ pub struct TokenArgs {
     /// Application permissions (`roles`), space- or comma-separated.
     #[arg(long, default_value = "")]
     pub roles: String,
+    /// The calling application's id (`appid`); throttling counts per tenant and application.
+    #[arg(long)]
+    pub app_id: Option<String>,
+    /// The signed-in user's object id (`oid`) of a delegated token.
+    #[arg(long = "user")]
+    pub user_id: Option<String>,
     /// Lifetime in seconds.
     #[arg(long, default_value_t = 86_400)]
     pub lifetime_seconds: u64,

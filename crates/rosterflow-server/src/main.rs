@@ -34,8 +34,15 @@ async fn run() -> anyhow::Result<()> {
                     "give --scopes and/or --roles, e.g. --scopes \"IndustryData-OutboundFlow.ReadWrite.All\""
                 );
             }
-            let lifetime = Duration::from_secs(args.lifetime_seconds);
-            println!("{}", auth::dev_token(&args.data_dir, &args.tenant, &scopes, &roles, lifetime)?);
+            let spec = auth::TokenSpec {
+                tenant: args.tenant.clone(),
+                scopes,
+                roles,
+                app_id: args.app_id.clone(),
+                user_id: args.user_id.clone(),
+                lifetime: Duration::from_secs(args.lifetime_seconds),
+            };
+            println!("{}", auth::dev_token(&args.data_dir, &spec)?);
         }
         Command::Serve(args) => {
             tracing_subscriber::fmt()

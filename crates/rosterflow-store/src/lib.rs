@@ -132,13 +132,27 @@ pub trait Store: Send + Sync + 'static {
     async fn delete(&self, tenant: &TenantId, set: &str, id: &str) -> Result<()>;
 }
 
-/// Open the store a URL names: `postgres://...` / `postgresql://...`, or `sqlite://PATH` / a plain file path.
-pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+/// One backend seen through each of its stores. Every store is tenant-first; callers take the one they need.
+/// One backend value implements them all, so one SQLite writer (or one PostgreSQL pool) serves every table.
+#[derive(Clone)]
+pub struct Stores {
+    /// The configuration documents (industryData entity sets, operations, runs).
+    pub resources: Arc<dyn Store>,
+}
+
+impl Stores {
+    fn of<B: Store>(backend: Arc<B>) -> Stores {
+        Stores { resources: backend }
+    }
+}
+
+/// Open the stores a URL names: `postgres://...` / `postgresql://...`, or `sqlite://PATH` / a plain file path.
+pub async fn open(url: &str) -> Result<Stores> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+        Ok(Stores::of(Arc::new(postgres::PgStore::connect(url).await?)))
     } else {
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
-        Ok(Arc::new(sqlite::SqliteStore::open(path.as_ref())?))
+        Ok(Stores::of(Arc::new(sqlite::SqliteStore::open(path.as_ref())?)))
     }
 }
 

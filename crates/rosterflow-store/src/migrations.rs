@@ -1,13 +1,22 @@
-//! Schema migrations, shared by both backends (the SQL is plain enough to be portable). Each runs once, in
-//! order, recorded in `schema_migrations`.
+//! Schema migrations. Each runs once, in order, recorded in `schema_migrations`, in the same transaction as its
+//! record. A migration is one SQL file for both backends where the SQL is portable, or one per backend where
+//! it is not (types, `COPY`-friendly layouts, partial indexes). Files are run whole by each database's own
+//! parser (`execute_batch`, `raw_sql`), never split by hand.
 
-pub(crate) const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_resources.sql"))];
+pub(crate) struct Migration {
+    pub version: i64,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+impl Migration {
+    /// One file for both backends.
+    const fn shared(version: i64, sql: &'static str) -> Migration {
+        Migration { version, sqlite: sql, postgres: sql }
+    }
+}
+
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration::shared(1, include_str!("../migrations/0001_resources.sql"))];
 
 pub(crate) const CREATE_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)";
-
-/// The statements of one migration file (comments dropped first: they may contain `;`).
-pub(crate) fn statements(sql: &str) -> Vec<String> {
-    let code: Vec<&str> = sql.lines().filter(|l| !l.trim_start().starts_with("--")).collect();
-    code.join("\n").split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
-}

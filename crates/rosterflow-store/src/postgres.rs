@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
-use crate::migrations::{statements, CREATE_TABLE, MIGRATIONS};
+use crate::migrations::{CREATE_TABLE, MIGRATIONS};
 use crate::{backend, id_key, Constraints, Edit, Expect, Resource, Result, Store, StoreError, TenantId, Write};
 
 pub struct PgStore {
@@ -26,20 +26,18 @@ impl PgStore {
         // One migrator at a time across replicas.
         sqlx::query("SELECT pg_advisory_xact_lock(7213400)").execute(&mut *tx).await.map_err(backend)?;
         sqlx::query(CREATE_TABLE).execute(&mut *tx).await.map_err(backend)?;
-        for (version, sql) in MIGRATIONS {
+        for m in MIGRATIONS {
             let done: bool = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = $1)")
-                .bind(version)
+                .bind(m.version)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(backend)?;
             if done {
                 continue;
             }
-            for stmt in statements(sql) {
-                sqlx::query(&stmt).execute(&mut *tx).await.map_err(backend)?;
-            }
+            sqlx::raw_sql(m.postgres).execute(&mut *tx).await.map_err(backend)?;
             sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now()::text)")
-                .bind(version)
+                .bind(m.version)
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;

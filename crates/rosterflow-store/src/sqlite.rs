@@ -23,7 +23,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
 
-use crate::migrations::{statements, CREATE_TABLE, MIGRATIONS};
+use crate::migrations::{CREATE_TABLE, MIGRATIONS};
 use crate::{backend, id_key, Constraints, Edit, Expect, Resource, Result, Store, StoreError, TenantId, Write};
 
 /// Most writes committed together.
@@ -31,16 +31,47 @@ const MAX_BATCH: usize = 1024;
 /// Read connections kept open.
 const READERS: usize = 8;
 
+/// A write to tables other than `resource` (directory, roster, jobs, files), run by the writer thread on its
+/// connection inside a transaction. It must not touch the `resource` tables, whose rows the writer caches.
+pub(crate) type TxFn = Box<dyn FnOnce(&Connection) -> Result<Output> + Send>;
+/// What a [`TxFn`] hands back to its caller once its transaction has committed.
+pub(crate) type Output = Box<dyn std::any::Any + Send>;
+
+// The `Run` / `Exclusive` jobs serve the table families that arrive with the directory, roster and job
+// stores; until one of them lands, only the tests below construct them.
+#[allow(dead_code)]
 enum Op {
     Put(Write),
-    Edit { set: String, id: String, edit: Edit },
-    Delete { set: String, id: String },
+    Edit {
+        set: String,
+        id: String,
+        edit: Edit,
+    },
+    Delete {
+        set: String,
+        id: String,
+    },
+    /// Runs inside the group commit, under a savepoint of its own: its failure undoes only its own changes.
+    Run(TxFn),
+    /// Runs alone in a transaction of its own: bulk writes (a run's changes, a snapshot) that should neither
+    /// wait for nor hold up the small writes of a batch.
+    Exclusive(TxFn),
 }
 
 struct Job {
     tenant: TenantId,
     op: Op,
-    reply: oneshot::Sender<Result<()>>,
+    reply: oneshot::Sender<Result<Output>>,
+}
+
+impl Job {
+    fn exclusive(&self) -> bool {
+        matches!(self.op, Op::Exclusive(_))
+    }
+}
+
+fn unit() -> Output {
+    Box::new(())
 }
 
 /// An item as the writer last committed it, with the constraints written with it.
@@ -69,10 +100,35 @@ pub struct SqliteStore {
     /// An exclusive lock on `<database>.lock`, held while the store is open: the cache is exact only while
     /// this process is the file's one writer.
     _lock: std::fs::File,
-    path: std::path::PathBuf,
     writer: mpsc::Sender<Job>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Arc<Readers>,
     cache: Cache,
+}
+
+/// Read connections, opened on demand and kept for reuse.
+struct Readers {
+    path: std::path::PathBuf,
+    pool: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        self.read_with(|c| f(c).map_err(backend))
+    }
+
+    fn read_with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let pooled = self.pool.lock().expect("reader pool").pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => connect(&self.path)?,
+        };
+        let out = f(&conn);
+        let mut pool = self.pool.lock().expect("reader pool");
+        if pool.len() < READERS {
+            pool.push(conn);
+        }
+        out
+    }
 }
 
 fn connect(path: &Path) -> Result<Connection> {
@@ -82,6 +138,7 @@ fn connect(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+#[allow(dead_code)] // read_blocking / write / write_exclusive: see `Op`
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore> {
         let lock = std::fs::File::create(path.with_extension("lock")).map_err(backend)?;
@@ -96,24 +153,57 @@ impl SqliteStore {
             .name("rosterflow-sqlite-writer".into())
             .spawn(move || write_loop(conn, rx, writer_cache))
             .map_err(backend)?;
-        Ok(SqliteStore { _lock: lock, path: path.to_path_buf(), writer: tx, readers: Mutex::new(Vec::new()), cache })
+        let readers = Arc::new(Readers { path: path.to_path_buf(), pool: Mutex::new(Vec::new()) });
+        Ok(SqliteStore { _lock: lock, writer: tx, readers, cache })
     }
 
+    /// A point read, inline on the calling thread: WAL readers never wait for the writer, and a point read
+    /// takes microseconds, less than a hop to a blocking thread would.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let pooled = self.readers.lock().expect("reader pool").pop();
-        let conn = match pooled {
-            Some(c) => c,
-            None => connect(&self.path)?,
-        };
-        let out = f(&conn).map_err(backend);
-        let mut pool = self.readers.lock().expect("reader pool");
-        if pool.len() < READERS {
-            pool.push(conn);
-        }
-        out
+        self.readers.read(f)
     }
 
-    async fn submit(&self, tenant: &TenantId, op: Op) -> Result<()> {
+    /// A read that may scan many rows (a page of a large collection, a snapshot), on tokio's blocking pool so
+    /// that it never stalls the threads serving requests.
+    pub(crate) async fn read_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || readers.read_with(f)).await.map_err(backend)?
+    }
+
+    /// Run `f` on the writer's connection inside its next group commit, under a savepoint of its own; its
+    /// result is returned once the transaction has committed (durably). `f` must not touch `resource` tables.
+    pub(crate) async fn write<T: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.submit_fn(tenant, f, false).await
+    }
+
+    /// Run `f` alone in a transaction of its own on the writer's connection (bulk writes); see [`Self::write`].
+    pub(crate) async fn write_exclusive<T: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.submit_fn(tenant, f, true).await
+    }
+
+    async fn submit_fn<T: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+        exclusive: bool,
+    ) -> Result<T> {
+        let f: TxFn = Box::new(move |conn| f(conn).map(|t| Box::new(t) as Output));
+        let out = self.submit(tenant, if exclusive { Op::Exclusive(f) } else { Op::Run(f) }).await?;
+        Ok(*out.downcast::<T>().expect("a job's output has the job's type"))
+    }
+
+    async fn submit(&self, tenant: &TenantId, op: Op) -> Result<Output> {
         let (reply, rx) = oneshot::channel();
         self.writer
             .send(Job { tenant: tenant.clone(), op, reply })
@@ -124,16 +214,14 @@ impl SqliteStore {
 
 fn migrate(conn: &mut Connection) -> Result<()> {
     conn.execute(CREATE_TABLE, []).map_err(backend)?;
-    for (version, sql) in MIGRATIONS {
+    for m in MIGRATIONS {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
         let done: bool = tx
-            .query_row("SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| r.get(0))
+            .query_row("SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)", [m.version], |r| r.get(0))
             .map_err(backend)?;
         if !done {
-            for stmt in statements(sql) {
-                tx.execute(&stmt, []).map_err(backend)?;
-            }
-            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, datetime('now'))", [version])
+            tx.execute_batch(m.sqlite).map_err(backend)?;
+            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, datetime('now'))", [m.version])
                 .map_err(backend)?;
         }
         tx.commit().map_err(backend)?;
@@ -142,10 +230,28 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 }
 
 fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, cache: Cache) {
-    while let Ok(first) = rx.recv() {
+    // An exclusive job that ended the previous batch, run before anything that arrived after it.
+    let mut held: Option<Job> = None;
+    loop {
+        let first = match held.take() {
+            Some(job) => job,
+            None => match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        if first.exclusive() {
+            let Job { op: Op::Exclusive(f), reply, .. } = first else { unreachable!("checked above") };
+            let _ = reply.send(commit_alone(&mut conn, f));
+            continue;
+        }
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
+                Ok(job) if job.exclusive() => {
+                    held = Some(job);
+                    break;
+                }
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
@@ -158,6 +264,35 @@ fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, cache: Cache) {
     }
 }
 
+/// Run an exclusive job in a transaction of its own.
+fn commit_alone(conn: &mut Connection, f: TxFn) -> Result<Output> {
+    exec(conn, "BEGIN IMMEDIATE", [])?;
+    match f(conn).and_then(|out| exec(conn, "COMMIT", []).map(|()| out)) {
+        Ok(out) => Ok(out),
+        Err(e) => {
+            let _ = exec(conn, "ROLLBACK", []);
+            Err(e)
+        }
+    }
+}
+
+/// Run a job of a group commit under a savepoint: a failure rolls back the job's own changes only. A
+/// savepoint that can't be rolled back is a storage failure of the whole batch.
+fn run_in_savepoint(conn: &Connection, f: TxFn) -> Result<Output> {
+    exec(conn, "SAVEPOINT job", [])?;
+    match f(conn) {
+        Ok(out) => exec(conn, "RELEASE job", []).map(|()| out),
+        Err(e) => {
+            exec(conn, "ROLLBACK TO job", []).and_then(|()| exec(conn, "RELEASE job", []))?;
+            Err(match e {
+                // Undone: a failure of this job alone, not of the batch.
+                StoreError::Backend(msg) => StoreError::Backend(format!("{msg} (rolled back)")),
+                other => other,
+            })
+        }
+    }
+}
+
 /// Apply and commit one batch; returns each write's outcome. The item states the batch replaced (in its own
 /// changes and in the cache) go to `replaced`, for the caller to free once the writes are answered.
 fn commit_batch(
@@ -165,7 +300,7 @@ fn commit_batch(
     batch: Vec<Job>,
     cache: &Cache,
     replaced: &mut Vec<Stored>,
-) -> Vec<(oneshot::Sender<Result<()>>, Result<()>)> {
+) -> Vec<(oneshot::Sender<Result<Output>>, Result<Output>)> {
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE", []) {
         return batch.into_iter().map(|job| (job.reply, Err(e.clone()))).collect();
     }
@@ -173,6 +308,8 @@ fn commit_batch(
     // This batch's committed writes, ahead of the cache: later writes in the batch must see them.
     let mut changes: FxHashMap<String, Option<Stored>> = FxHashMap::default();
     let mut failure = None;
+    // Whether a job of another table family changed something (then the batch commits even without resources).
+    let mut ran_jobs = false;
     // Items whose edits this batch has applied but not yet written: an item edited several times in one batch
     // (concurrent PATCHes of one flow) is serialised and written once, with its last state.
     let mut unwritten: FxHashMap<String, TenantId> = FxHashMap::default();
@@ -181,7 +318,7 @@ fn commit_batch(
         let key_of = |s: &Stored| cache_key(t, &s.resource.set, &s.resource.id);
         // A write that fails for a reason of its own (a conflict, a missing item) fails before it changes
         // anything (`put`, `delete`), so it needs no savepoint; a storage failure fails the whole batch.
-        let result = match job.op {
+        let resource_change = match job.op {
             Op::Put(w) => write_unwritten(conn, &changes, &mut unwritten)
                 .and_then(|()| put(conn, &job.tenant, w, None, false))
                 .map(|(s, _)| vec![(key_of(&s), Some(s))]),
@@ -199,11 +336,23 @@ fn commit_batch(
             Op::Delete { set, id } => write_unwritten(conn, &changes, &mut unwritten)
                 .and_then(|()| delete(conn, &job.tenant, &set, &id))
                 .map(|doomed| doomed.into_iter().map(|(set, key)| (cache_key(t, &set, &key), None)).collect()),
+            Op::Run(f) => {
+                let result = run_in_savepoint(conn, f);
+                ran_jobs |= result.is_ok();
+                if let Err(StoreError::Backend(e)) = &result {
+                    if !e.ends_with("(rolled back)") {
+                        failure.get_or_insert_with(|| e.clone());
+                    }
+                }
+                results.push((job.reply, result));
+                continue;
+            }
+            Op::Exclusive(_) => unreachable!("exclusive jobs are committed alone"),
         };
-        let result = match result {
+        let result = match resource_change {
             Ok(changed) => {
                 replaced.extend(changed.into_iter().filter_map(|(key, change)| changes.insert(key, change)?));
-                Ok(())
+                Ok(unit())
             }
             Err(StoreError::Backend(e)) => {
                 failure.get_or_insert_with(|| e.clone());
@@ -220,7 +369,7 @@ fn commit_batch(
     }
     let committed = match failure {
         Some(e) => Err(StoreError::Backend(e)),
-        None if changes.is_empty() => {
+        None if changes.is_empty() && !ran_jobs => {
             let _ = exec(conn, "ROLLBACK", []); // every write was refused: nothing to make durable
             return results;
         }
@@ -518,14 +667,83 @@ impl Store for SqliteStore {
     }
 
     async fn put(&self, tenant: &TenantId, write: Write) -> Result<()> {
-        self.submit(tenant, Op::Put(write)).await
+        self.submit(tenant, Op::Put(write)).await.map(drop)
     }
 
     async fn edit(&self, tenant: &TenantId, set: &str, id: &str, edit: Edit) -> Result<()> {
-        self.submit(tenant, Op::Edit { set: set.to_string(), id: id.to_string(), edit }).await
+        self.submit(tenant, Op::Edit { set: set.to_string(), id: id.to_string(), edit }).await.map(drop)
     }
 
     async fn delete(&self, tenant: &TenantId, set: &str, id: &str) -> Result<()> {
-        self.submit(tenant, Op::Delete { set: set.to_string(), id: id.to_string() }).await
+        self.submit(tenant, Op::Delete { set: set.to_string(), id: id.to_string() }).await.map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> SqliteStore {
+        let dir = std::env::temp_dir().join(format!("rf-sqlite-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{}.sqlite3", rand_suffix()));
+        SqliteStore::open(&path).unwrap()
+    }
+
+    fn rand_suffix() -> u64 {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64);
+        h.finish()
+    }
+
+    fn count(s: &SqliteStore) -> i64 {
+        s.read(|c| c.query_row("SELECT COUNT(*) FROM scratch", [], |r| r.get(0))).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_job_undoes_only_itself_and_exclusive_jobs_commit_alone() {
+        let s = std::sync::Arc::new(store());
+        let t = TenantId("t".into());
+        s.write_exclusive(&t, |c| exec(c, "CREATE TABLE scratch (k TEXT PRIMARY KEY)", [])).await.unwrap();
+        // Many jobs at once, so that they share group commits; every third one fails after writing.
+        let jobs = (0..60).map(|i| {
+            let (s, t) = (s.clone(), t.clone());
+            tokio::spawn(async move {
+                s.write(&t, move |c| {
+                    exec(c, "INSERT INTO scratch (k) VALUES (?1)", [format!("k{i}")])?;
+                    if i % 3 == 0 {
+                        return Err(StoreError::Duplicate(format!("k{i}")));
+                    }
+                    Ok(i)
+                })
+                .await
+            })
+        });
+        let mut ok = 0;
+        for (i, job) in jobs.enumerate() {
+            match job.await.unwrap() {
+                Ok(v) => {
+                    assert_eq!(v, i);
+                    ok += 1;
+                }
+                Err(e) => assert_eq!(e, StoreError::Duplicate(format!("k{i}"))),
+            }
+        }
+        assert_eq!(ok, 40);
+        assert_eq!(count(&s), 40, "the failed jobs' rows are gone, the others' committed");
+        let n = s
+            .read_blocking(|c| c.query_row("SELECT COUNT(*) FROM scratch", [], |r| r.get::<_, i64>(0)).map_err(backend))
+            .await
+            .unwrap();
+        assert_eq!(n, 40);
+        let failed = s
+            .write_exclusive(&t, |c| {
+                exec(c, "INSERT INTO scratch (k) VALUES ('bulk')", [])?;
+                Err::<(), _>(StoreError::Backend("boom".into()))
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(count(&s), 40, "a failed exclusive job leaves nothing behind");
     }
 }

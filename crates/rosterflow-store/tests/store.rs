@@ -9,7 +9,7 @@ use serde_json::json;
 async fn stores() -> Vec<Arc<dyn Store>> {
     let dir = std::env::temp_dir().join(format!("rosterflow-store-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut out = vec![open(dir.join("db.sqlite3").to_str().unwrap()).await.unwrap()];
+    let mut out = vec![open(dir.join("db.sqlite3").to_str().unwrap()).await.unwrap().resources];
     if let Some(admin) = std::env::var("ROSTERFLOW_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
         // The prefix lets scripts/test.sh drop this run's databases (see the server tests' `common` module).
         let prefix = std::env::var("ROSTERFLOW_TEST_DB_PREFIX").unwrap_or_else(|_| "rosterflow_".into());
@@ -17,7 +17,7 @@ async fn stores() -> Vec<Arc<dyn Store>> {
         let pool = sqlx::PgPool::connect(&admin).await.unwrap();
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
         let (prefix, _) = admin.rsplit_once('/').unwrap();
-        out.push(open(&format!("{prefix}/{name}")).await.unwrap());
+        out.push(open(&format!("{prefix}/{name}")).await.unwrap().resources);
     }
     out
 }
@@ -177,8 +177,8 @@ async fn concurrent_edits_of_one_item_all_reach_the_sqlite_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("db.sqlite3");
     let t = tenant();
-    increment_concurrently(&open(path.to_str().unwrap()).await.unwrap(), &t, "s", 200).await;
-    let reopened = open(path.to_str().unwrap()).await.unwrap();
+    increment_concurrently(&open(path.to_str().unwrap()).await.unwrap().resources, &t, "s", 200).await;
+    let reopened = open(path.to_str().unwrap()).await.unwrap().resources;
     let got = reopened.get(&t, "sets", "s").await.unwrap().unwrap();
     assert_eq!((got.doc["n"].as_i64(), got.version), (Some(200), 201));
 }

@@ -21,12 +21,10 @@
 //! Known doc bugs and not-yet-implemented operations are in [`EXCEPTIONS`], one explicit row each. A page dropped
 //! into the folder is a new case with no code change.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{Map, Value};
 

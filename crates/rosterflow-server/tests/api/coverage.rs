@@ -1,6 +1,6 @@
 //! The README's table of implemented operations is generated from the entity-set descriptors that the
 //! handlers dispatch on (`rosterflow_model::sets::endpoints`). This test fails when the README is stale;
-//! `UPDATE_README=1 cargo test -p rosterflow-server --test coverage` rewrites it.
+//! `UPDATE_README=1 cargo test -p rosterflow-server --test api coverage` rewrites it.
 
 use rosterflow_model::permissions::granting;
 use rosterflow_model::sets::endpoints;
@@ -40,7 +40,7 @@ fn readme_coverage_table_is_current() {
     } else {
         assert!(
             fresh == readme,
-            "README.md's coverage table is stale: run UPDATE_README=1 cargo test -p rosterflow-server --test coverage"
+            "README.md's coverage table is stale: run UPDATE_README=1 cargo test -p rosterflow-server --test api coverage"
         );
     }
 }

@@ -29,7 +29,7 @@ async fn catalog(app: &AppState, tenant: &TenantId) -> ApiResult<Arc<Catalog>> {
     if let Some(c) = app.catalogs.get(tenant) {
         return Ok(c);
     }
-    let stored = app.store.list(tenant, "referenceDefinitions", None).await?;
+    let stored = app.stores.resources.list(tenant, "referenceDefinitions", None).await?;
     let c = Arc::new(Catalog::new(stored.iter().map(|r| &*r.doc)));
     app.catalogs.insert(tenant.clone(), c.clone());
     Ok(c)
@@ -122,7 +122,7 @@ pub(super) async fn create(
         unique,
         refs,
     };
-    app.store.put(ctx.tenant, write).await.map_err(|e| write_error(set, e))?;
+    app.stores.resources.put(ctx.tenant, write).await.map_err(|e| write_error(set, e))?;
     if set.name == "referenceDefinitions" {
         app.catalogs.invalidate(ctx.tenant);
     }
@@ -241,7 +241,7 @@ pub(super) async fn update(
                     r.doc = Arc::new(patched(ty, &r.doc, props));
                     Ok(constraints(set, ty, &r.doc))
                 });
-                app.store.edit(ctx.tenant, set.name, &stored_id, edit).await
+                app.stores.resources.edit(ctx.tenant, set.name, &stored_id, edit).await
             }
             // The first change to a built-in stores the tenant's copy (if another request stores it first, the
             // next attempt edits that copy instead).
@@ -256,7 +256,7 @@ pub(super) async fn update(
                     doc: Arc::new(doc),
                     version: 0,
                 };
-                app.store.put(ctx.tenant, Write { resource, expect: Expect::Absent, unique, refs }).await
+                app.stores.resources.put(ctx.tenant, Write { resource, expect: Expect::Absent, unique, refs }).await
             }
         };
         match result {
@@ -297,7 +297,7 @@ pub(super) async fn delete(
         return update(app, ctx, set, parent, id, Bytes::from_static(br#"{"isDisabled": true}"#)).await;
     }
     let stored_id = item.doc.get("id").and_then(Value::as_str).unwrap_or(id);
-    app.store.delete(ctx.tenant, set.name, stored_id).await.map_err(|e| write_error(set, e))?;
+    app.stores.resources.delete(ctx.tenant, set.name, stored_id).await.map_err(|e| write_error(set, e))?;
     Ok(no_content(StatusCode::NO_CONTENT))
 }
 

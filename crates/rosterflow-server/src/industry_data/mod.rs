@@ -1,6 +1,7 @@
-//! One generic handler per operation over the entity-set descriptors of `rosterflow_model::sets`: list,
-//! `$count`, get, create, update, delete, navigation aliases and bound operations. Business rules live in the
-//! model; storage rules in the store. What is here is HTTP: status codes, bodies, context URLs and paging.
+//! The industryData area (`/beta/external/industryData/...`): one generic handler per operation over the
+//! entity-set descriptors of `rosterflow_model::sets`: list, `$count`, get, create, update, delete, navigation
+//! aliases and bound operations. Business rules live in the model; storage rules in the store. What is here is
+//! HTTP: status codes, bodies, context URLs and paging. Paths below the root resolve in [`route`].
 
 use std::sync::Arc;
 
@@ -8,16 +9,23 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
 use rosterflow_model::permissions::{self, Access};
 use rosterflow_model::{ErrorKind, TenantId};
 use serde_json::Value;
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::route::{self, Target};
 use crate::AppState;
+use route::Target;
 
 mod read;
+pub mod route;
 mod write;
+
+/// The area's root, as [`crate::request::ROOTS`] spells it.
+const ROOT: &str = "/beta/external/industryData";
 
 use read::{count, get, list, load};
 use write::{create, delete, operation, update};
@@ -39,24 +47,23 @@ impl Ctx<'_> {
     }
 }
 
-pub async fn dispatch(State(app): State<Arc<AppState>>, req: Request) -> Response {
-    match handle(&app, req).await {
+/// The area's routes: everything below the root goes through [`route::resolve`].
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new().route(ROOT, any(dispatch)).route(&format!("{ROOT}/{{*rest}}"), any(dispatch))
+}
+
+async fn dispatch(State(app): State<Arc<AppState>>, caller: Caller, req: Request) -> Response {
+    match handle(&app, &caller, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn handle(app: &AppState, req: Request) -> ApiResult<Response> {
+async fn handle(app: &AppState, principal: &Caller, req: Request) -> ApiResult<Response> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
-    let rest =
-        path.get(..5).filter(|p| p.eq_ignore_ascii_case("/beta")).map(|_| &path[5..]).ok_or_else(|| {
-            ApiError::new(ErrorKind::NotFound, format!("Resource not found for the segment '{path}'."))
-        })?;
-    let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let principal =
-        app.auth.authenticate(authorization).await.map_err(|e| ApiError::new(ErrorKind::Unauthenticated, e.0))?;
-    let target = route::resolve(rest)?;
+    let target = route::resolve(&path["/beta".len()..])?;
+    crate::request::record_route(|| target.template());
     let access = access_for(&parts.method, &target)?;
     let set = target.set();
     let granting = permissions::granting(set.name, access);

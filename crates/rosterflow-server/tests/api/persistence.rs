@@ -1,9 +1,7 @@
 //! A 2xx means committed: writes survive a graceful restart and a `kill -9` of the binary. What is written holds
 //! no credential in the clear.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 #[tokio::test]
@@ -89,7 +87,7 @@ async fn credentials_are_stored_sealed_to_their_tenant() {
 
     let store = rosterflow_store::open(&args.database_url()).await.unwrap();
     let t = rosterflow_model::TenantId(tenant.clone());
-    let stored = store.get(&t, "provisioningFlows", &flow).await.unwrap().expect("the flow is stored");
+    let stored = store.resources.get(&t, "provisioningFlows", &flow).await.unwrap().expect("the flow is stored");
     let text = serde_json::to_string(&*stored.doc).unwrap();
     for clear in ["Secret-123", "Secret-456", "Rotated-789"] {
         assert!(!text.contains(clear), "{clear} is stored in the clear: {text}");
@@ -103,7 +101,8 @@ async fn credentials_are_stored_sealed_to_their_tenant() {
     };
     assert_eq!(sealer.open(&t, &password(0)).unwrap(), "Secret-123");
     assert_eq!(sealer.open(&t, &password(1)).unwrap(), "Rotated-789");
-    let connector = store.get(&t, "dataConnectors", &connector).await.unwrap().expect("the connector is stored");
+    let connector =
+        store.resources.get(&t, "dataConnectors", &connector).await.unwrap().expect("the connector is stored");
     let secret = connector.doc["credential"]["clientSecret"].as_str().unwrap();
     assert!(!secret.contains("Client-Secret-1"));
     assert_eq!(sealer.open(&t, secret).unwrap(), "Client-Secret-1");

@@ -1,9 +1,7 @@
 //! outboundProvisioningFlowSets and their provisioningFlows over real HTTP: every operation's success path,
 //! the seed example verbatim, PATCH semantics, and each class of bad input.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -458,14 +456,7 @@ async fn requests_need_a_valid_token_with_the_least_privilege() {
 
     // Application permissions (`roles`) count the same as delegated ones.
     let roles = vec![OUTBOUND_RW.to_string()];
-    let app_token = rosterflow_server::auth::dev_token(
-        &server.data_dir,
-        &server.tenant,
-        &[],
-        &roles,
-        std::time::Duration::from_secs(60),
-    )
-    .unwrap();
+    let app_token = server.app_token(&roles);
     let app = Client { token: Some(app_token), ..server.anonymous() };
     assert_eq!(app.patch(&flow_path, serde_json::from_str(SEED_PATCH).unwrap()).await.status, 204);
 }

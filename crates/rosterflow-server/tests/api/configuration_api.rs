@@ -3,9 +3,7 @@
 //! paths, `@odata.bind` in every spelling, what deleting a bound entity does, write-only secrets, soft deletes of
 //! reference codes, least privilege per resource family, OData options and tenant isolation.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -1642,14 +1640,7 @@ async fn each_resource_family_needs_its_own_permission() {
     let r = server.as_(SS_R).post("sourceSystems", source_system_body()).await;
     assert!(message(r.error(403)).contains(SS_RW));
     // Application permissions count the same as delegated ones.
-    let app = rosterflow_server::auth::dev_token(
-        &server.data_dir,
-        &server.tenant,
-        &[],
-        &[SS_R.to_string()],
-        std::time::Duration::from_secs(60),
-    )
-    .unwrap();
+    let app = server.app_token(&[SS_R.to_string()]);
     let app = Client { token: Some(app), ..server.anonymous() };
     app.get(&ss_item).await.expect(200);
     app.post("sourceSystems", source_system_body()).await.error(403);

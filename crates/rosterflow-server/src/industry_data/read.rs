@@ -65,7 +65,7 @@ pub(super) async fn load_all(
     ensure_parent(app, tenant, set, parent).await?;
     let stored = match set.source {
         Source::Builtin => Vec::new(),
-        _ => app.store.list(tenant, set.name, parent).await?,
+        _ => app.stores.resources.list(tenant, set.name, parent).await?,
     };
     let mut items = builtin_items(set);
     for r in stored {
@@ -102,7 +102,7 @@ pub(super) async fn load(
 ) -> ApiResult<Item> {
     let missing = || ApiError(DomainError::not_found(format_args!("The {} item '{id}'", set.name)));
     if set.source != Source::Builtin {
-        if let Some(r) = app.store.get(tenant, set.name, id).await? {
+        if let Some(r) = app.stores.resources.get(tenant, set.name, id).await? {
             let parent_ok = match (parent, r.parent.as_deref()) {
                 (Some(want), Some(have)) => same_id(want, have),
                 (None, _) => set.parent.is_none(),

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use rosterflow_server::auth::dev_token;
+use rosterflow_server::auth::{dev_token, TokenSpec};
 use rosterflow_server::config::ServeArgs;
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
@@ -127,6 +127,16 @@ impl TestServer {
         token(&self.data_dir, tenant, scopes)
     }
 
+    /// An application token (`roles`) for this test's tenant.
+    pub fn app_token(&self, roles: &[String]) -> String {
+        dev_token(&self.data_dir, &TokenSpec::application(&self.tenant, roles)).unwrap()
+    }
+
+    /// A token as `spec` says, signed with this server's dev key.
+    pub fn token_with(&self, spec: &TokenSpec) -> String {
+        dev_token(&self.data_dir, spec).unwrap()
+    }
+
     /// A client acting with `scopes` in this test's tenant.
     pub fn as_(&self, scopes: &str) -> Client {
         Client { url: self.url.clone(), token: Some(self.token(scopes)), http: self.client.clone() }
@@ -144,7 +154,7 @@ impl TestServer {
 
 pub fn token(data_dir: &Path, tenant: &str, scopes: &str) -> String {
     let scopes: Vec<String> = scopes.split_whitespace().map(str::to_string).collect();
-    dev_token(data_dir, tenant, &scopes, &[], Duration::from_secs(3600)).unwrap()
+    dev_token(data_dir, &TokenSpec::delegated(tenant, &scopes)).unwrap()
 }
 
 /// A response: status, headers and the body parsed as JSON (or `Value::String` when it isn't JSON).

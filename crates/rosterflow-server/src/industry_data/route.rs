@@ -39,6 +39,30 @@ pub enum Target {
 }
 
 impl Target {
+    /// The route template, for logs: the path with every id replaced by `{id}`.
+    pub fn template(&self) -> String {
+        fn collection(set: &EntitySet) -> String {
+            match set.parent {
+                Some(parent) => format!("{}/{parent}/{{id}}/{}", super::ROOT, set.name),
+                None => format!("{}/{}", super::ROOT, set.name),
+            }
+        }
+        let cast_suffix = |cast: &Option<&TypeDef>| cast.map(|c| format!("/{}", c.name)).unwrap_or_default();
+        match self {
+            Target::Collection { set, cast, .. } => collection(set) + &cast_suffix(cast),
+            Target::Count { set, cast, .. } => collection(set) + &cast_suffix(cast) + "/$count",
+            Target::Item { set, cast, .. } => collection(set) + "/{id}" + &cast_suffix(cast),
+            Target::Navigation { set, nav, operation, .. } => {
+                let op = operation.map(|(name, _)| format!("/{name}")).unwrap_or_default();
+                format!("{}/{{id}}/{nav}{op}", collection(set))
+            }
+            Target::Operation { set, id, cast, name, .. } => {
+                let item = if id.is_some() { "/{id}" } else { "" };
+                format!("{}{item}{}/{name}", collection(set), cast_suffix(cast))
+            }
+        }
+    }
+
     /// The set whose permissions govern the request.
     pub fn set(&self) -> &'static EntitySet {
         match self {
@@ -172,6 +196,12 @@ mod tests {
             Target::Navigation { nav: "year", .. }
         ));
         assert!(resolve("/external/industryData/nope").is_err());
+        assert_eq!(
+            resolve("/external/industryData/outboundProvisioningFlowSets('s')/provisioningFlows/f/reset")
+                .unwrap()
+                .template(),
+            "/beta/external/industryData/outboundProvisioningFlowSets/{id}/provisioningFlows/{id}/reset"
+        );
         assert!(resolve("/external/industryData/outboundProvisioningFlowSets/s/bogus").is_err());
     }
 }

@@ -1,11 +1,9 @@
 //! Production mode: tokens as Microsoft Entra ID issues them, verified against a JWKS file with the
 //! configured issuers and audience; unknown signing keys trigger a refresh of the key set.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use rosterflow_server::auth::{dev_key, public_jwk};
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};

@@ -1,0 +1,10 @@
+//! rosterflow's API tests: one test binary (one link of the server, not one per file), one module per area.
+//! Every test talks real HTTP to a real server on loopback with a real store; see [`common`].
+
+mod common;
+mod configuration_api;
+mod coverage;
+mod doc_examples;
+mod outbound_api;
+mod persistence;
+mod production_auth;
