@@ -18,10 +18,20 @@ pub enum ErrorKind {
     NotFound,
     /// The HTTP method is not defined on the addressed resource.
     MethodNotAllowed,
+    /// The client took too long to send its request.
+    RequestTimeout,
     /// The request contradicts current state (duplicate, in use).
     Conflict,
+    /// A request of a `$batch` that depends on one that failed.
+    FailedDependency,
     /// The body is larger than the configured limit.
     PayloadTooLarge,
+    /// The request URL is longer than the configured limit.
+    UriTooLong,
+    /// The request's header fields are larger than the configured limit.
+    HeaderFieldsTooLarge,
+    /// The caller exceeded a throttling limit; clients (and the Graph SDKs) retry after `Retry-After`.
+    TooManyRequests,
     /// The body is not `application/json`.
     UnsupportedMediaType,
     /// A documented operation that this server does not carry out yet.
@@ -41,9 +51,14 @@ impl ErrorKind {
             ErrorKind::Forbidden => 403,
             ErrorKind::NotFound => 404,
             ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::RequestTimeout => 408,
             ErrorKind::Conflict => 409,
             ErrorKind::PayloadTooLarge => 413,
+            ErrorKind::UriTooLong => 414,
             ErrorKind::UnsupportedMediaType => 415,
+            ErrorKind::FailedDependency => 424,
+            ErrorKind::TooManyRequests => 429,
+            ErrorKind::HeaderFieldsTooLarge => 431,
             ErrorKind::Internal => 500,
             ErrorKind::NotImplemented => 501,
             ErrorKind::Unavailable => 503,
@@ -58,9 +73,14 @@ impl ErrorKind {
             ErrorKind::Forbidden => "Authorization_RequestDenied",
             ErrorKind::NotFound => "ResourceNotFound",
             ErrorKind::MethodNotAllowed => "MethodNotAllowed",
+            ErrorKind::RequestTimeout => "RequestTimeout",
             ErrorKind::Conflict => "Conflict",
             ErrorKind::PayloadTooLarge => "RequestEntityTooLarge",
+            ErrorKind::UriTooLong => "RequestUriTooLong",
             ErrorKind::UnsupportedMediaType => "UnsupportedMediaType",
+            ErrorKind::FailedDependency => "FailedDependency",
+            ErrorKind::TooManyRequests => "TooManyRequests",
+            ErrorKind::HeaderFieldsTooLarge => "RequestHeaderFieldsTooLarge",
             ErrorKind::Internal => "InternalServerError",
             ErrorKind::NotImplemented => "NotImplemented",
             ErrorKind::Unavailable => "ServiceUnavailable",

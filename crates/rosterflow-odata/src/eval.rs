@@ -17,7 +17,7 @@ use std::cmp::Ordering;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde_json::{Map, Value};
 
-use crate::filter::{CmpOp, Expr, Literal};
+use crate::filter::{CmpOp, Expr, LambdaKind, Literal};
 use crate::lexer::parse_datetime;
 
 /// A value during evaluation.
@@ -66,31 +66,66 @@ fn json_val(v: Option<&Value>) -> Val<'_> {
     }
 }
 
-fn eval<'a>(expr: &'a Expr, doc: &'a Value) -> Val<'a> {
+/// The lambda variables in scope: each binds a name to the collection element being tested.
+pub(crate) enum Scope<'a> {
+    Root,
+    Bound { var: &'a str, value: &'a Value, outer: &'a Scope<'a> },
+}
+
+impl<'a> Scope<'a> {
+    fn lookup(&self, name: &str) -> Option<&'a Value> {
+        match self {
+            Scope::Root => None,
+            Scope::Bound { var, value, outer } => {
+                if *var == name {
+                    Some(value)
+                } else {
+                    outer.lookup(name)
+                }
+            }
+        }
+    }
+}
+
+fn literal(l: &Literal) -> Val<'_> {
+    match l {
+        Literal::Null => Val::Null,
+        Literal::Bool(b) => Val::Bool(*b),
+        Literal::Int(i) => Val::Int(*i),
+        Literal::Float(f) => Val::Float(*f),
+        Literal::Str(s) => Val::Str(s),
+        Literal::DateTime(d) => Val::DateTime(*d),
+        Literal::Date(d) => Val::Date(*d),
+    }
+}
+
+/// The value a lambda variable path names.
+fn var_value<'a>(scope: &Scope<'a>, var: &str, path: &[String]) -> Option<&'a Value> {
+    resolve(scope.lookup(var)?, path)
+}
+
+fn eval<'a>(expr: &'a Expr, doc: &'a Value, scope: &Scope<'a>) -> Val<'a> {
     match expr {
         Expr::Path(p) => json_val(resolve(doc, p)),
-        Expr::Literal(l) => match l {
-            Literal::Null => Val::Null,
-            Literal::Bool(b) => Val::Bool(*b),
-            Literal::Int(i) => Val::Int(*i),
-            Literal::Float(f) => Val::Float(*f),
-            Literal::Str(s) => Val::Str(s),
-            Literal::DateTime(d) => Val::DateTime(*d),
-            Literal::Date(d) => Val::Date(*d),
-        },
-        _ => Val::Bool(truthy(expr, doc)),
+        Expr::Var { var, path } => json_val(var_value(scope, var, path)),
+        Expr::Literal(l) => literal(l),
+        _ => Val::Bool(truthy(expr, doc, scope)),
     }
 }
 
 /// Evaluates a boolean expression.
-pub(crate) fn truthy(expr: &Expr, doc: &Value) -> bool {
+pub(crate) fn truthy<'a>(expr: &'a Expr, doc: &'a Value, scope: &Scope<'a>) -> bool {
     match expr {
-        Expr::Or(a, b) => truthy(a, doc) || truthy(b, doc),
-        Expr::And(a, b) => truthy(a, doc) && truthy(b, doc),
-        Expr::Not(a) => !truthy(a, doc),
-        Expr::Compare(a, op, b) => compare(&eval(a, doc), *op, &eval(b, doc)),
-        Expr::StartsWith(a, b) => string_fn(&eval(a, doc), &eval(b, doc), |h, n| h.starts_with(n)),
-        Expr::Contains(a, b) => string_fn(&eval(a, doc), &eval(b, doc), |h, n| h.contains(n)),
+        Expr::Or(v) => v.iter().any(|e| truthy(e, doc, scope)),
+        Expr::And(v) => v.iter().all(|e| truthy(e, doc, scope)),
+        Expr::Not(a) => !truthy(a, doc, scope),
+        Expr::Compare(a, op, b) => compare(&eval(a, doc, scope), *op, &eval(b, doc, scope)),
+        Expr::In(a, list) => {
+            let a = eval(a, doc, scope);
+            list.iter().any(|l| compare(&a, CmpOp::Eq, &literal(l)))
+        }
+        Expr::StartsWith(a, b) => string_fn(&eval(a, doc, scope), &eval(b, doc, scope), |h, n| h.starts_with(n)),
+        Expr::Contains(a, b) => string_fn(&eval(a, doc, scope), &eval(b, doc, scope), |h, n| h.contains(n)),
         Expr::IsOf { path, type_name } => {
             let target = match path {
                 None => Some(doc),
@@ -98,7 +133,22 @@ pub(crate) fn truthy(expr: &Expr, doc: &Value) -> bool {
             };
             target.is_some_and(|v| is_of(v, type_name))
         }
+        Expr::Lambda { kind, collection, var, predicate } => {
+            let elements = match resolve(doc, collection) {
+                Some(Value::Array(items)) => items.as_slice(),
+                _ => &[],
+            };
+            let holds = |value: &'a Value| match predicate {
+                None => true,
+                Some(p) => truthy(p, doc, &Scope::Bound { var, value, outer: scope }),
+            };
+            match kind {
+                LambdaKind::Any => elements.iter().any(holds),
+                LambdaKind::All => elements.iter().all(holds),
+            }
+        }
         Expr::Path(p) => matches!(resolve(doc, p), Some(Value::Bool(true))),
+        Expr::Var { var, path } => matches!(var_value(scope, var, path), Some(Value::Bool(true))),
         Expr::Literal(l) => *l == Literal::Bool(true),
     }
 }
@@ -350,6 +400,29 @@ mod tests {
         assert!(!m("isof(missing,'microsoft.graph.x')", &d));
         assert!(m("isof(displayName,'Edm.String') and isof(count,'Edm.Int32')", &d));
         assert!(!m("isof('x.y')", &json!({"a": 1})));
+    }
+
+    #[test]
+    fn in_any_all() {
+        let d = json!({
+            "id": "AbC",
+            "groupTypes": ["Unified", "DynamicMembership"],
+            "assignedLicenses": [{"skuId": "sku-1"}, {"skuId": "sku-2", "disabledPlans": []}],
+            "empty": [],
+            "nested": {"tags": ["x"]}
+        });
+        assert!(m("id in ('x', 'abc')", &d));
+        assert!(!m("id in ('x', 1)", &d));
+        assert!(m("groupTypes/any(c:c eq 'unified')", &d));
+        assert!(!m("groupTypes/all(c:c eq 'Unified')", &d));
+        assert!(m("groupTypes/all(c:startswith(c, 'u') or startswith(c, 'd'))", &d));
+        assert!(m("assignedLicenses/any(x:x/skuId eq 'SKU-2')", &d));
+        assert!(!m("assignedLicenses/any(x:x/skuId eq 'sku-3')", &d));
+        assert!(m("assignedLicenses/any()", &d) && !m("empty/any()", &d) && !m("missing/any()", &d));
+        assert!(m("empty/all(x: x eq 1)", &d) && m("missing/all(x: x eq 1)", &d));
+        assert!(m("nested/tags/any(t: t eq 'X')", &d));
+        // An inner lambda sees the outer lambda's variable.
+        assert!(m("assignedLicenses/any(x: groupTypes/any(c: c eq 'Unified') and x/skuId eq 'sku-1')", &d));
     }
 
     #[test]

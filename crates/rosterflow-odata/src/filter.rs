@@ -7,15 +7,21 @@
 //! or_expr    := and_expr ( "or" and_expr )*
 //! and_expr   := unary ( "and" unary )*
 //! unary      := "not" unary | comparison
-//! comparison := primary ( ("eq"|"ne"|"gt"|"ge"|"lt"|"le") primary )*
+//! comparison := primary ( ("eq"|"ne"|"gt"|"ge"|"lt"|"le") primary | "in" "(" literal ("," literal)* ")" )*
 //! primary    := "(" or_expr ")" | literal | function | path
 //! function   := ("startswith"|"contains") "(" or_expr "," or_expr ")"
 //!             | "isof" "(" [path ","] (string | qualifiedName) ")"
-//! path       := identifier ( "/" identifier )*
+//! path       := identifier ( "/" identifier )* [ "/" ("any"|"all") "(" [ identifier ":" or_expr ] ")" ]
 //! ```
+//!
+//! Inside a lambda, a path that starts with the lambda's variable (`x/skuId`, or `c` alone) is relative to
+//! the collection's element ([`Expr::Var`]).
 //!
 //! Note: strict OData gives `not` a higher precedence than comparisons, which makes
 //! `not a eq 1` a type error; here it means `not (a eq 1)`, which is what clients mean.
+//!
+//! `and` / `or` chains are flat ([`Expr::And`] / [`Expr::Or`] hold every operand), so the tree is only as deep
+//! as the expression's nesting (parentheses, `not`, function arguments, lambdas), never as deep as it is long.
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde_json::Value;
@@ -24,7 +30,8 @@ use crate::lexer::{syntax_error, unsupported, Lexer, Tok, Token};
 use crate::QueryError;
 
 /// A parsed `$filter` expression. Build it with [`Filter::parse`] (or via
-/// [`crate::QueryOptions::parse`]) and test documents with [`Filter::matches`].
+/// [`crate::QueryOptions::parse`]) and test documents with [`Filter::matches`], or translate
+/// [`Filter::expr`] into a query of a store's own.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {
     pub(crate) expr: Expr,
@@ -33,7 +40,7 @@ pub struct Filter {
 
 /// Comparison operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CmpOp {
+pub enum CmpOp {
     Eq,
     Ne,
     Gt,
@@ -44,7 +51,7 @@ pub(crate) enum CmpOp {
 
 /// Literal values.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Literal {
+pub enum Literal {
     Null,
     Bool(bool),
     Int(i64),
@@ -55,13 +62,24 @@ pub(crate) enum Literal {
     Date(NaiveDate),
 }
 
+/// `any` or `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LambdaKind {
+    Any,
+    All,
+}
+
 /// The expression tree.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Expr {
-    Or(Box<Expr>, Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
+pub enum Expr {
+    /// Two or more operands, any of which must hold.
+    Or(Vec<Expr>),
+    /// Two or more operands, all of which must hold.
+    And(Vec<Expr>),
     Not(Box<Expr>),
     Compare(Box<Expr>, CmpOp, Box<Expr>),
+    /// `operand in (literal, ...)`: equal (as `eq` compares) to one of the literals.
+    In(Box<Expr>, Vec<Literal>),
     StartsWith(Box<Expr>, Box<Expr>),
     Contains(Box<Expr>, Box<Expr>),
     /// `isof('Type')` (path `None`: the document itself) or `isof(path,'Type')`.
@@ -69,8 +87,21 @@ pub(crate) enum Expr {
         path: Option<Vec<String>>,
         type_name: String,
     },
+    /// `collection/any(var: predicate)` or `collection/all(var: predicate)`. `any()` without a predicate holds
+    /// when the collection has an element. A missing or null collection has none: `any` is false, `all` true.
+    Lambda {
+        kind: LambdaKind,
+        collection: Vec<String>,
+        var: String,
+        predicate: Option<Box<Expr>>,
+    },
     /// Property path; as a boolean expression it is true when the value is JSON `true`.
     Path(Vec<String>),
+    /// Inside a lambda: the element bound to `var`, or a path below it (`x/skuId` is `var: x, path: [skuId]`).
+    Var {
+        var: String,
+        path: Vec<String>,
+    },
     Literal(Literal),
 }
 
@@ -91,17 +122,16 @@ impl Expr {
 
     fn collect_paths(&self, out: &mut Vec<String>) {
         match self {
-            Expr::Or(a, b)
-            | Expr::And(a, b)
-            | Expr::Compare(a, _, b)
-            | Expr::StartsWith(a, b)
-            | Expr::Contains(a, b) => {
+            Expr::Or(v) | Expr::And(v) => v.iter().for_each(|e| e.collect_paths(out)),
+            Expr::Compare(a, _, b) | Expr::StartsWith(a, b) | Expr::Contains(a, b) => {
                 a.collect_paths(out);
                 b.collect_paths(out);
             }
-            Expr::Not(a) => a.collect_paths(out),
+            Expr::Not(a) | Expr::In(a, _) => a.collect_paths(out),
             Expr::IsOf { path: Some(p), type_name: _ } | Expr::Path(p) => out.push(p.join("/")),
-            Expr::IsOf { path: None, .. } | Expr::Literal(_) => {}
+            // The collection is a property of the document; what the predicate names is relative to its elements.
+            Expr::Lambda { collection, .. } => out.push(collection.join("/")),
+            Expr::IsOf { path: None, .. } | Expr::Var { .. } | Expr::Literal(_) => {}
         }
     }
 }
@@ -109,7 +139,8 @@ impl Expr {
 impl Filter {
     /// Parses an already percent-decoded `$filter` expression.
     pub fn parse(expression: &str) -> Result<Filter, QueryError> {
-        let mut p = Parser { lexer: Lexer::new(expression), peeked: None, len: expression.chars().count() };
+        let mut p =
+            Parser { lexer: Lexer::new(expression), peeked: None, len: expression.chars().count(), vars: Vec::new() };
         if p.peek()?.is_none() {
             return Err(QueryError::new("The query option '$filter' must not be empty."));
         }
@@ -121,6 +152,11 @@ impl Filter {
             ));
         }
         Ok(Filter { expr, source: expression.to_owned() })
+    }
+
+    /// The expression tree.
+    pub fn expr(&self) -> &Expr {
+        &self.expr
     }
 
     /// The expression text as given (decoded).
@@ -137,7 +173,7 @@ impl Filter {
 
     /// Whether the document satisfies the filter.
     pub fn matches(&self, doc: &Value) -> bool {
-        crate::eval::truthy(&self.expr, doc)
+        crate::eval::truthy(&self.expr, doc, &crate::eval::Scope::Root)
     }
 }
 
@@ -151,6 +187,8 @@ struct Parser {
     lexer: Lexer,
     peeked: Option<Option<Token>>,
     len: usize,
+    /// The variables of the lambdas being parsed, innermost last.
+    vars: Vec<String>,
 }
 
 fn not_boolean(pos: usize) -> QueryError {
@@ -217,23 +255,27 @@ impl Parser {
         self.chain("and", Parser::unary, Expr::And)
     }
 
+    /// A flat chain of operands joined by `kw`: one node however long the chain.
     fn chain(
         &mut self,
         kw: &str,
         operand: fn(&mut Parser) -> Result<Expr, QueryError>,
-        combine: fn(Box<Expr>, Box<Expr>) -> Expr,
+        combine: fn(Vec<Expr>) -> Expr,
     ) -> Result<Expr, QueryError> {
         let pos = self.peek_pos()?;
-        let mut left = operand(self)?;
-        while keyword(self.peek()?, kw) {
-            if !left.is_boolean() {
-                return Err(not_boolean(pos));
-            }
-            self.next()?;
-            let right = self.boolean(operand)?;
-            left = combine(Box::new(left), Box::new(right));
+        let first = operand(self)?;
+        if !keyword(self.peek()?, kw) {
+            return Ok(first);
         }
-        Ok(left)
+        if !first.is_boolean() {
+            return Err(not_boolean(pos));
+        }
+        let mut operands = vec![first];
+        while keyword(self.peek()?, kw) {
+            self.next()?;
+            operands.push(self.boolean(operand)?);
+        }
+        Ok(combine(operands))
     }
 
     fn unary(&mut self) -> Result<Expr, QueryError> {
@@ -262,12 +304,55 @@ impl Parser {
                 "add" | "sub" | "mul" | "div" | "divby" | "mod" => {
                     return Err(unsupported(pos, format!("The arithmetic operator '{word}'")))
                 }
-                "has" | "in" => return Err(unsupported(pos, format!("The '{word}' operator"))),
+                "in" => {
+                    self.next()?;
+                    left = Expr::In(Box::new(left), self.literal_list()?);
+                    continue;
+                }
+                "has" => return Err(unsupported(pos, format!("The '{word}' operator"))),
                 _ => return Ok(left),
             };
             self.next()?;
             let right = self.primary()?;
             left = Expr::Compare(Box::new(left), op, Box::new(right));
+        }
+    }
+
+    /// After `in`: `(literal, ...)`.
+    fn literal_list(&mut self) -> Result<Vec<Literal>, QueryError> {
+        self.expect(Tok::LParen, "after 'in'")?;
+        let mut out = Vec::new();
+        loop {
+            let Some(Token { tok, pos }) = self.next()? else {
+                return Err(syntax_error(self.len, "unexpected end of the expression in the list after 'in'"));
+            };
+            out.push(match tok {
+                Tok::Str(s) | Tok::Guid(s) | Tok::Enum(s) => Literal::Str(s),
+                Tok::Int(i) => Literal::Int(i),
+                Tok::Float(f) => Literal::Float(f),
+                Tok::DateTime(d) => Literal::DateTime(d),
+                Tok::Date(d) => Literal::Date(d),
+                Tok::Word(w) if w.eq_ignore_ascii_case("true") => Literal::Bool(true),
+                Tok::Word(w) if w.eq_ignore_ascii_case("false") => Literal::Bool(false),
+                Tok::Word(w) if w.eq_ignore_ascii_case("null") => Literal::Null,
+                other => {
+                    return Err(syntax_error(
+                        pos,
+                        format!("expected a literal in the list after 'in', found {}", other.describe()),
+                    ))
+                }
+            });
+            match self.next()? {
+                Some(Token { tok: Tok::Comma, .. }) => {}
+                Some(Token { tok: Tok::RParen, .. }) => return Ok(out),
+                Some(t) => {
+                    return Err(syntax_error(
+                        t.pos,
+                        format!("expected ',' or ')' in the list after 'in', found {}", t.tok.describe()),
+                    ))
+                }
+                None => return Err(syntax_error(self.len, "expected ')' to close the list after 'in'")),
+            }
         }
     }
 
@@ -321,18 +406,24 @@ impl Parser {
                 _ => Err(unsupported(pos, format!("The function '{w}'"))),
             };
         }
-        let mut segments = vec![self.segment(w, pos)?];
+        let var = self.vars.contains(&w).then(|| w.clone());
+        let mut segments = if var.is_some() { Vec::new() } else { vec![self.segment(w, pos)?] };
         while self.peek_is(&Tok::Slash)? {
             self.next()?;
             match self.next()? {
                 Some(Token { tok: Tok::Word(seg), pos }) => {
                     if self.peek_is(&Tok::LParen)? {
                         let lower = seg.to_ascii_lowercase();
-                        return Err(if lower == "any" || lower == "all" {
-                            unsupported(pos, format!("The lambda operator '{seg}'"))
-                        } else {
-                            unsupported(pos, format!("The bound function '{seg}'"))
-                        });
+                        let kind = match lower.as_str() {
+                            "any" => LambdaKind::Any,
+                            "all" => LambdaKind::All,
+                            _ => return Err(unsupported(pos, format!("The bound function '{seg}'"))),
+                        };
+                        if var.is_some() {
+                            return Err(unsupported(pos, format!("A lambda over a lambda variable ('{seg}')")));
+                        }
+                        self.next()?;
+                        return self.lambda(kind, segments, pos);
                     }
                     segments.push(self.segment(seg, pos)?);
                 }
@@ -350,7 +441,44 @@ impl Parser {
                 }
             }
         }
-        Ok(Expr::Path(segments))
+        Ok(match var {
+            Some(var) => Expr::Var { var, path: segments },
+            None => Expr::Path(segments),
+        })
+    }
+
+    /// After `collection/any(` or `.../all(`: `)` or `var: predicate)`.
+    fn lambda(&mut self, kind: LambdaKind, collection: Vec<String>, pos: usize) -> Result<Expr, QueryError> {
+        let name = if kind == LambdaKind::Any { "any" } else { "all" };
+        if self.peek_is(&Tok::RParen)? {
+            self.next()?;
+            if kind == LambdaKind::All {
+                return Err(syntax_error(pos, "all() needs a lambda: all(x: predicate)"));
+            }
+            return Ok(Expr::Lambda { kind, collection, var: String::new(), predicate: None });
+        }
+        let var = match self.next()? {
+            Some(Token { tok: Tok::Word(v), .. })
+                if v.chars().all(|c| c.is_alphanumeric() || c == '_')
+                    && !v.starts_with(|c: char| c.is_ascii_digit()) =>
+            {
+                v
+            }
+            Some(t) => {
+                return Err(syntax_error(
+                    t.pos,
+                    format!("expected the lambda variable of {name}(), found {}", t.tok.describe()),
+                ))
+            }
+            None => return Err(syntax_error(self.len, format!("expected the lambda variable of {name}()"))),
+        };
+        self.expect(Tok::Colon, &format!("after the lambda variable of {name}()"))?;
+        self.vars.push(var.clone());
+        let predicate = self.boolean(Parser::or_expr);
+        self.vars.pop();
+        let predicate = predicate?;
+        self.expect(Tok::RParen, &format!("to close {name}()"))?;
+        Ok(Expr::Lambda { kind, collection, var, predicate: Some(Box::new(predicate)) })
     }
 
     fn segment(&self, seg: String, pos: usize) -> Result<String, QueryError> {
@@ -441,13 +569,15 @@ mod tests {
         // a or b and not c  ==  a or (b and (not c))
         assert_eq!(
             parse("a or b and not c"),
-            Expr::Or(path("a"), Box::new(Expr::And(path("b"), Box::new(Expr::Not(path("c"))))))
+            Expr::Or(vec![*path("a"), Expr::And(vec![*path("b"), Expr::Not(path("c"))])])
         );
-        assert_eq!(parse("(a or b) and c"), Expr::And(Box::new(Expr::Or(path("a"), path("b"))), path("c")));
+        assert_eq!(parse("(a or b) and c"), Expr::And(vec![Expr::Or(vec![*path("a"), *path("b")]), *path("c")]));
         // `not x eq 1` negates the comparison.
         assert_eq!(parse("not x eq 'y'"), Expr::Not(Box::new(Expr::Compare(path("x"), CmpOp::Eq, s("y")))));
-        // and/or are left-associative
-        assert_eq!(parse("a and b and c"), Expr::And(Box::new(Expr::And(path("a"), path("b"))), path("c")));
+        // and/or chains are flat: one node however long
+        assert_eq!(parse("a and b and c"), Expr::And(vec![*path("a"), *path("b"), *path("c")]));
+        let long = vec!["a eq 1"; 5000].join(" or ");
+        assert!(matches!(parse(&long), Expr::Or(v) if v.len() == 5000));
     }
 
     #[test]
@@ -493,15 +623,9 @@ mod tests {
             "The function 'endswith' is not supported in $filter (at position 0)."
         );
         assert_eq!(
-            err("members/any(m: m eq 'x')"),
-            "The lambda operator 'any' is not supported in $filter (at position 8)."
-        );
-        assert!(err("tags/all(t:t eq 'x')").contains("lambda operator 'all'"));
-        assert_eq!(
             err("size add 1 eq 2"),
             "The arithmetic operator 'add' is not supported in $filter (at position 5)."
         );
-        assert_eq!(err("name in ('a','b')"), "The 'in' operator is not supported in $filter (at position 5).");
         assert!(err("flags has ns.E'a'").contains("The 'has' operator"));
         assert!(err("tolower(name) eq 'x'").contains("The function 'tolower'"));
         assert!(err("$it eq 1").contains("'$it' is not supported"));
@@ -510,6 +634,43 @@ mod tests {
         assert!(err("isof(a, b, c)").contains("This form of isof()"));
         assert!(err("isof(1)").contains("This form of isof()"));
         assert!(err("a/b() eq 1").contains("bound function 'b'"));
+    }
+
+    #[test]
+    fn in_and_lambdas() {
+        assert_eq!(
+            parse("id in ('a', 'B', 3)"),
+            Expr::In(path("id"), vec![Literal::Str("a".into()), Literal::Str("B".into()), Literal::Int(3)])
+        );
+        assert_eq!(
+            parse("groupTypes/any(c:c eq 'Unified')"),
+            Expr::Lambda {
+                kind: LambdaKind::Any,
+                collection: vec!["groupTypes".into()],
+                var: "c".into(),
+                predicate: Some(Box::new(Expr::Compare(
+                    Box::new(Expr::Var { var: "c".into(), path: vec![] }),
+                    CmpOp::Eq,
+                    s("Unified")
+                ))),
+            }
+        );
+        let e = parse("assignedLicenses/any(x:x/skuId eq 0b3f3a1e-1111-2222-3333-444455556666) and a/b/all(y: y/c)");
+        let Expr::And(v) = e else { panic!("{e:?}") };
+        assert!(matches!(&v[0], Expr::Lambda { kind: LambdaKind::Any, var, .. } if var == "x"));
+        assert!(matches!(&v[1], Expr::Lambda { kind: LambdaKind::All, collection, predicate: Some(p), .. }
+                if collection == &["a", "b"] && **p == Expr::Var { var: "y".into(), path: vec!["c".into()] }));
+        assert!(matches!(parse("tags/any()"), Expr::Lambda { predicate: None, .. }));
+        // Outside its lambda the variable's name is an ordinary property.
+        assert!(
+            matches!(parse("t/any(t: t eq 1) and t eq 2"), Expr::And(v) if v[1] == Expr::Compare(path("t"), CmpOp::Eq, Box::new(Expr::Literal(Literal::Int(2)))))
+        );
+        assert!(err("tags/all()").contains("all() needs a lambda"));
+        assert!(err("tags/any(t t eq 1)").contains("expected ':'"));
+        assert!(err("tags/any(t: 'x')").contains("expected a boolean expression"));
+        assert!(err("a in 'x'").contains("expected '(' after 'in'"));
+        assert!(err("a in ('x' 'y')").contains("expected ',' or ')'"));
+        assert!(err("a in (b)").contains("expected a literal"));
     }
 
     #[test]

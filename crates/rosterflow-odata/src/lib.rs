@@ -27,8 +27,9 @@
 //!   `resetSession=true`) are passed on decoded in [`QueryOptions::params`].
 //!
 //! # `$filter`
-//! * Supported: `eq ne gt ge lt le`; `and`, `or`, `not` (precedence not > and > or)
-//!   and parentheses; `startswith(a,b)`, `contains(a,b)`; `isof('Ns.Type')` (tests the
+//! * Supported: `eq ne gt ge lt le`; `in (literal, ...)`; `and`, `or`, `not` (precedence not > and > or)
+//!   and parentheses; `startswith(a,b)`, `contains(a,b)`; lambdas `path/any(x: predicate)`,
+//!   `path/all(x: predicate)` and `path/any()`, where `x` and `x/sub/path` name the element; `isof('Ns.Type')` (tests the
 //!   document's `@odata.type`, ignoring a leading `#` and case) and
 //!   `isof(path,'Ns.Type')`; property paths `a/b/c`; a bare path as a boolean
 //!   (true when the value is JSON `true`). Literals: `'strings'` with `''`
@@ -37,9 +38,9 @@
 //!   literals `Ns.EnumType'member'`, which are treated as the string `'member'`.
 //!   Keywords and function names are case-insensitive.
 //! * Rejected with a message that names the construct and gives its (0-based)
-//!   position: every other function (`endswith`, `tolower`, `length`, ...), lambdas
-//!   (`any`, `all`), arithmetic (`add`, `sub`, `mul`, `div`, `divby`, `mod`),
-//!   the `in` and `has` operators, `$it`/`$root`, parameter aliases (`@p`),
+//!   position: every other function (`endswith`, `tolower`, `length`, ...),
+//!   arithmetic (`add`, `sub`, `mul`, `div`, `divby`, `mod`),
+//!   the `has` operator, `$it`/`$root`, parameter aliases (`@p`),
 //!   type-cast segments, other typed literals (`duration'...'`), and malformed syntax.
 //!
 //! # Evaluation semantics
@@ -69,7 +70,7 @@ mod select;
 
 use serde_json::Value;
 
-pub use filter::Filter;
+pub use filter::{CmpOp, Expr, Filter, LambdaKind, Literal};
 pub use order::OrderBy;
 pub use select::select_properties;
 
