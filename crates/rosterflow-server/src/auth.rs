@@ -216,8 +216,9 @@ impl Authenticator {
 }
 
 /// The authenticated caller of a request: the extractor every Graph route takes. It verifies the bearer token
-/// (once per request: the principal is kept in the request's extensions) and records the tenant in the
-/// request's log span. A missing or invalid token is a 401 in Graph's envelope.
+/// (once per request: the principal is kept in the request's extensions), records the tenant for the request's
+/// log line and applies the throttle ([`crate::throttle`]). A missing or invalid token is a 401 in Graph's
+/// envelope; a throttled caller gets 429 with `Retry-After`.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Arc<Principal>);
 
@@ -229,7 +230,8 @@ impl std::ops::Deref for Caller {
 }
 
 impl axum::extract::FromRequestParts<Arc<crate::AppState>> for Caller {
-    type Rejection = crate::error::ApiError;
+    /// An error response: 401, or 429 with its `Retry-After` header.
+    type Rejection = axum::response::Response;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
@@ -239,12 +241,12 @@ impl axum::extract::FromRequestParts<Arc<crate::AppState>> for Caller {
             return Ok(caller.clone());
         }
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let principal = app
-            .auth
-            .authenticate(header)
-            .await
-            .map_err(|e| crate::error::ApiError::new(rosterflow_model::ErrorKind::Unauthenticated, e.0))?;
+        let principal = app.auth.authenticate(header).await.map_err(|e| {
+            use axum::response::IntoResponse;
+            crate::error::ApiError::new(rosterflow_model::ErrorKind::Unauthenticated, e.0).into_response()
+        })?;
         crate::request::record_tenant(&principal.tenant);
+        app.throttle.admit(&principal).map_err(axum::response::IntoResponse::into_response)?;
         let caller = Caller(principal);
         parts.extensions.insert(caller.clone());
         Ok(caller)

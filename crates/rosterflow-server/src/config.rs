@@ -59,6 +59,12 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "ROSTERFLOW_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Log lines as `text` (coloured only on a terminal) or `json` (one object a line).
+    #[arg(long, env = "ROSTERFLOW_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: crate::logging::LogFormat,
+    /// Timeouts, size limits, the connection cap and the throttle.
+    #[command(flatten)]
+    pub limits: crate::limits::Limits,
 }
 
 impl ServeArgs {

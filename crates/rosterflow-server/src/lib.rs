@@ -1,17 +1,23 @@
 //! rosterflow's HTTP server: Microsoft Graph's beta industryData API (`/beta/external/industryData`) over axum.
 //!
-//! The request path, outermost first: the canonical spelling of path roots, request ids, the per-request span
-//! and the error envelope ([`request`]); then one router per area ([`industry_data`], ...), whose handlers take
-//! the authenticated [`auth::Caller`], check the permission table (`rosterflow_model::permissions`) and work
-//! over the model's descriptors and the store.
+//! The request path, outermost first: connections within their cap and header timeout ([`connections`]); the
+//! canonical spelling of path roots, request ids, a 500 for a panic, the error envelope and the request's log
+//! line ([`request`], [`logging`]); the head's size, the body's idle timeout and the request's time limit
+//! ([`limits`]); then one router per area ([`industry_data`], ...), whose handlers take the authenticated
+//! [`auth::Caller`] (which also applies the [`throttle`]), check the permission table
+//! (`rosterflow_model::permissions`) and work over the model's descriptors and the store.
 
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod industry_data;
 mod keyfile;
+pub mod limits;
+pub mod logging;
 pub mod request;
 pub mod secrets;
+pub mod throttle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +42,10 @@ pub struct AppState {
     pub secrets: Sealer,
     /// Each tenant's reference codes (see `industry_data::write::catalog`).
     pub catalogs: moka::sync::Cache<TenantId, Arc<Catalog>>,
+    /// Bounds on connections and requests (`serve` and [`limits::guard`]).
+    pub limits: Arc<limits::Limits>,
+    /// Requests per tenant and application (the `Caller` extractor applies it).
+    pub throttle: throttle::Throttle,
 }
 
 impl AppState {
@@ -50,7 +60,17 @@ impl AppState {
                 // Bounds how long a change made through another replica takes to be seen here.
                 .time_to_live(std::time::Duration::from_secs(30))
                 .build(),
+            limits: Arc::default(),
+            throttle: throttle::Throttle::off(),
         }
+    }
+
+    /// These limits, and the throttle they configure.
+    pub fn with_limits(mut self, limits: limits::Limits) -> AppState {
+        let window = std::time::Duration::from_secs(limits.throttle_window_seconds);
+        self.throttle = throttle::Throttle::new(limits.throttle_limit, window);
+        self.limits = Arc::new(limits);
+        self
     }
 }
 
@@ -58,6 +78,7 @@ impl AppState {
 /// [`request::ROOTS`], spelled canonically before routing) and takes the caller as the [`auth::Caller`]
 /// extractor; nothing else needs to know about it.
 pub fn app(state: Arc<AppState>) -> Router {
+    let limits = state.limits.clone();
     let areas = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(industry_data::router())
@@ -68,20 +89,25 @@ pub fn app(state: Arc<AppState>) -> Router {
             ApiError::new(ErrorKind::MethodNotAllowed, format!("'{method}' is not allowed here."))
         })
         .with_state(state);
+    // A handler that panics, in unit-test builds of this crate only (never in the binary): `tests::a_panic_*`.
+    #[cfg(test)]
+    let areas = areas.route("/rosterflow/test/panic", get(tests::panics));
     // An outer router whose layers run before the areas' routing (an axum router's own layers run after it).
     Router::new()
         .fallback_service(areas)
+        .layer(middleware::from_fn_with_state(limits, limits::guard))
         .layer(middleware::from_fn(request::context))
         .layer(middleware::from_fn(request::canonical_path))
 }
 
-/// Serve until `shutdown` resolves.
+/// Serve until `shutdown` resolves, then let the requests in flight finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let limits = state.limits.clone();
+    connections::serve(listener, app(state), &limits, shutdown).await
 }
 
 /// Open the store and key source that `args` name, bind the listener, and return the bound address.
@@ -90,8 +116,11 @@ pub async fn start(args: &config::ServeArgs) -> anyhow::Result<(tokio::net::TcpL
     let min_refresh = std::time::Duration::from_secs(args.jwks_min_refresh_seconds);
     let auth = Authenticator::new(args.key_source(), &args.issuers, &args.audiences(), min_refresh).await?;
     let secrets = Sealer::from_key_file(&args.secrets_key_file())?;
-    let state = Arc::new(AppState::new(stores, auth, secrets, args.max_body_bytes));
+    let state = Arc::new(AppState::new(stores, auth, secrets, args.max_body_bytes).with_limits(args.limits.clone()));
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     Ok((listener, state, addr))
 }
+
+#[cfg(test)]
+mod tests;

@@ -45,12 +45,7 @@ async fn run() -> anyhow::Result<()> {
             println!("{}", auth::dev_token(&args.data_dir, &spec)?);
         }
         Command::Serve(args) => {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_env("ROSTERFLOW_LOG")
-                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-                )
-                .init();
+            rosterflow_server::logging::init(args.log_format);
             std::fs::create_dir_all(&args.data_dir)?;
             let (listener, state, addr) = start(&args).await?;
             tracing::info!(%addr, "listening");

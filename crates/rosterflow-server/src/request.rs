@@ -1,18 +1,21 @@
 //! What every request goes through before and after its area's router: the canonical spelling of Graph's
-//! case-insensitive path roots (so that per-area axum routers can match them), request ids, the log span, and
-//! Graph's error envelope for every error response, whichever layer produced it.
+//! case-insensitive path roots (so that per-area axum routers can match them), request ids, a 500 for a panic,
+//! Graph's error envelope for every error response, whichever layer produced it, and the request's log line
+//! ([`crate::logging`]).
 
-use std::time::Instant;
+use std::panic::AssertUnwindSafe;
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Uri};
 use axum::middleware::Next;
-use axum::response::Response;
-use rosterflow_model::TenantId;
+use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
+use rosterflow_model::{ErrorKind, TenantId};
 use tracing::Instrument;
 
 use crate::error::{envelope, ApiError};
+use crate::logging::{self, RequestLine};
 
 /// The path roots of every area, spelled canonically. Graph matches path segments case-insensitively; axum's
 /// router does not, so [`canonical_path`] rewrites a request's root to this spelling before routing (ids and
@@ -58,22 +61,19 @@ fn canonical_uri(uri: &Uri) -> Option<Uri> {
     Uri::from_parts(parts).ok()
 }
 
-/// Record the caller's tenant in the current request's log span.
+/// Record the caller's tenant for the request's log line.
 pub fn record_tenant(tenant: &TenantId) {
-    tracing::Span::current().record("tenant", tenant.as_str());
+    crate::logging::record_tenant(tenant);
 }
 
-/// Record the route template (`/beta/users/{id}`, never the raw path with its ids) in the request's log span;
-/// `template` is only called when the span is being logged.
+/// Record the route template (`/beta/users/{id}`, never the raw path with its ids) for the request's log line;
+/// `template` is only called when request lines are being logged.
 pub fn record_route(template: impl FnOnce() -> String) {
-    let span = tracing::Span::current();
-    if !span.is_disabled() {
-        span.record("route", template());
-    }
+    crate::logging::record_route(template);
 }
 
-/// Gives each request its `request-id` (echoing `client-request-id`) and span, and writes Graph's error
-/// envelope for every error response, whichever layer produced it.
+/// Gives each request its `request-id` (echoing `client-request-id`), turns a panic into a 500, writes Graph's
+/// error envelope for every error response, whichever layer produced it, and logs the request's line.
 pub async fn context(req: Request, next: Next) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let client_request_id = req
@@ -81,24 +81,29 @@ pub async fn context(req: Request, next: Next) -> Response {
         .get("client-request-id")
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(100).collect::<String>());
+    let method = req.method().clone();
+    let line = RequestLine::begin(req.uri().path());
     // Never the raw path or query: ids and filter values may be roster data. Areas record their route template.
-    let span = tracing::debug_span!(
-        "request",
-        method = %req.method(),
-        route = tracing::field::Empty,
-        tenant = tracing::field::Empty,
-        request_id = %request_id
-    );
-    let started = Instant::now();
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let span = tracing::debug_span!("request", method = %method, request_id = %request_id);
+    let (outcome, record) = logging::scope(AssertUnwindSafe(next.run(req)).catch_unwind()).instrument(span).await;
+    let panicked = outcome.is_err();
+    let mut response = match outcome {
+        Ok(response) => response,
+        Err(_) => {
+            // The cause (message and location, kept by the panic hook) goes to the log, never to the client.
+            let cause = record.panic.as_deref().unwrap_or("unknown");
+            tracing::error!(%request_id, panic = %cause, "request panicked");
+            ApiError::new(ErrorKind::Internal, "The server failed to complete the request.").into_response()
+        }
+    };
     if let Some(error) = response.extensions_mut().remove::<ApiError>() {
         let body = envelope(&error, &request_id, client_request_id.as_deref());
         *response.body_mut() = Body::from(body);
         // The length of the empty body the error was raised with no longer holds.
         response.headers_mut().remove(header::CONTENT_LENGTH);
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if error.0.kind == rosterflow_model::ErrorKind::Internal {
-            tracing::error!(parent: &span, %request_id, message = %error.0.message, "internal error");
+        if error.0.kind == ErrorKind::Internal && !panicked {
+            tracing::error!(%request_id, message = %error.0.message, "internal error");
         }
     }
     let headers = response.headers_mut();
@@ -108,7 +113,9 @@ pub async fn context(req: Request, next: Next) -> Response {
     if let Some(v) = client_request_id.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
         headers.insert("client-request-id", v);
     }
-    tracing::debug!(parent: &span, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "done");
+    if let Some(line) = line {
+        line.write(&method, response.status().as_u16(), &record, &request_id, client_request_id.as_deref());
+    }
     response
 }
 

@@ -157,7 +157,9 @@ async fn read_json(app: &AppState, parts: &axum::http::request::Parts, body: Bod
     if declared.is_some_and(|n| n > app.max_body_bytes) {
         return Err(too_large());
     }
-    let bytes = axum::body::to_bytes(body, app.max_body_bytes).await.map_err(|_| too_large())?;
+    let bytes = axum::body::to_bytes(body, app.max_body_bytes)
+        .await
+        .map_err(|e| crate::limits::body_error(&e, app.max_body_bytes))?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::new(ErrorKind::BadRequest, "The request body is empty; a JSON object is required."));
     }

@@ -63,6 +63,8 @@ pub async fn serve_args(data_dir: &Path) -> ServeArgs {
         jwks_min_refresh_seconds: 0,
         secrets_key_file: None,
         max_body_bytes: 4 * 1024 * 1024,
+        log_format: Default::default(),
+        limits: Default::default(),
     }
 }
 
@@ -372,12 +374,17 @@ pub struct Process {
 }
 
 pub async fn spawn_binary(data_dir: &Path, port: u16) -> Process {
+    spawn_binary_with(data_dir, port, &[], Stdio::null()).await
+}
+
+/// The binary with more `serve` flags, its stderr (the log) going to `stderr`.
+pub async fn spawn_binary_with(data_dir: &Path, port: u16, flags: &[&str], stderr: Stdio) -> Process {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rosterflow"));
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"]).arg(data_dir);
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"]).arg(data_dir).args(flags);
     if let Some(url) = postgres_url().await {
         cmd.args(["--database-url", &url]);
     }
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn rosterflow");
+    let child = cmd.stdout(Stdio::null()).stderr(stderr).spawn().expect("spawn rosterflow");
     let mut process = Process { child, url: format!("http://127.0.0.1:{port}") };
     let http = reqwest::Client::new();
     for _ in 0..200 {
