@@ -35,8 +35,8 @@ pub const DEFAULT_THROTTLE_WINDOW_SECONDS: u64 = 10;
 /// The configurable limits of `serve` (flattened into [`crate::config::ServeArgs`]).
 #[derive(Debug, Clone, Args)]
 pub struct Limits {
-    /// Longest request target (path and query) in bytes; longer ones get 414.
-    #[arg(long, env = "ROSTERFLOW_MAX_URI_BYTES", default_value_t = DEFAULT_MAX_URI_BYTES)]
+    /// Longest request target (path and query) in bytes, below hyper's own 65,534; longer ones get 414.
+    #[arg(long, env = "ROSTERFLOW_MAX_URI_BYTES", default_value_t = DEFAULT_MAX_URI_BYTES, value_parser = uri_limit)]
     pub max_uri_bytes: usize,
     /// Most bytes of header fields (names and values) a request may carry; more gets 431.
     #[arg(long, env = "ROSTERFLOW_MAX_HEADER_BYTES", default_value_t = DEFAULT_MAX_HEADER_BYTES)]
@@ -95,6 +95,17 @@ impl Limits {
     pub fn read_buffer_bytes(&self) -> usize {
         (self.max_uri_bytes + self.max_header_bytes + HEAD_SLACK).max(MIN_READ_BUFFER)
     }
+}
+
+/// hyper answers a longer request target itself, with an empty 414.
+pub const HYPER_MAX_URI_BYTES: usize = 65_534;
+
+fn uri_limit(value: &str) -> Result<usize, String> {
+    let n: usize = value.parse().map_err(|e| format!("{e}"))?;
+    if n >= HYPER_MAX_URI_BYTES {
+        return Err(format!("must be below {HYPER_MAX_URI_BYTES}, hyper's own limit"));
+    }
+    Ok(n)
 }
 
 /// The request line's method, spaces, version and line ends, and a pipelined request's first bytes.

@@ -5,6 +5,7 @@ mod common;
 mod configuration_api;
 mod coverage;
 mod doc_examples;
+mod hardening;
 mod outbound_api;
 mod persistence;
 mod production_auth;

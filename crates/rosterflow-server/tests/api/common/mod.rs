@@ -374,13 +374,20 @@ pub struct Process {
 }
 
 pub async fn spawn_binary(data_dir: &Path, port: u16) -> Process {
-    spawn_binary_with(data_dir, port, &[], Stdio::null()).await
+    spawn_binary_with(data_dir, port, &[], &[], Stdio::null()).await
 }
 
-/// The binary with more `serve` flags, its stderr (the log) going to `stderr`.
-pub async fn spawn_binary_with(data_dir: &Path, port: u16, flags: &[&str], stderr: Stdio) -> Process {
+/// The binary with more `serve` flags and environment variables, its stderr (the log) going to `stderr`.
+pub async fn spawn_binary_with(
+    data_dir: &Path,
+    port: u16,
+    flags: &[&str],
+    env: &[(&str, &str)],
+    stderr: Stdio,
+) -> Process {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rosterflow"));
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"]).arg(data_dir).args(flags);
+    cmd.envs(env.iter().copied());
     if let Some(url) = postgres_url().await {
         cmd.args(["--database-url", &url]);
     }
