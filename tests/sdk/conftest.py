@@ -74,6 +74,8 @@ class Rosterflow:
     port: int
     log_path: Path
     process: Optional[subprocess.Popen] = None
+    # More `serve` flags (e.g. the throttle's), after the ones every server gets.
+    extra_args: list[str] = field(default_factory=list)
     _tokens: dict = field(default_factory=dict)
     _clients: dict = field(default_factory=dict)
 
@@ -94,6 +96,7 @@ class Rosterflow:
         cmd = [str(self.binary), "serve", "--listen", f"{HOST}:{self.port}", "--data-dir", str(self.data_dir)]
         if os.environ.get("ROSTERFLOW_DATABASE_URL"):
             cmd += ["--database-url", os.environ["ROSTERFLOW_DATABASE_URL"]]
+        cmd += self.extra_args
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
