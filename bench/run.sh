@@ -20,6 +20,7 @@
 #   BENCH_MAX_BUSY [10]     % of CPU time taken by others (sampled over 1 s) above which the machine is "busy"
 #   BENCH_ENFORCE [0]       1: exit 1 when a goal is missed (otherwise the verdict is only printed)
 #   BENCH_KEEP [0]          1: keep the work directory (server logs, wrk outputs, the database)
+#   BENCH_LOG [warn]        rosterflow's ROSTERFLOW_LOG: warn leaves out the line every request logs at info
 #   BENCH_OUT               also write the markdown table to this file
 set -euo pipefail
 
@@ -35,6 +36,7 @@ readonly ROUNDS=${BENCH_ROUNDS:-1}
 readonly QUIET_WAIT=${BENCH_QUIET_WAIT:-60}
 readonly MAX_BUSY=${BENCH_MAX_BUSY:-10}
 readonly ENFORCE=${BENCH_ENFORCE:-0}
+readonly LOG_FILTER=${BENCH_LOG:-warn}
 HZ=$(getconf CLK_TCK)
 readonly HZ
 readonly SCOPES="IndustryData-OutboundFlow.ReadWrite.All"
@@ -277,7 +279,8 @@ main() {
     log "data directory $WORK/data on $(df -T "$WORK" | awk 'NR == 2 { print $2 " (" $1 ")" }')"
 
     start_server bare204 "$TARGET_DIR/release/examples/bare204" 127.0.0.1:0
-    start_server rosterflow "$TARGET_DIR/release/rosterflow" serve --listen 127.0.0.1:0 --data-dir "$WORK/data"
+    start_server rosterflow env ROSTERFLOW_LOG="$LOG_FILTER" \
+        "$TARGET_DIR/release/rosterflow" serve --listen 127.0.0.1:0 --data-dir "$WORK/data"
     BARE=http://$(server_address bare204)
     RF=http://$(server_address rosterflow)
     TOKEN=$("$TARGET_DIR/release/rosterflow" token --data-dir "$WORK/data" --tenant bench --scopes "$SCOPES")

@@ -2,28 +2,25 @@
 //! `/rosterflow/test/panic` to [`panics`] only when this crate is compiled for its own unit tests, so neither the
 //! binary nor the API tests' builds can reach it. The server is the real one: `start`, `serve`, real HTTP.
 
+use std::ffi::OsString;
 use std::time::Duration;
 
-use crate::config::ServeArgs;
+use clap::Parser;
+
+use crate::config::{Cli, Command, ServeArgs};
 
 pub(crate) async fn panics() -> &'static str {
     panic!("a test handler panicked with a value it should not show")
 }
 
-fn args(data_dir: std::path::PathBuf) -> ServeArgs {
-    ServeArgs {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir,
-        database_url: None,
-        jwks_file: None,
-        jwks_url: None,
-        issuers: vec![],
-        audience: None,
-        jwks_min_refresh_seconds: 0,
-        secrets_key_file: None,
-        max_body_bytes: 1024,
-        log_format: Default::default(),
-        limits: Default::default(),
+/// `serve`'s arguments as the binary parses them (defaults, and any `ROSTERFLOW_*` variable set).
+fn args(data_dir: &std::path::Path) -> ServeArgs {
+    let mut argv: Vec<OsString> =
+        ["rosterflow", "serve", "--listen", "127.0.0.1:0", "--data-dir"].map(Into::into).into();
+    argv.push(data_dir.into());
+    match Cli::try_parse_from(argv).expect("serve's arguments parse").command {
+        Command::Serve(args) => args,
+        Command::Token(_) => unreachable!(),
     }
 }
 
@@ -31,7 +28,7 @@ fn args(data_dir: std::path::PathBuf) -> ServeArgs {
 async fn a_panic_answers_500_in_the_envelope_and_the_server_keeps_serving() {
     let dir = std::env::temp_dir().join(format!("rosterflow-unit-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (listener, state, addr) = crate::start(&args(dir.clone())).await.unwrap();
+    let (listener, state, addr) = crate::start(&args(&dir)).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crate::serve(listener, state, async {
         let _ = stopped.await;
