@@ -43,11 +43,16 @@ impl Binary {
             panic!("the server died: {status}");
         }
         let head = raw::head("GET", "/healthz", &[]);
-        let reply = raw::request(&self.addr, &head).await;
-        if let Ok(Some(status)) = self.process.child.try_wait() {
-            panic!("the server died: {status}");
-        }
-        let reply = reply.expect("/healthz answers");
+        let Some(reply) = raw::request(&self.addr, &head).await else {
+            // A process that is going down may take a moment to be reaped: say how it died.
+            for _ in 0..20 {
+                if let Ok(Some(status)) = self.process.child.try_wait() {
+                    panic!("the server died: {status}");
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("/healthz closed the connection without an answer");
+        };
         assert_eq!(reply.status, 200, "{}", reply.text());
     }
 }

@@ -65,11 +65,15 @@ pub enum Sending {
 }
 
 /// Send `head` (its blank line included) and the body; return the answer, read while the body is still going
-/// out, and how many body bytes were written by then. `None` when the server closed without an answer.
+/// out, and how many body bytes were written by then. `None` when the server refused the connection or closed
+/// it without an answer.
 pub async fn exchange(addr: &str, head: &[u8], sending: Sending, wait: Duration) -> (Option<RawReply>, u64) {
-    let stream = TcpStream::connect(addr).await.expect("connect");
+    // A server that is gone (or closed at once) gives no answer: the caller says which.
+    let Ok(stream) = TcpStream::connect(addr).await else { return (None, 0) };
     let (mut rd, mut wr) = stream.into_split();
-    wr.write_all(head).await.expect("write the head");
+    if wr.write_all(head).await.is_err() {
+        return (None, 0);
+    }
     let sent = Arc::new(AtomicU64::new(0));
     let counter = sent.clone();
     let writer = tokio::spawn(async move {
