@@ -63,15 +63,21 @@
 
 mod eval;
 mod filter;
+mod filter_parser;
+mod filter_print;
 mod lexer;
+pub mod limits;
 mod order;
 mod parse;
+mod search;
+mod search_match;
 mod select;
 
 use serde_json::Value;
 
 pub use filter::{CmpOp, Expr, Filter, LambdaKind, Literal};
 pub use order::OrderBy;
+pub use search::{Search, SearchExpr};
 pub use select::select_properties;
 
 /// A query that cannot be served. The message says exactly what is wrong or
@@ -104,6 +110,8 @@ pub struct QueryOptions {
     pub skiptoken: Option<String>,
     /// Parameters without `$` (e.g. function parameters like `resetSession=true`), decoded, in order.
     pub params: Vec<(String, String)>,
+    /// `$search`, parsed; whether an API supports it is the caller's decision.
+    pub search: Option<Search>,
 }
 
 impl QueryOptions {
@@ -113,13 +121,14 @@ impl QueryOptions {
         parse::parse_query(raw_query)
     }
 
-    /// Every property path referenced by `$filter`, `$orderby` and `$select`
+    /// Every property path referenced by `$filter`, `$orderby`, `$select` and `$search`
     /// (e.g. `displayName`, `configuration/additionalOptions/createTeam`),
     /// without duplicates, in that order.
     pub fn referenced_properties(&self) -> Vec<String> {
         let mut all = self.filter.as_ref().map(Filter::referenced_properties).unwrap_or_default();
         all.extend(self.orderby.iter().map(|o| o.property.clone()));
         all.extend(self.select.iter().flatten().cloned());
+        all.extend(self.search.as_ref().map(Search::referenced_properties).unwrap_or_default());
         let mut out: Vec<String> = Vec::with_capacity(all.len());
         for p in all {
             if !out.contains(&p) {
@@ -129,11 +138,15 @@ impl QueryOptions {
         out
     }
 
-    /// Filters, then stably sorts, the documents. Does no paging.
+    /// Filters (by `$filter` and `$search`, both of which must hold), then stably sorts, the documents.
+    /// Does no paging.
     pub fn apply(&self, docs: Vec<Value>) -> Vec<Value> {
-        let mut docs: Vec<Value> = match &self.filter {
-            Some(f) => docs.into_iter().filter(|d| f.matches(d)).collect(),
-            None => docs,
+        let mut docs: Vec<Value> = match (&self.filter, &self.search) {
+            (None, None) => docs,
+            (f, s) => docs
+                .into_iter()
+                .filter(|d| f.as_ref().is_none_or(|f| f.matches(d)) && s.as_ref().is_none_or(|s| s.matches(d)))
+                .collect(),
         };
         if !self.orderby.is_empty() {
             docs.sort_by(|a, b| order::compare_docs(&self.orderby, a, b));

@@ -1,0 +1,720 @@
+//! The `$filter` parser: recursive descent, bounded by construction.
+//!
+//! Grammar (precedence lowest to highest; keywords and function names are matched case-insensitively, as
+//! OData 4.01 allows):
+//!
+//! ```text
+//! or_expr    := and_expr ( "or" and_expr )*
+//! and_expr   := unary ( "and" unary )*
+//! unary      := "not" unary | comparison
+//! comparison := primary [ ("eq"|"ne"|"gt"|"ge"|"lt"|"le") primary | "in" "(" literal ("," literal)* ")" ]
+//! primary    := "(" or_expr ")" | literal | function | path
+//! function   := ("startswith"|"contains") "(" or_expr "," or_expr ")"
+//!             | "isof" "(" [path ","] (string | qualifiedName) ")"
+//! path       := identifier ( "/" identifier )* [ "/" ("any"|"all") "(" [ identifier ":" or_expr ] ")" ]
+//! ```
+//!
+//! Inside a lambda, a path that starts with the lambda's variable (`x/skuId`, or `c` alone) is relative to
+//! the collection's element ([`Expr::Var`]).
+//!
+//! Notes:
+//! * Strict OData gives `not` a higher precedence than comparisons, which makes `not a eq 1` a type error;
+//!   here it means `not (a eq 1)`, which is what clients mean.
+//! * A comparison does not chain: `a eq 1 eq true` is an error (write `(a eq 1) eq true`). A chain would make
+//!   the tree as deep as the expression is long.
+//!
+//! Limits ([`crate::limits`]): the expression's length is checked before it is read; the depth counter goes
+//! up on entering each parenthesis, `not`, function call and lambda, and is checked *before* the parser
+//! descends, so the recursion is at most [`MAX_FILTER_DEPTH`] levels whatever the input; nodes, `in` values,
+//! path segments and nested lambdas are counted as they are read.
+
+use crate::filter::{CmpOp, Expr, LambdaKind, Literal};
+use crate::lexer::{syntax_error, unsupported, Lexer, Tok, Token};
+use crate::limits::{
+    self, MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_IN_ITEMS, MAX_LAMBDA_DEPTH, MAX_OPTION_LENGTH, MAX_PATH_SEGMENTS,
+};
+use crate::QueryError;
+
+/// Parses an already percent-decoded `$filter` expression.
+pub(crate) fn parse(expression: &str) -> Result<Expr, QueryError> {
+    if expression.len() > MAX_OPTION_LENGTH {
+        return Err(limits::option_too_long("$filter", expression.len()));
+    }
+    let mut p = Parser {
+        lexer: Lexer::new(expression),
+        peeked: None,
+        len: expression.chars().count(),
+        vars: Vec::new(),
+        depth: 0,
+        nodes: 0,
+    };
+    if p.peek()?.is_none() {
+        return Err(QueryError::new("The query option '$filter' must not be empty."));
+    }
+    let expr = p.boolean(Parser::or_expr)?;
+    if let Some(t) = p.next()? {
+        return Err(syntax_error(
+            t.pos,
+            format!("unexpected {}; expected 'and', 'or' or the end of the expression", t.tok.describe()),
+        ));
+    }
+    Ok(expr)
+}
+
+struct Parser {
+    lexer: Lexer,
+    peeked: Option<Option<Token>>,
+    len: usize,
+    /// The variables of the lambdas being parsed, innermost last.
+    vars: Vec<String>,
+    /// Nesting constructs open at this point.
+    depth: usize,
+    /// Nodes built so far.
+    nodes: usize,
+}
+
+fn not_boolean(pos: usize) -> QueryError {
+    syntax_error(pos, "expected a boolean expression (a comparison, function or property), found a literal")
+}
+
+fn keyword(t: &Option<Token>, kw: &str) -> bool {
+    matches!(t, Some(Token { tok: Tok::Word(w), .. }) if w.eq_ignore_ascii_case(kw))
+}
+
+fn cmp_op(word: &str) -> Option<CmpOp> {
+    Some(match word {
+        "eq" => CmpOp::Eq,
+        "ne" => CmpOp::Ne,
+        "gt" => CmpOp::Gt,
+        "ge" => CmpOp::Ge,
+        "lt" => CmpOp::Lt,
+        "le" => CmpOp::Le,
+        _ => return None,
+    })
+}
+
+impl Parser {
+    fn peek(&mut self) -> Result<&Option<Token>, QueryError> {
+        if self.peeked.is_none() {
+            self.peeked = Some(self.lexer.next_token()?);
+        }
+        Ok(self.peeked.as_ref().expect("just filled"))
+    }
+
+    fn next(&mut self) -> Result<Option<Token>, QueryError> {
+        self.peek()?;
+        Ok(self.peeked.take().flatten())
+    }
+
+    fn peek_is(&mut self, tok: &Tok) -> Result<bool, QueryError> {
+        Ok(matches!(self.peek()?, Some(t) if &t.tok == tok))
+    }
+
+    fn peek_pos(&mut self) -> Result<usize, QueryError> {
+        let len = self.len;
+        Ok(self.peek()?.as_ref().map_or(len, |t| t.pos))
+    }
+
+    fn expect(&mut self, tok: Tok, context: &str) -> Result<(), QueryError> {
+        match self.next()? {
+            Some(t) if t.tok == tok => Ok(()),
+            Some(t) => {
+                Err(syntax_error(t.pos, format!("expected {} {context}, found {}", tok.describe(), t.tok.describe())))
+            }
+            None => Err(syntax_error(
+                self.len,
+                format!("expected {} {context}, found the end of the expression", tok.describe()),
+            )),
+        }
+    }
+
+    /// Opens a nesting level (parenthesis, `not`, function call, lambda); called before descending into it.
+    fn enter(&mut self, pos: usize) -> Result<(), QueryError> {
+        self.depth += 1;
+        if self.depth > MAX_FILTER_DEPTH {
+            return Err(limits::too_deep("$filter", self.depth, MAX_FILTER_DEPTH, pos));
+        }
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    /// Counts `e` as one more node of the tree.
+    fn node(&mut self, e: Expr) -> Result<Expr, QueryError> {
+        self.nodes += 1;
+        if self.nodes > MAX_FILTER_NODES {
+            return Err(limits::too_many("$filter", "nodes (operators, functions, properties and literals)", MAX_FILTER_NODES));
+        }
+        Ok(e)
+    }
+
+    /// Runs `f` and checks that it produced a boolean-valued expression.
+    fn boolean(&mut self, f: fn(&mut Parser) -> Result<Expr, QueryError>) -> Result<Expr, QueryError> {
+        let pos = self.peek_pos()?;
+        let e = f(self)?;
+        if e.is_boolean() {
+            Ok(e)
+        } else {
+            Err(not_boolean(pos))
+        }
+    }
+
+    /// `or`/`and` chains. Operands are only required to be boolean when an
+    /// operator actually combines them, so function arguments can reuse this.
+    fn or_expr(&mut self) -> Result<Expr, QueryError> {
+        self.chain("or", Parser::and_expr, Expr::Or)
+    }
+
+    fn and_expr(&mut self) -> Result<Expr, QueryError> {
+        self.chain("and", Parser::unary, Expr::And)
+    }
+
+    /// A flat chain of operands joined by `kw`: one node however long the chain.
+    fn chain(
+        &mut self,
+        kw: &str,
+        operand: fn(&mut Parser) -> Result<Expr, QueryError>,
+        combine: fn(Vec<Expr>) -> Expr,
+    ) -> Result<Expr, QueryError> {
+        let pos = self.peek_pos()?;
+        let first = operand(self)?;
+        if !keyword(self.peek()?, kw) {
+            return Ok(first);
+        }
+        if !first.is_boolean() {
+            return Err(not_boolean(pos));
+        }
+        let mut operands = vec![first];
+        while keyword(self.peek()?, kw) {
+            self.next()?;
+            operands.push(self.boolean(operand)?);
+        }
+        self.node(combine(operands))
+    }
+
+    fn unary(&mut self) -> Result<Expr, QueryError> {
+        if keyword(self.peek()?, "not") {
+            let pos = self.peek_pos()?;
+            self.next()?;
+            self.enter(pos)?;
+            let operand = self.boolean(Parser::unary)?;
+            self.leave();
+            return self.node(Expr::Not(Box::new(operand)));
+        }
+        self.comparison()
+    }
+
+    fn comparison(&mut self) -> Result<Expr, QueryError> {
+        let left = self.primary()?;
+        let Some((word, pos)) = self.operator()? else {
+            return Ok(left);
+        };
+        self.next()?;
+        let e = if word == "in" {
+            Expr::In(Box::new(left), self.literal_list()?)
+        } else {
+            let op = cmp_op(&word).expect("operator() returns comparison operators and 'in'");
+            let right = self.primary()?;
+            Expr::Compare(Box::new(left), op, Box::new(right))
+        };
+        let e = self.node(e)?;
+        if let Some((word, pos2)) = self.operator()? {
+            return Err(syntax_error(
+                pos2,
+                format!(
+                    "'{word}' cannot follow the comparison at position {pos}: comparisons do not chain \
+                     (put the first one in parentheses)"
+                ),
+            ));
+        }
+        Ok(e)
+    }
+
+    /// The comparison operator (or `in`) that comes next, lower-cased with its position; `None` when the next
+    /// token is not one. Operators this crate does not support are errors.
+    fn operator(&mut self) -> Result<Option<(String, usize)>, QueryError> {
+        let (word, pos) = match self.peek()? {
+            Some(Token { tok: Tok::Word(w), pos }) => (w.to_ascii_lowercase(), *pos),
+            _ => return Ok(None),
+        };
+        match word.as_str() {
+            "add" | "sub" | "mul" | "div" | "divby" | "mod" => {
+                Err(unsupported(pos, format!("The arithmetic operator '{word}'")))
+            }
+            "has" => Err(unsupported(pos, format!("The '{word}' operator"))),
+            "in" => Ok(Some((word, pos))),
+            w if cmp_op(w).is_some() => Ok(Some((word, pos))),
+            _ => Ok(None),
+        }
+    }
+
+    /// After `in`: `(literal, ...)`.
+    fn literal_list(&mut self) -> Result<Vec<Literal>, QueryError> {
+        self.expect(Tok::LParen, "after 'in'")?;
+        let mut out = Vec::new();
+        loop {
+            let Some(Token { tok, pos }) = self.next()? else {
+                return Err(syntax_error(self.len, "unexpected end of the expression in the list after 'in'"));
+            };
+            if out.len() == MAX_IN_ITEMS {
+                return Err(limits::too_many("$filter", "values in an 'in' list", MAX_IN_ITEMS));
+            }
+            out.push(match tok {
+                Tok::Str(s) | Tok::Guid(s) | Tok::Enum(s) => Literal::Str(s),
+                Tok::Int(i) => Literal::Int(i),
+                Tok::Float(f) => Literal::Float(f),
+                Tok::DateTime(d) => Literal::DateTime(d),
+                Tok::Date(d) => Literal::Date(d),
+                Tok::Word(w) if w.eq_ignore_ascii_case("true") => Literal::Bool(true),
+                Tok::Word(w) if w.eq_ignore_ascii_case("false") => Literal::Bool(false),
+                Tok::Word(w) if w.eq_ignore_ascii_case("null") => Literal::Null,
+                other => {
+                    return Err(syntax_error(
+                        pos,
+                        format!("expected a literal in the list after 'in', found {}", other.describe()),
+                    ))
+                }
+            });
+            match self.next()? {
+                Some(Token { tok: Tok::Comma, .. }) => {}
+                Some(Token { tok: Tok::RParen, .. }) => return Ok(out),
+                Some(t) => {
+                    return Err(syntax_error(
+                        t.pos,
+                        format!("expected ',' or ')' in the list after 'in', found {}", t.tok.describe()),
+                    ))
+                }
+                None => return Err(syntax_error(self.len, "expected ')' to close the list after 'in'")),
+            }
+        }
+    }
+
+    fn primary(&mut self) -> Result<Expr, QueryError> {
+        let Some(Token { tok, pos }) = self.next()? else {
+            return Err(syntax_error(self.len, "unexpected end of the expression; expected an operand"));
+        };
+        let literal = match tok {
+            Tok::LParen => {
+                self.enter(pos)?;
+                let e = self.or_expr()?;
+                self.expect(Tok::RParen, "to close the parenthesis")?;
+                self.leave();
+                return Ok(e);
+            }
+            Tok::Word(w) => return self.word(w, pos),
+            Tok::Str(s) | Tok::Guid(s) | Tok::Enum(s) => Literal::Str(s),
+            Tok::Int(i) => Literal::Int(i),
+            Tok::Float(f) => Literal::Float(f),
+            Tok::DateTime(d) => Literal::DateTime(d),
+            Tok::Date(d) => Literal::Date(d),
+            other => return Err(syntax_error(pos, format!("unexpected {}; expected an operand", other.describe()))),
+        };
+        self.node(Expr::Literal(literal))
+    }
+
+    fn word(&mut self, w: String, pos: usize) -> Result<Expr, QueryError> {
+        let lower = w.to_ascii_lowercase();
+        let literal = match lower.as_str() {
+            "true" => Some(Literal::Bool(true)),
+            "false" => Some(Literal::Bool(false)),
+            "null" => Some(Literal::Null),
+            _ => None,
+        };
+        if let Some(l) = literal {
+            return self.node(Expr::Literal(l));
+        }
+        if w.starts_with('$') {
+            return Err(unsupported(pos, format!("'{w}'")));
+        }
+        if w.starts_with('@') {
+            return Err(unsupported(pos, format!("The parameter alias '{w}'")));
+        }
+        if self.peek_is(&Tok::LParen)? {
+            self.next()?;
+            self.enter(pos)?;
+            let e = match lower.as_str() {
+                "startswith" | "contains" => {
+                    let a = self.or_expr()?;
+                    self.expect(Tok::Comma, &format!("between the arguments of {lower}()"))?;
+                    let b = self.or_expr()?;
+                    self.expect(Tok::RParen, &format!("after the arguments of {lower}()"))?;
+                    let (a, b) = (Box::new(a), Box::new(b));
+                    if lower == "contains" {
+                        Expr::Contains(a, b)
+                    } else {
+                        Expr::StartsWith(a, b)
+                    }
+                }
+                "isof" => self.isof(pos)?,
+                _ => return Err(unsupported(pos, format!("The function '{w}'"))),
+            };
+            self.leave();
+            return self.node(e);
+        }
+        let var = self.vars.contains(&w).then(|| w.clone());
+        let mut segments = if var.is_some() { Vec::new() } else { vec![self.segment(w, pos)?] };
+        while self.peek_is(&Tok::Slash)? {
+            self.next()?;
+            match self.next()? {
+                Some(Token { tok: Tok::Word(seg), pos }) => {
+                    if self.peek_is(&Tok::LParen)? {
+                        let lower = seg.to_ascii_lowercase();
+                        let kind = match lower.as_str() {
+                            "any" => LambdaKind::Any,
+                            "all" => LambdaKind::All,
+                            _ => return Err(unsupported(pos, format!("The bound function '{seg}'"))),
+                        };
+                        if var.is_some() {
+                            return Err(unsupported(pos, format!("A lambda over a lambda variable ('{seg}')")));
+                        }
+                        self.next()?;
+                        return self.lambda(kind, segments, pos);
+                    }
+                    segments.push(self.segment(seg, pos)?);
+                }
+                Some(t) => {
+                    return Err(syntax_error(
+                        t.pos,
+                        format!("expected a property name after '/', found {}", t.tok.describe()),
+                    ))
+                }
+                None => {
+                    return Err(syntax_error(
+                        self.len,
+                        "expected a property name after '/', found the end of the expression",
+                    ))
+                }
+            }
+            if segments.len() + usize::from(var.is_some()) > MAX_PATH_SEGMENTS {
+                return Err(limits::path_too_deep("$filter", &segments.join("/")));
+            }
+        }
+        self.node(match var {
+            Some(var) => Expr::Var { var, path: segments },
+            None => Expr::Path(segments),
+        })
+    }
+
+    /// After `collection/any(` or `.../all(`: `)` or `var: predicate)`.
+    fn lambda(&mut self, kind: LambdaKind, collection: Vec<String>, pos: usize) -> Result<Expr, QueryError> {
+        let name = if kind == LambdaKind::Any { "any" } else { "all" };
+        if self.peek_is(&Tok::RParen)? {
+            self.next()?;
+            if kind == LambdaKind::All {
+                return Err(syntax_error(pos, "all() needs a lambda: all(x: predicate)"));
+            }
+            return self.node(Expr::Lambda { kind, collection, var: String::new(), predicate: None });
+        }
+        let var = match self.next()? {
+            Some(Token { tok: Tok::Word(v), .. })
+                if v.chars().all(|c| c.is_alphanumeric() || c == '_')
+                    && !v.starts_with(|c: char| c.is_ascii_digit()) =>
+            {
+                v
+            }
+            Some(t) => {
+                return Err(syntax_error(
+                    t.pos,
+                    format!("expected the lambda variable of {name}(), found {}", t.tok.describe()),
+                ))
+            }
+            None => return Err(syntax_error(self.len, format!("expected the lambda variable of {name}()"))),
+        };
+        self.expect(Tok::Colon, &format!("after the lambda variable of {name}()"))?;
+        if self.vars.len() == MAX_LAMBDA_DEPTH {
+            return Err(QueryError::new(format!(
+                "The $filter expression nests a lambda {} levels deep (at position {pos}); the limit is \
+                 {MAX_LAMBDA_DEPTH}.",
+                MAX_LAMBDA_DEPTH + 1
+            )));
+        }
+        self.enter(pos)?;
+        self.vars.push(var.clone());
+        let predicate = self.boolean(Parser::or_expr)?;
+        self.vars.pop();
+        self.expect(Tok::RParen, &format!("to close {name}()"))?;
+        self.leave();
+        self.node(Expr::Lambda { kind, collection, var, predicate: Some(Box::new(predicate)) })
+    }
+
+    fn segment(&self, seg: String, pos: usize) -> Result<String, QueryError> {
+        if seg.starts_with(['$', '@']) {
+            Err(unsupported(pos, format!("'{seg}' in a property path")))
+        } else if seg.contains('.') {
+            Err(unsupported(pos, format!("The type-cast segment '{seg}'")))
+        } else {
+            Ok(seg)
+        }
+    }
+
+    /// After `isof(`: `'Type')`, `Ns.Type)`, or `path, 'Type')`.
+    fn isof(&mut self, pos: usize) -> Result<Expr, QueryError> {
+        let bad =
+            || unsupported(pos, "This form of isof() (use isof('Namespace.Type') or isof(property,'Namespace.Type'))");
+        let type_name = |t: Option<Token>| match t.map(|t| t.tok) {
+            Some(Tok::Str(s)) => Some(s),
+            Some(Tok::Word(w)) if w.contains('.') => Some(w),
+            _ => None,
+        };
+        let (path, type_tok) = match self.next()? {
+            Some(Token { tok: Tok::Word(w), pos }) if !w.contains('.') => {
+                let Expr::Path(p) = self.word(w, pos)? else {
+                    return Err(bad());
+                };
+                if !self.peek_is(&Tok::Comma)? {
+                    return Err(bad());
+                }
+                self.next()?;
+                (Some(p), self.next()?)
+            }
+            other => (None, other),
+        };
+        let type_name = type_name(type_tok).ok_or_else(bad)?;
+        if !self.peek_is(&Tok::RParen)? {
+            return Err(bad());
+        }
+        self.next()?;
+        Ok(Expr::IsOf { path, type_name })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Expr {
+        super::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn err(s: &str) -> String {
+        super::parse(s).expect_err(s).message
+    }
+
+    fn path(p: &str) -> Box<Expr> {
+        Box::new(Expr::Path(p.split('/').map(String::from).collect()))
+    }
+
+    fn s(v: &str) -> Box<Expr> {
+        Box::new(Expr::Literal(Literal::Str(v.into())))
+    }
+
+    #[test]
+    fn comparison_and_paths() {
+        assert_eq!(
+            parse("configuration/additionalOptions/createTeam eq true"),
+            Expr::Compare(
+                path("configuration/additionalOptions/createTeam"),
+                CmpOp::Eq,
+                Box::new(Expr::Literal(Literal::Bool(true)))
+            )
+        );
+        for (op, c) in [
+            ("eq", CmpOp::Eq),
+            ("ne", CmpOp::Ne),
+            ("gt", CmpOp::Gt),
+            ("ge", CmpOp::Ge),
+            ("lt", CmpOp::Lt),
+            ("LE", CmpOp::Le),
+        ] {
+            assert_eq!(parse(&format!("a {op} 'x'")), Expr::Compare(path("a"), c, s("x")));
+        }
+    }
+
+    #[test]
+    fn precedence() {
+        // a or b and not c  ==  a or (b and (not c))
+        assert_eq!(
+            parse("a or b and not c"),
+            Expr::Or(vec![*path("a"), Expr::And(vec![*path("b"), Expr::Not(path("c"))])])
+        );
+        assert_eq!(parse("(a or b) and c"), Expr::And(vec![Expr::Or(vec![*path("a"), *path("b")]), *path("c")]));
+        // `not x eq 1` negates the comparison.
+        assert_eq!(parse("not x eq 'y'"), Expr::Not(Box::new(Expr::Compare(path("x"), CmpOp::Eq, s("y")))));
+        // and/or chains are flat: one node however long
+        assert_eq!(parse("a and b and c"), Expr::And(vec![*path("a"), *path("b"), *path("c")]));
+        let long = vec!["a eq 1"; 300].join(" or ");
+        assert!(matches!(parse(&long), Expr::Or(v) if v.len() == 300));
+    }
+
+    #[test]
+    fn functions() {
+        assert_eq!(parse("startswith(displayName,'Gr')"), Expr::StartsWith(path("displayName"), s("Gr")));
+        assert_eq!(
+            parse("not(contains( displayName , 'x' ))"),
+            Expr::Not(Box::new(Expr::Contains(path("displayName"), s("x"))))
+        );
+        assert_eq!(
+            parse("isof('microsoft.graph.industryData.classGroupProvisioningFlow')"),
+            Expr::IsOf { path: None, type_name: "microsoft.graph.industryData.classGroupProvisioningFlow".into() }
+        );
+        assert_eq!(parse("isof(microsoft.graph.x)"), Expr::IsOf { path: None, type_name: "microsoft.graph.x".into() });
+        assert_eq!(
+            parse("isof(source/conn, 'microsoft.graph.y')"),
+            Expr::IsOf { path: Some(vec!["source".into(), "conn".into()]), type_name: "microsoft.graph.y".into() }
+        );
+    }
+
+    #[test]
+    fn literals_in_comparisons() {
+        assert_eq!(
+            parse("readinessStatus eq microsoft.graph.industryData.readinessStatus'notReady'"),
+            Expr::Compare(path("readinessStatus"), CmpOp::Eq, s("notReady"))
+        );
+        assert_eq!(
+            parse("id eq 0b3f3a1e-1111-2222-3333-444455556666"),
+            Expr::Compare(path("id"), CmpOp::Eq, s("0b3f3a1e-1111-2222-3333-444455556666"))
+        );
+        assert!(matches!(
+            parse("x eq null"),
+            Expr::Compare(_, CmpOp::Eq, b) if *b == Expr::Literal(Literal::Null)
+        ));
+        assert!(matches!(parse("x gt -1.5"), Expr::Compare(_, CmpOp::Gt, _)));
+        assert_eq!(parse("true"), Expr::Literal(Literal::Bool(true)));
+    }
+
+    #[test]
+    fn rejections() {
+        assert_eq!(
+            err("endswith(displayName,'x')"),
+            "The function 'endswith' is not supported in $filter (at position 0)."
+        );
+        assert_eq!(
+            err("size add 1 eq 2"),
+            "The arithmetic operator 'add' is not supported in $filter (at position 5)."
+        );
+        assert!(err("flags has ns.E'a'").contains("The 'has' operator"));
+        assert!(err("tolower(name) eq 'x'").contains("The function 'tolower'"));
+        assert!(err("$it eq 1").contains("'$it' is not supported"));
+        assert!(err("name eq @p").contains("parameter alias '@p'"));
+        assert!(err("microsoft.graph.user/name eq 'x'").contains("type-cast segment"));
+        assert!(err("isof(a, b, c)").contains("This form of isof()"));
+        assert!(err("isof(1)").contains("This form of isof()"));
+        assert!(err("a/b() eq 1").contains("bound function 'b'"));
+    }
+
+    #[test]
+    fn in_and_lambdas() {
+        assert_eq!(
+            parse("id in ('a', 'B', 3)"),
+            Expr::In(path("id"), vec![Literal::Str("a".into()), Literal::Str("B".into()), Literal::Int(3)])
+        );
+        assert_eq!(
+            parse("groupTypes/any(c:c eq 'Unified')"),
+            Expr::Lambda {
+                kind: LambdaKind::Any,
+                collection: vec!["groupTypes".into()],
+                var: "c".into(),
+                predicate: Some(Box::new(Expr::Compare(
+                    Box::new(Expr::Var { var: "c".into(), path: vec![] }),
+                    CmpOp::Eq,
+                    s("Unified")
+                ))),
+            }
+        );
+        let e = parse("assignedLicenses/any(x:x/skuId eq 0b3f3a1e-1111-2222-3333-444455556666) and a/b/all(y: y/c)");
+        let Expr::And(v) = e else { panic!("{e:?}") };
+        assert!(matches!(&v[0], Expr::Lambda { kind: LambdaKind::Any, var, .. } if var == "x"));
+        assert!(matches!(&v[1], Expr::Lambda { kind: LambdaKind::All, collection, predicate: Some(p), .. }
+                if collection == &["a", "b"] && **p == Expr::Var { var: "y".into(), path: vec!["c".into()] }));
+        assert!(matches!(parse("tags/any()"), Expr::Lambda { predicate: None, .. }));
+        // Outside its lambda the variable's name is an ordinary property.
+        assert!(
+            matches!(parse("t/any(t: t eq 1) and t eq 2"), Expr::And(v) if v[1] == Expr::Compare(path("t"), CmpOp::Eq, Box::new(Expr::Literal(Literal::Int(2)))))
+        );
+        assert!(err("tags/all()").contains("all() needs a lambda"));
+        assert!(err("tags/any(t t eq 1)").contains("expected ':'"));
+        assert!(err("tags/any(t: 'x')").contains("expected a boolean expression"));
+        assert!(err("a in 'x'").contains("expected '(' after 'in'"));
+        assert!(err("a in ('x' 'y')").contains("expected ',' or ')'"));
+        assert!(err("a in (b)").contains("expected a literal"));
+    }
+
+    #[test]
+    fn syntax_errors() {
+        assert_eq!(
+            err("a eq"),
+            "Syntax error in $filter at position 4: unexpected end of the expression; expected an operand."
+        );
+        assert_eq!(
+            err("(a eq 1"),
+            "Syntax error in $filter at position 7: expected ')' to close the parenthesis, found the end of the expression."
+        );
+        assert_eq!(
+            err("a eq 1 b"),
+            "Syntax error in $filter at position 7: unexpected 'b'; expected 'and', 'or' or the end of the expression."
+        );
+        assert!(err("'x'").contains("expected a boolean expression"));
+        assert!(err("a eq 1 and 5").contains("at position 11: expected a boolean expression"));
+        assert!(err("5 and a").contains("at position 0: expected a boolean expression"));
+        assert!(err("a or (1)").contains("at position 5: expected a boolean expression"));
+        assert!(err("not 'x'").contains("expected a boolean expression"));
+        assert!(err("startswith(a 'x')").contains("expected ','"));
+        assert!(err("a/) eq 1").contains("expected a property name after '/'"));
+        assert!(err("a eq ,").contains("unexpected ','"));
+        assert_eq!(err("   "), "The query option '$filter' must not be empty.");
+    }
+
+    #[test]
+    fn nesting_is_bounded_and_the_error_names_the_limit() {
+        let nest = |open: &str, core: &str, close: &str, n: usize| {
+            format!("{}{core}{}", open.repeat(n), close.repeat(n))
+        };
+        // The probe that took the server down: 2,000 nested parentheses.
+        let message = err(&nest("(", "a", ")", 2000));
+        assert_eq!(message, "The $filter expression is nested 101 levels deep (at position 100); the limit is 100.");
+        assert!(matches!(parse(&nest("(", "a", ")", 100)), Expr::Path(_)));
+        for (open, core, close) in [
+            ("not ", "a", ""),
+            ("startswith(", "a", ",'x')"),
+            ("contains('x',", "a", ")"),
+        ] {
+            assert!(super::parse(&nest(open, core, close, 100)).is_ok(), "{open}");
+            let message = err(&nest(open, core, close, 101));
+            assert!(message.starts_with("The $filter expression is nested 101 levels deep"), "{message}");
+        }
+        let message = err(&nest("a/any(x:", "true", ")", 500));
+        assert!(message.contains("nests a lambda 3 levels deep") && message.contains("the limit is 2"), "{message}");
+        assert!(super::parse("a/any(x: b/all(y: y eq x))").is_ok());
+    }
+
+    #[test]
+    fn sizes_are_bounded_and_the_error_names_the_limit() {
+        let message = err(&"a".repeat(MAX_OPTION_LENGTH + 1));
+        assert_eq!(message, "The value of the query option '$filter' is 8193 bytes long; the limit is 8192.");
+        let message = err(&vec!["a"; MAX_FILTER_NODES].join(" or "));
+        assert!(message.ends_with("the limit is 1000."), "{message}");
+        assert!(super::parse(&vec!["a"; MAX_FILTER_NODES - 1].join(" or ")).is_ok());
+        let list = |n: usize| format!("a in ({})", vec!["1"; n].join(","));
+        assert!(super::parse(&list(MAX_IN_ITEMS)).is_ok());
+        assert!(err(&list(MAX_IN_ITEMS + 1)).ends_with("values in an 'in' list; the limit is 500."));
+        let path = |n: usize| format!("{} eq 1", vec!["a"; n].join("/"));
+        assert!(super::parse(&path(MAX_PATH_SEGMENTS)).is_ok());
+        assert!(err(&path(MAX_PATH_SEGMENTS + 1)).contains("has more than 16 segments; the limit is 16"));
+        assert!(err("t/any(x: x/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p)").contains("the limit is 16"));
+    }
+
+    #[test]
+    fn comparisons_do_not_chain() {
+        // Regression: `a eq 1 eq 1 eq ...` built a left-deep tree as deep as the input was long, which
+        // overflowed the stack when it was evaluated, printed or dropped.
+        let message = err(&format!("a{}", " eq 1".repeat(1000)));
+        assert_eq!(
+            message,
+            "Syntax error in $filter at position 7: 'eq' cannot follow the comparison at position 2: comparisons \
+             do not chain (put the first one in parentheses)."
+        );
+        assert!(err("a in (1) eq true").contains("comparisons do not chain"));
+        assert!(err("a eq 1 in (true)").contains("comparisons do not chain"));
+        assert!(err("a eq 1 add 2").contains("arithmetic operator 'add'"));
+        assert_eq!(
+            parse("(a eq 1) eq true"),
+            Expr::Compare(
+                Box::new(Expr::Compare(path("a"), CmpOp::Eq, Box::new(Expr::Literal(Literal::Int(1))))),
+                CmpOp::Eq,
+                Box::new(Expr::Literal(Literal::Bool(true)))
+            )
+        );
+    }
+}
