@@ -1,4 +1,7 @@
-//! The `$filter` parser: recursive descent, bounded by construction.
+//! The `$filter` parser. It never recurses: what a recursive-descent parser would keep on the call stack
+//! (an open parenthesis, a `not`, a function's arguments, a lambda, an `and`/`or` chain being collected, a
+//! comparison waiting for its right operand) is a [`Ctx`] on a stack of its own, so no input can overflow the
+//! thread's stack, and each token is read once.
 //!
 //! Grammar (precedence lowest to highest; keywords and function names are matched case-insensitively, as
 //! OData 4.01 allows):
@@ -14,8 +17,9 @@
 //! path       := identifier ( "/" identifier )* [ "/" ("any"|"all") "(" [ identifier ":" or_expr ] ")" ]
 //! ```
 //!
-//! Inside a lambda, a path that starts with the lambda's variable (`x/skuId`, or `c` alone) is relative to
-//! the collection's element ([`Expr::Var`]).
+//! The top level, `and`/`or` operands (when there are two or more), `not`'s operand and a lambda's predicate
+//! must be boolean (not a literal other than `true`/`false`). Inside a lambda, a path that starts with the
+//! lambda's variable (`x/skuId`, or `c` alone) is relative to the collection's element ([`Expr::Var`]).
 //!
 //! Notes:
 //! * Strict OData gives `not` a higher precedence than comparisons, which makes `not a eq 1` a type error;
@@ -23,10 +27,11 @@
 //! * A comparison does not chain: `a eq 1 eq true` is an error (write `(a eq 1) eq true`). A chain would make
 //!   the tree as deep as the expression is long.
 //!
-//! Limits ([`crate::limits`]): the expression's length is checked before it is read; the depth counter goes
-//! up on entering each parenthesis, `not`, function call and lambda, and is checked *before* the parser
-//! descends, so the recursion is at most [`MAX_FILTER_DEPTH`] levels whatever the input; nodes, `in` values,
-//! path segments and nested lambdas are counted as they are read.
+//! Limits ([`crate::limits`]): the expression's length is checked before it is read; the depth goes up on
+//! entering each parenthesis, `not`, function call and lambda and is checked before anything inside is read;
+//! nodes, `in` values, path segments and nested lambdas are counted as they are read. The tree is therefore at
+//! most a few levels deeper than [`MAX_FILTER_DEPTH`] (an `or`, an `and` and a comparison per level), which
+//! bounds every recursive walk of it (evaluation, printing, cloning, comparing, dropping).
 
 use crate::filter::{CmpOp, Expr, LambdaKind, Literal};
 use crate::lexer::{syntax_error, unsupported, Lexer, Tok, Token};
@@ -45,20 +50,67 @@ pub(crate) fn parse(expression: &str) -> Result<Expr, QueryError> {
         peeked: None,
         len: expression.chars().count(),
         vars: Vec::new(),
+        stack: Vec::new(),
         depth: 0,
         nodes: 0,
     };
     if p.peek()?.is_none() {
         return Err(QueryError::new("The query option '$filter' must not be empty."));
     }
-    let expr = p.boolean(Parser::or_expr)?;
-    if let Some(t) = p.next()? {
-        return Err(syntax_error(
-            t.pos,
-            format!("unexpected {}; expected 'and', 'or' or the end of the expression", t.tok.describe()),
-        ));
-    }
-    Ok(expr)
+    p.run()
+}
+
+/// What the parser is in the middle of, innermost last: the frames a recursive-descent parser would have.
+enum Ctx {
+    /// After `(` (at `pos`): an `or_expr`, then `)`.
+    Paren {
+        pos: usize,
+    },
+    /// After `not` (at `pos`): a boolean `unary`, starting at `operand`.
+    Not {
+        pos: usize,
+        operand: usize,
+    },
+    /// `operand or operand or ...`, the first operand at `pos`.
+    Or {
+        operands: Vec<Expr>,
+        pos: usize,
+    },
+    And {
+        operands: Vec<Expr>,
+        pos: usize,
+    },
+    /// `left op`: the right operand (a primary) comes next.
+    Compare {
+        left: Expr,
+        left_pos: usize,
+        op: CmpOp,
+        op_pos: usize,
+    },
+    /// `startswith(` / `contains(` (at `pos`): two `or_expr` arguments; `first` once the first is read.
+    Function {
+        contains: bool,
+        name: &'static str,
+        pos: usize,
+        first: Option<Expr>,
+    },
+    /// `collection/any(var:` / `all(`: a boolean `or_expr`, then `)`. The variable is on `vars`; the path
+    /// started at `start`.
+    Lambda {
+        kind: LambdaKind,
+        collection: Vec<String>,
+        start: usize,
+    },
+}
+
+/// What the parser just read: an expression ending at one of the grammar's levels, and where it started.
+enum Done {
+    /// A `primary`: it may still be the left operand of a comparison.
+    Primary(Expr, usize),
+    /// A `unary`: `not`s and `and` may apply to it.
+    Unary(Expr, usize),
+    /// An `or_expr`: complete; the context decides what follows.
+    Or(Expr, usize),
 }
 
 struct Parser {
@@ -67,6 +119,7 @@ struct Parser {
     len: usize,
     /// The variables of the lambdas being parsed, innermost last.
     vars: Vec<String>,
+    stack: Vec<Ctx>,
     /// Nesting constructs open at this point.
     depth: usize,
     /// Nodes built so far.
@@ -91,6 +144,14 @@ fn cmp_op(word: &str) -> Option<CmpOp> {
         "le" => CmpOp::Le,
         _ => return None,
     })
+}
+
+fn boolean(e: Expr, pos: usize) -> Result<Expr, QueryError> {
+    if e.is_boolean() {
+        Ok(e)
+    } else {
+        Err(not_boolean(pos))
+    }
 }
 
 impl Parser {
@@ -128,108 +189,221 @@ impl Parser {
         }
     }
 
-    /// Opens a nesting level (parenthesis, `not`, function call, lambda); called before descending into it.
-    fn enter(&mut self, pos: usize) -> Result<(), QueryError> {
+    /// Opens a nesting level (parenthesis, `not`, function call, lambda) before anything inside it is read.
+    fn enter(&mut self, pos: usize, ctx: Ctx) -> Result<(), QueryError> {
         self.depth += 1;
         if self.depth > MAX_FILTER_DEPTH {
             return Err(limits::too_deep("$filter", self.depth, MAX_FILTER_DEPTH, pos));
         }
+        self.stack.push(ctx);
         Ok(())
     }
 
+    /// Closes the innermost nesting level.
     fn leave(&mut self) {
         self.depth -= 1;
+        self.stack.pop();
     }
 
     /// Counts `e` as one more node of the tree.
     fn node(&mut self, e: Expr) -> Result<Expr, QueryError> {
         self.nodes += 1;
         if self.nodes > MAX_FILTER_NODES {
-            return Err(limits::too_many("$filter", "nodes (operators, functions, properties and literals)", MAX_FILTER_NODES));
-        }
-        Ok(e)
-    }
-
-    /// Runs `f` and checks that it produced a boolean-valued expression.
-    fn boolean(&mut self, f: fn(&mut Parser) -> Result<Expr, QueryError>) -> Result<Expr, QueryError> {
-        let pos = self.peek_pos()?;
-        let e = f(self)?;
-        if e.is_boolean() {
-            Ok(e)
-        } else {
-            Err(not_boolean(pos))
-        }
-    }
-
-    /// `or`/`and` chains. Operands are only required to be boolean when an
-    /// operator actually combines them, so function arguments can reuse this.
-    fn or_expr(&mut self) -> Result<Expr, QueryError> {
-        self.chain("or", Parser::and_expr, Expr::Or)
-    }
-
-    fn and_expr(&mut self) -> Result<Expr, QueryError> {
-        self.chain("and", Parser::unary, Expr::And)
-    }
-
-    /// A flat chain of operands joined by `kw`: one node however long the chain.
-    fn chain(
-        &mut self,
-        kw: &str,
-        operand: fn(&mut Parser) -> Result<Expr, QueryError>,
-        combine: fn(Vec<Expr>) -> Expr,
-    ) -> Result<Expr, QueryError> {
-        let pos = self.peek_pos()?;
-        let first = operand(self)?;
-        if !keyword(self.peek()?, kw) {
-            return Ok(first);
-        }
-        if !first.is_boolean() {
-            return Err(not_boolean(pos));
-        }
-        let mut operands = vec![first];
-        while keyword(self.peek()?, kw) {
-            self.next()?;
-            operands.push(self.boolean(operand)?);
-        }
-        self.node(combine(operands))
-    }
-
-    fn unary(&mut self) -> Result<Expr, QueryError> {
-        if keyword(self.peek()?, "not") {
-            let pos = self.peek_pos()?;
-            self.next()?;
-            self.enter(pos)?;
-            let operand = self.boolean(Parser::unary)?;
-            self.leave();
-            return self.node(Expr::Not(Box::new(operand)));
-        }
-        self.comparison()
-    }
-
-    fn comparison(&mut self) -> Result<Expr, QueryError> {
-        let left = self.primary()?;
-        let Some((word, pos)) = self.operator()? else {
-            return Ok(left);
-        };
-        self.next()?;
-        let e = if word == "in" {
-            Expr::In(Box::new(left), self.literal_list()?)
-        } else {
-            let op = cmp_op(&word).expect("operator() returns comparison operators and 'in'");
-            let right = self.primary()?;
-            Expr::Compare(Box::new(left), op, Box::new(right))
-        };
-        let e = self.node(e)?;
-        if let Some((word, pos2)) = self.operator()? {
-            return Err(syntax_error(
-                pos2,
-                format!(
-                    "'{word}' cannot follow the comparison at position {pos}: comparisons do not chain \
-                     (put the first one in parentheses)"
-                ),
+            return Err(limits::too_many(
+                "$filter",
+                "nodes (operators, functions, properties and literals)",
+                MAX_FILTER_NODES,
             ));
         }
         Ok(e)
+    }
+
+    /// The whole expression: read operands and reduce them by their contexts until the top level is done.
+    fn run(&mut self) -> Result<Expr, QueryError> {
+        let mut done = self.operand()?;
+        loop {
+            done = match done {
+                Done::Primary(e, pos) => self.after_primary(e, pos)?,
+                Done::Unary(e, pos) => match self.after_unary(e, pos)? {
+                    Some(d) => d,
+                    None => self.operand()?,
+                },
+                Done::Or(e, pos) => match self.stack.last_mut() {
+                    None => {
+                        let e = boolean(e, pos)?;
+                        if let Some(t) = self.next()? {
+                            return Err(syntax_error(
+                                t.pos,
+                                format!(
+                                    "unexpected {}; expected 'and', 'or' or the end of the expression",
+                                    t.tok.describe()
+                                ),
+                            ));
+                        }
+                        return Ok(e);
+                    }
+                    Some(&mut Ctx::Paren { pos: open }) => {
+                        self.expect(Tok::RParen, "to close the parenthesis")?;
+                        self.leave();
+                        Done::Primary(e, open)
+                    }
+                    Some(Ctx::Function { first: first @ None, name, .. }) => {
+                        *first = Some(e);
+                        let name = *name;
+                        self.expect(Tok::Comma, &format!("between the arguments of {name}()"))?;
+                        self.operand()?
+                    }
+                    Some(Ctx::Function { .. }) => {
+                        let Some(Ctx::Function { contains, name, pos: fpos, first: Some(a) }) = self.stack.pop() else {
+                            unreachable!("matched above")
+                        };
+                        self.expect(Tok::RParen, &format!("after the arguments of {name}()"))?;
+                        self.depth -= 1;
+                        let (a, b) = (Box::new(a), Box::new(e));
+                        let f = if contains { Expr::Contains(a, b) } else { Expr::StartsWith(a, b) };
+                        Done::Primary(self.node(f)?, fpos)
+                    }
+                    Some(Ctx::Lambda { kind, .. }) => {
+                        let e = boolean(e, pos)?;
+                        let name = if *kind == LambdaKind::Any { "any" } else { "all" };
+                        self.expect(Tok::RParen, &format!("to close {name}()"))?;
+                        let Some(Ctx::Lambda { kind, collection, start }) = self.stack.pop() else {
+                            unreachable!("matched above")
+                        };
+                        self.depth -= 1;
+                        let var = self.vars.pop().expect("a lambda's variable");
+                        let lambda = Expr::Lambda { kind, collection, var, predicate: Some(Box::new(e)) };
+                        Done::Primary(self.node(lambda)?, start)
+                    }
+                    Some(Ctx::Not { .. } | Ctx::Or { .. } | Ctx::And { .. } | Ctx::Compare { .. }) => {
+                        unreachable!("reduced before an or_expr completes")
+                    }
+                },
+            };
+        }
+    }
+
+    /// At an operand position: reads `not`s and openings (pushing their contexts) up to a complete primary.
+    fn operand(&mut self) -> Result<Done, QueryError> {
+        loop {
+            // The right operand of a comparison is a primary: there, `not` is a property name.
+            let unary = !matches!(self.stack.last(), Some(Ctx::Compare { .. }));
+            if unary && keyword(self.peek()?, "not") {
+                let pos = self.peek_pos()?;
+                self.next()?;
+                let operand = self.peek_pos()?;
+                self.enter(pos, Ctx::Not { pos, operand })?;
+                continue;
+            }
+            let Some(Token { tok, pos }) = self.next()? else {
+                return Err(syntax_error(self.len, "unexpected end of the expression; expected an operand"));
+            };
+            let literal = match tok {
+                Tok::LParen => {
+                    self.enter(pos, Ctx::Paren { pos })?;
+                    continue;
+                }
+                Tok::Word(w) => match self.word(w, pos)? {
+                    Some(done) => return Ok(done),
+                    None => continue,
+                },
+                Tok::Str(s) | Tok::Guid(s) | Tok::Enum(s) => Literal::Str(s),
+                Tok::Int(i) => Literal::Int(i),
+                Tok::Float(f) => Literal::Float(f),
+                Tok::DateTime(d) => Literal::DateTime(d),
+                Tok::Date(d) => Literal::Date(d),
+                other => {
+                    return Err(syntax_error(pos, format!("unexpected {}; expected an operand", other.describe())))
+                }
+            };
+            return Ok(Done::Primary(self.node(Expr::Literal(literal))?, pos));
+        }
+    }
+
+    /// After a primary: the right operand of a pending comparison, or the left operand of a new one.
+    fn after_primary(&mut self, e: Expr, pos: usize) -> Result<Done, QueryError> {
+        if let Some(Ctx::Compare { .. }) = self.stack.last() {
+            let Some(Ctx::Compare { left, left_pos, op, op_pos }) = self.stack.pop() else {
+                unreachable!("matched above")
+            };
+            let e = self.node(Expr::Compare(Box::new(left), op, Box::new(e)))?;
+            self.no_chain(op_pos)?;
+            return Ok(Done::Unary(e, left_pos));
+        }
+        let Some((word, op_pos)) = self.operator()? else {
+            return Ok(Done::Unary(e, pos));
+        };
+        self.next()?;
+        if word == "in" {
+            let list = self.literal_list()?;
+            let e = self.node(Expr::In(Box::new(e), list))?;
+            self.no_chain(op_pos)?;
+            return Ok(Done::Unary(e, pos));
+        }
+        let op = cmp_op(&word).expect("operator() returns comparison operators and 'in'");
+        self.stack.push(Ctx::Compare { left: e, left_pos: pos, op, op_pos });
+        self.operand()
+    }
+
+    /// After a unary: applies pending `not`s, then extends or closes the `and` and `or` chains. `None` when
+    /// an `and`/`or` was read and another operand comes next.
+    fn after_unary(&mut self, mut e: Expr, mut pos: usize) -> Result<Option<Done>, QueryError> {
+        while let Some(Ctx::Not { .. }) = self.stack.last() {
+            let Some(Ctx::Not { pos: not_pos, operand }) = self.stack.pop() else { unreachable!("matched above") };
+            self.depth -= 1;
+            e = self.node(Expr::Not(Box::new(boolean(e, operand)?)))?;
+            pos = not_pos;
+        }
+        let Some((e, pos)) = self.chain("and", e, pos)? else {
+            return Ok(None);
+        };
+        Ok(self.chain("or", e, pos)?.map(|(e, pos)| Done::Or(e, pos)))
+    }
+
+    /// Adds `e` (at `pos`) to the `kw` chain being collected, or starts one if `kw` follows; `None` when `kw`
+    /// was read and another operand comes next, else the finished chain (or `e` alone, when there is none).
+    fn chain(&mut self, kw: &str, e: Expr, pos: usize) -> Result<Option<(Expr, usize)>, QueryError> {
+        let collecting = match (self.stack.last(), kw) {
+            (Some(Ctx::And { .. }), "and") | (Some(Ctx::Or { .. }), "or") => true,
+            _ => false,
+        };
+        let more = keyword(self.peek()?, kw);
+        if !collecting && !more {
+            return Ok(Some((e, pos)));
+        }
+        let e = boolean(e, pos)?;
+        if !collecting {
+            self.stack.push(if kw == "and" {
+                Ctx::And { operands: vec![e], pos }
+            } else {
+                Ctx::Or { operands: vec![e], pos }
+            });
+        } else if let Some(Ctx::And { operands, .. } | Ctx::Or { operands, .. }) = self.stack.last_mut() {
+            operands.push(e);
+        }
+        if more {
+            self.next()?;
+            return Ok(None);
+        }
+        match self.stack.pop() {
+            Some(Ctx::And { operands, pos }) => Ok(Some((self.node(Expr::And(operands))?, pos))),
+            Some(Ctx::Or { operands, pos }) => Ok(Some((self.node(Expr::Or(operands))?, pos))),
+            _ => unreachable!("a chain is being collected"),
+        }
+    }
+
+    /// After a comparison whose operator was at `first`: another operator is an error.
+    fn no_chain(&mut self, first: usize) -> Result<(), QueryError> {
+        match self.operator()? {
+            Some((word, pos)) => Err(syntax_error(
+                pos,
+                format!(
+                    "'{word}' cannot follow the comparison at position {first}: comparisons do not chain \
+                     (put the first one in parentheses)"
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The comparison operator (or `in`) that comes next, lower-cased with its position; `None` when the next
@@ -291,30 +465,9 @@ impl Parser {
         }
     }
 
-    fn primary(&mut self) -> Result<Expr, QueryError> {
-        let Some(Token { tok, pos }) = self.next()? else {
-            return Err(syntax_error(self.len, "unexpected end of the expression; expected an operand"));
-        };
-        let literal = match tok {
-            Tok::LParen => {
-                self.enter(pos)?;
-                let e = self.or_expr()?;
-                self.expect(Tok::RParen, "to close the parenthesis")?;
-                self.leave();
-                return Ok(e);
-            }
-            Tok::Word(w) => return self.word(w, pos),
-            Tok::Str(s) | Tok::Guid(s) | Tok::Enum(s) => Literal::Str(s),
-            Tok::Int(i) => Literal::Int(i),
-            Tok::Float(f) => Literal::Float(f),
-            Tok::DateTime(d) => Literal::DateTime(d),
-            Tok::Date(d) => Literal::Date(d),
-            other => return Err(syntax_error(pos, format!("unexpected {}; expected an operand", other.describe()))),
-        };
-        self.node(Expr::Literal(literal))
-    }
-
-    fn word(&mut self, w: String, pos: usize) -> Result<Expr, QueryError> {
+    /// A word at an operand position: a literal, a function call, a path, a lambda variable's path or a
+    /// lambda. `None` when it opened a context (a function's arguments or a lambda's predicate come next).
+    fn word(&mut self, w: String, pos: usize) -> Result<Option<Done>, QueryError> {
         let lower = w.to_ascii_lowercase();
         let literal = match lower.as_str() {
             "true" => Some(Literal::Bool(true)),
@@ -323,7 +476,7 @@ impl Parser {
             _ => None,
         };
         if let Some(l) = literal {
-            return self.node(Expr::Literal(l));
+            return Ok(Some(Done::Primary(self.node(Expr::Literal(l))?, pos)));
         }
         if w.starts_with('$') {
             return Err(unsupported(pos, format!("'{w}'")));
@@ -333,46 +486,41 @@ impl Parser {
         }
         if self.peek_is(&Tok::LParen)? {
             self.next()?;
-            self.enter(pos)?;
-            let e = match lower.as_str() {
-                "startswith" | "contains" => {
-                    let a = self.or_expr()?;
-                    self.expect(Tok::Comma, &format!("between the arguments of {lower}()"))?;
-                    let b = self.or_expr()?;
-                    self.expect(Tok::RParen, &format!("after the arguments of {lower}()"))?;
-                    let (a, b) = (Box::new(a), Box::new(b));
-                    if lower == "contains" {
-                        Expr::Contains(a, b)
-                    } else {
-                        Expr::StartsWith(a, b)
+            let contains = match lower.as_str() {
+                "startswith" => false,
+                "contains" => true,
+                "isof" => {
+                    if self.depth == MAX_FILTER_DEPTH {
+                        return Err(limits::too_deep("$filter", self.depth + 1, MAX_FILTER_DEPTH, pos));
                     }
+                    let e = self.isof(pos)?;
+                    return Ok(Some(Done::Primary(self.node(e)?, pos)));
                 }
-                "isof" => self.isof(pos)?,
                 _ => return Err(unsupported(pos, format!("The function '{w}'"))),
             };
-            self.leave();
-            return self.node(e);
+            let name = if contains { "contains" } else { "startswith" };
+            self.enter(pos, Ctx::Function { contains, name, pos, first: None })?;
+            return Ok(None);
         }
         let var = self.vars.contains(&w).then(|| w.clone());
-        let mut segments = if var.is_some() { Vec::new() } else { vec![self.segment(w, pos)?] };
+        let mut segments = if var.is_some() { Vec::new() } else { vec![segment(w, pos)?] };
         while self.peek_is(&Tok::Slash)? {
             self.next()?;
             match self.next()? {
-                Some(Token { tok: Tok::Word(seg), pos }) => {
+                Some(Token { tok: Tok::Word(seg), pos: seg_pos }) => {
                     if self.peek_is(&Tok::LParen)? {
-                        let lower = seg.to_ascii_lowercase();
-                        let kind = match lower.as_str() {
+                        let kind = match seg.to_ascii_lowercase().as_str() {
                             "any" => LambdaKind::Any,
                             "all" => LambdaKind::All,
-                            _ => return Err(unsupported(pos, format!("The bound function '{seg}'"))),
+                            _ => return Err(unsupported(seg_pos, format!("The bound function '{seg}'"))),
                         };
                         if var.is_some() {
-                            return Err(unsupported(pos, format!("A lambda over a lambda variable ('{seg}')")));
+                            return Err(unsupported(seg_pos, format!("A lambda over a lambda variable ('{seg}')")));
                         }
                         self.next()?;
-                        return self.lambda(kind, segments, pos);
+                        return self.lambda(kind, segments, seg_pos, pos);
                     }
-                    segments.push(self.segment(seg, pos)?);
+                    segments.push(segment(seg, seg_pos)?);
                 }
                 Some(t) => {
                     return Err(syntax_error(
@@ -391,21 +539,30 @@ impl Parser {
                 return Err(limits::path_too_deep("$filter", &segments.join("/")));
             }
         }
-        self.node(match var {
+        let e = match var {
             Some(var) => Expr::Var { var, path: segments },
             None => Expr::Path(segments),
-        })
+        };
+        Ok(Some(Done::Primary(self.node(e)?, pos)))
     }
 
-    /// After `collection/any(` or `.../all(`: `)` or `var: predicate)`.
-    fn lambda(&mut self, kind: LambdaKind, collection: Vec<String>, pos: usize) -> Result<Expr, QueryError> {
+    /// After `collection/any(` or `.../all(` (`any` at `pos`, the path at `start`): `)`, or `var:` and then
+    /// the predicate, read in the lambda's context.
+    fn lambda(
+        &mut self,
+        kind: LambdaKind,
+        collection: Vec<String>,
+        pos: usize,
+        start: usize,
+    ) -> Result<Option<Done>, QueryError> {
         let name = if kind == LambdaKind::Any { "any" } else { "all" };
         if self.peek_is(&Tok::RParen)? {
             self.next()?;
             if kind == LambdaKind::All {
                 return Err(syntax_error(pos, "all() needs a lambda: all(x: predicate)"));
             }
-            return self.node(Expr::Lambda { kind, collection, var: String::new(), predicate: None });
+            let e = self.node(Expr::Lambda { kind, collection, var: String::new(), predicate: None })?;
+            return Ok(Some(Done::Primary(e, start)));
         }
         let var = match self.next()? {
             Some(Token { tok: Tok::Word(v), .. })
@@ -430,23 +587,9 @@ impl Parser {
                 MAX_LAMBDA_DEPTH + 1
             )));
         }
-        self.enter(pos)?;
-        self.vars.push(var.clone());
-        let predicate = self.boolean(Parser::or_expr)?;
-        self.vars.pop();
-        self.expect(Tok::RParen, &format!("to close {name}()"))?;
-        self.leave();
-        self.node(Expr::Lambda { kind, collection, var, predicate: Some(Box::new(predicate)) })
-    }
-
-    fn segment(&self, seg: String, pos: usize) -> Result<String, QueryError> {
-        if seg.starts_with(['$', '@']) {
-            Err(unsupported(pos, format!("'{seg}' in a property path")))
-        } else if seg.contains('.') {
-            Err(unsupported(pos, format!("The type-cast segment '{seg}'")))
-        } else {
-            Ok(seg)
-        }
+        self.enter(pos, Ctx::Lambda { kind, collection, start })?;
+        self.vars.push(var);
+        Ok(None)
     }
 
     /// After `isof(`: `'Type')`, `Ns.Type)`, or `path, 'Type')`.
@@ -460,7 +603,13 @@ impl Parser {
         };
         let (path, type_tok) = match self.next()? {
             Some(Token { tok: Tok::Word(w), pos }) if !w.contains('.') => {
-                let Expr::Path(p) = self.word(w, pos)? else {
+                // Anything but a plain path (a literal, a variable, a function or a lambda) is refused here,
+                // before a function's or lambda's contents are read: `word` must not read a function call
+                // here, as it would call `isof` again (the stack would grow with nested `isof(`s).
+                if self.peek_is(&Tok::LParen)? {
+                    return Err(bad());
+                }
+                let Some(Done::Primary(Expr::Path(p), _)) = self.word(w, pos)? else {
                     return Err(bad());
                 };
                 if !self.peek_is(&Tok::Comma)? {
@@ -477,6 +626,17 @@ impl Parser {
         }
         self.next()?;
         Ok(Expr::IsOf { path, type_name })
+    }
+}
+
+/// A property path segment: not `$...`/`@...`, not a type cast.
+fn segment(seg: String, pos: usize) -> Result<String, QueryError> {
+    if seg.starts_with(['$', '@']) {
+        Err(unsupported(pos, format!("'{seg}' in a property path")))
+    } else if seg.contains('.') {
+        Err(unsupported(pos, format!("The type-cast segment '{seg}'")))
+    } else {
+        Ok(seg)
     }
 }
 
@@ -658,21 +818,16 @@ mod tests {
 
     #[test]
     fn nesting_is_bounded_and_the_error_names_the_limit() {
-        let nest = |open: &str, core: &str, close: &str, n: usize| {
-            format!("{}{core}{}", open.repeat(n), close.repeat(n))
-        };
+        let nest =
+            |open: &str, core: &str, close: &str, n: usize| format!("{}{core}{}", open.repeat(n), close.repeat(n));
         // The probe that took the server down: 2,000 nested parentheses.
         let message = err(&nest("(", "a", ")", 2000));
-        assert_eq!(message, "The $filter expression is nested 101 levels deep (at position 100); the limit is 100.");
-        assert!(matches!(parse(&nest("(", "a", ")", 100)), Expr::Path(_)));
-        for (open, core, close) in [
-            ("not ", "a", ""),
-            ("startswith(", "a", ",'x')"),
-            ("contains('x',", "a", ")"),
-        ] {
-            assert!(super::parse(&nest(open, core, close, 100)).is_ok(), "{open}");
-            let message = err(&nest(open, core, close, 101));
-            assert!(message.starts_with("The $filter expression is nested 101 levels deep"), "{message}");
+        assert_eq!(message, "The $filter expression is nested 33 levels deep (at position 32); the limit is 32.");
+        assert!(matches!(parse(&nest("(", "a", ")", MAX_FILTER_DEPTH)), Expr::Path(_)));
+        for (open, core, close) in [("not ", "a", ""), ("startswith(", "a", ",'x')"), ("contains('x',", "a", ")")] {
+            assert!(super::parse(&nest(open, core, close, MAX_FILTER_DEPTH)).is_ok(), "{open}");
+            let message = err(&nest(open, core, close, MAX_FILTER_DEPTH + 1));
+            assert!(message.starts_with("The $filter expression is nested 33 levels deep"), "{message}");
         }
         let message = err(&nest("a/any(x:", "true", ")", 500));
         assert!(message.contains("nests a lambda 3 levels deep") && message.contains("the limit is 2"), "{message}");
@@ -693,6 +848,15 @@ mod tests {
         assert!(super::parse(&path(MAX_PATH_SEGMENTS)).is_ok());
         assert!(err(&path(MAX_PATH_SEGMENTS + 1)).contains("has more than 16 segments; the limit is 16"));
         assert!(err("t/any(x: x/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p)").contains("the limit is 16"));
+    }
+
+    #[test]
+    fn nested_isof_is_refused_without_recursing() {
+        // Regression (deep-input property, on a small stack): `isof(isof(isof(...` recursed once per level.
+        let message = err(&format!("{}'n.T'{}", "isof(".repeat(1300), ")".repeat(1300)));
+        assert!(message.contains("This form of isof()"), "{message}");
+        assert!(err("isof(startswith(a,'b'), 'n.T')").contains("This form of isof()"));
+        assert!(err("isof(tags/any(x: x), 'n.T')").contains("This form of isof()"));
     }
 
     #[test]

@@ -35,12 +35,17 @@ fn level(e: &Expr) -> Level {
 /// Prints `e` where the grammar expects at least `min`, in parentheses if it binds looser. An `or` (`and`)
 /// operand that is itself an `or` (`and`) is parenthesized too: the parser reads flat chains, so only the
 /// parentheses keep the nested node.
+///
+/// Sub-expressions are printed by calling `fmt` directly, not through `write!`, which keeps the recursion
+/// (as deep as the tree) to one small frame per level.
 fn operand(f: &mut Formatter<'_>, e: &Expr, min: Level, strictly: bool) -> fmt::Result {
     let l = level(e);
     if l < min || (strictly && l == min) {
-        write!(f, "({e})")
+        f.write_char('(')?;
+        e.fmt(f)?;
+        f.write_char(')')
     } else {
-        write!(f, "{e}")
+        e.fmt(f)
     }
 }
 
@@ -112,7 +117,9 @@ impl Display for Expr {
             }
             Expr::Compare(a, op, b) => {
                 operand(f, a, Level::Primary, false)?;
-                write!(f, " {op} ")?;
+                f.write_char(' ')?;
+                op.fmt(f)?;
+                f.write_char(' ')?;
                 operand(f, b, Level::Primary, false)
             }
             Expr::In(a, list) => {
@@ -126,8 +133,13 @@ impl Display for Expr {
                 }
                 f.write_char(')')
             }
-            Expr::StartsWith(a, b) => write!(f, "startswith({a}, {b})"),
-            Expr::Contains(a, b) => write!(f, "contains({a}, {b})"),
+            Expr::StartsWith(a, b) | Expr::Contains(a, b) => {
+                f.write_str(if matches!(self, Expr::Contains(..)) { "contains(" } else { "startswith(" })?;
+                a.fmt(f)?;
+                f.write_str(", ")?;
+                b.fmt(f)?;
+                f.write_char(')')
+            }
             Expr::IsOf { path: p, type_name } => {
                 f.write_str("isof(")?;
                 if let Some(p) = p {
@@ -144,7 +156,9 @@ impl Display for Expr {
                     LambdaKind::All => "/all(",
                 })?;
                 if let Some(p) = predicate {
-                    write!(f, "{var}: {p}")?;
+                    f.write_str(var)?;
+                    f.write_str(": ")?;
+                    p.fmt(f)?;
                 }
                 f.write_char(')')
             }

@@ -23,7 +23,7 @@ pub const MAX_OPTION_LENGTH: usize = 8 * 1024;
 
 /// Nesting levels of a `$filter`: each parenthesis, `not`, function call (`startswith(`, `contains(`,
 /// `isof(`) and lambda (`any(`, `all(`) opens one level.
-pub const MAX_FILTER_DEPTH: usize = 100;
+pub const MAX_FILTER_DEPTH: usize = 32;
 
 /// Nodes of a `$filter` tree: operators, functions, lambdas, property paths and literals (the values of an
 /// `in` list count under [`MAX_IN_ITEMS`] instead).
@@ -46,7 +46,7 @@ pub const MAX_ORDERBY_ITEMS: usize = 32;
 pub const MAX_SELECT_ITEMS: usize = 256;
 
 /// Nesting levels of a `$search`: each parenthesis and `NOT` opens one level.
-pub const MAX_SEARCH_DEPTH: usize = 100;
+pub const MAX_SEARCH_DEPTH: usize = 32;
 
 /// Clauses (`"property:text"`) of one `$search`.
 pub const MAX_SEARCH_CLAUSES: usize = 100;
@@ -56,7 +56,9 @@ pub(crate) fn query_too_long(len: usize) -> QueryError {
 }
 
 pub(crate) fn option_too_long(option: &str, len: usize) -> QueryError {
-    QueryError::new(format!("The value of the query option '{option}' is {len} bytes long; the limit is {MAX_OPTION_LENGTH}."))
+    QueryError::new(format!(
+        "The value of the query option '{option}' is {len} bytes long; the limit is {MAX_OPTION_LENGTH}."
+    ))
 }
 
 pub(crate) fn too_deep(option: &str, depth: usize, limit: usize, pos: usize) -> QueryError {

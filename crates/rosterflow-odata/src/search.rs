@@ -20,8 +20,8 @@
 //!   contain something to search for. Anything outside quotes other than the operators and parentheses is an
 //!   error (a bare word, as in `$search=pizza`, included: directory searches name their property).
 //! * Limits ([`crate::limits`]): the value is at most [`MAX_OPTION_LENGTH`] bytes, nesting (parentheses and
-//!   `NOT`) at most [`MAX_SEARCH_DEPTH`] levels, checked before each descent, and at most
-//!   [`MAX_SEARCH_CLAUSES`] clauses.
+//!   `NOT`) at most [`MAX_SEARCH_DEPTH`] levels, checked on entering each, and at most [`MAX_SEARCH_CLAUSES`]
+//!   clauses. The parser keeps what it is in the middle of on a stack of its own, never the thread's.
 //!
 //! How a clause matches a document is in `search_match.rs` ([`Search::matches`]).
 
@@ -49,7 +49,10 @@ pub enum SearchExpr {
     And(Vec<SearchExpr>),
     Not(Box<SearchExpr>),
     /// `"property:text"`: `property` as given (a name or a `/`-separated path), `text` unescaped.
-    Clause { property: String, text: String },
+    Clause {
+        property: String,
+        text: String,
+    },
 }
 
 impl Search {
@@ -58,15 +61,17 @@ impl Search {
         if value.len() > MAX_OPTION_LENGTH {
             return Err(limits::option_too_long("$search", value.len()));
         }
-        let mut p = Parser { tokens: tokenize(value)?.into_iter().peekable(), len: value.chars().count(), depth: 0, clauses: 0 };
+        let mut p = Parser {
+            tokens: tokenize(value)?.into_iter().peekable(),
+            len: value.chars().count(),
+            stack: Vec::new(),
+            depth: 0,
+            clauses: 0,
+        };
         if p.tokens.peek().is_none() {
             return Err(QueryError::new("The query option '$search' must not be empty."));
         }
-        let expr = p.or()?;
-        match p.tokens.next() {
-            None => Ok(Search { expr }),
-            Some((t, pos)) => Err(error(pos, format!("expected AND, OR or the end of the search, found {}", t.describe()))),
-        }
+        Ok(Search { expr: p.run()? })
     }
 
     /// The expression tree.
@@ -200,78 +205,122 @@ fn tokenize(s: &str) -> Result<Vec<(Tok, usize)>, QueryError> {
     Ok(out)
 }
 
+/// What the parser is in the middle of, innermost last: it never recurses (see `filter_parser.rs`).
+enum Ctx {
+    /// After `(`: an `or`, then `)`.
+    Paren,
+    /// After `NOT`: a unary.
+    Not,
+    /// Operands of an `AND` / `OR` chain being collected.
+    And(Vec<SearchExpr>),
+    Or(Vec<SearchExpr>),
+}
+
 struct Parser {
     tokens: std::iter::Peekable<std::vec::IntoIter<(Tok, usize)>>,
     len: usize,
+    stack: Vec<Ctx>,
     depth: usize,
     clauses: usize,
 }
 
 impl Parser {
-    fn or(&mut self) -> Result<SearchExpr, QueryError> {
-        self.chain(Tok::Or, Parser::and, SearchExpr::Or)
-    }
-
-    fn and(&mut self) -> Result<SearchExpr, QueryError> {
-        self.chain(Tok::And, Parser::unary, SearchExpr::And)
-    }
-
-    fn chain(
-        &mut self,
-        op: Tok,
-        operand: fn(&mut Parser) -> Result<SearchExpr, QueryError>,
-        combine: fn(Vec<SearchExpr>) -> SearchExpr,
-    ) -> Result<SearchExpr, QueryError> {
-        let mut operands = vec![operand(self)?];
-        while self.tokens.next_if(|(t, _)| *t == op).is_some() {
-            operands.push(operand(self)?);
-        }
-        Ok(if operands.len() == 1 { operands.pop().expect("one operand") } else { combine(operands) })
-    }
-
-    /// Opens a nesting level (parenthesis or `NOT`) before descending into it.
-    fn enter(&mut self, pos: usize) -> Result<(), QueryError> {
+    /// Opens a nesting level (parenthesis or `NOT`) before anything inside it is read.
+    fn enter(&mut self, pos: usize, ctx: Ctx) -> Result<(), QueryError> {
         self.depth += 1;
         if self.depth > MAX_SEARCH_DEPTH {
             return Err(limits::too_deep("$search", self.depth, MAX_SEARCH_DEPTH, pos));
         }
+        self.stack.push(ctx);
         Ok(())
     }
 
-    fn unary(&mut self) -> Result<SearchExpr, QueryError> {
-        let Some((tok, pos)) = self.tokens.next() else {
-            return Err(error(self.len, "unexpected end of the search; expected a clause"));
-        };
-        match tok {
-            Tok::Not => {
-                self.enter(pos)?;
-                let e = self.unary()?;
-                self.depth -= 1;
-                Ok(SearchExpr::Not(Box::new(e)))
-            }
-            Tok::LParen => {
-                self.enter(pos)?;
-                let e = self.or()?;
-                match self.tokens.next() {
-                    Some((Tok::RParen, _)) => {}
-                    Some((t, at)) => return Err(error(at, format!("expected ')', found {}", t.describe()))),
-                    None => return Err(error(self.len, "expected ')', found the end of the search")),
+    fn next_is(&mut self, tok: &Tok) -> bool {
+        self.tokens.next_if(|(t, _)| t == tok).is_some()
+    }
+
+    /// Reads operands and reduces them by their contexts until the whole search is read.
+    fn run(&mut self) -> Result<SearchExpr, QueryError> {
+        'operand: loop {
+            let Some((tok, pos)) = self.tokens.next() else {
+                return Err(error(self.len, "unexpected end of the search; expected a clause"));
+            };
+            let mut e = match tok {
+                Tok::Not => {
+                    self.enter(pos, Ctx::Not)?;
+                    continue;
                 }
-                self.depth -= 1;
-                Ok(e)
-            }
-            Tok::Phrase(p) => {
-                self.clauses += 1;
-                if self.clauses > MAX_SEARCH_CLAUSES {
-                    return Err(limits::too_many("$search", "clauses", MAX_SEARCH_CLAUSES));
+                Tok::LParen => {
+                    self.enter(pos, Ctx::Paren)?;
+                    continue;
                 }
-                let e = clause(&p, pos)?;
-                if let Some((Tok::Phrase(_) | Tok::LParen | Tok::Not, at)) = self.tokens.peek() {
-                    return Err(error(*at, "expected AND or OR between two clauses"));
+                Tok::Phrase(p) => {
+                    self.clauses += 1;
+                    if self.clauses > MAX_SEARCH_CLAUSES {
+                        return Err(limits::too_many("$search", "clauses", MAX_SEARCH_CLAUSES));
+                    }
+                    let e = clause(&p, pos)?;
+                    if let Some((Tok::Phrase(_) | Tok::LParen | Tok::Not, at)) = self.tokens.peek() {
+                        return Err(error(*at, "expected AND or OR between two clauses"));
+                    }
+                    e
                 }
-                Ok(e)
+                other => return Err(error(pos, format!("unexpected {}; expected a clause", other.describe()))),
+            };
+            loop {
+                while let Some(Ctx::Not) = self.stack.last() {
+                    self.stack.pop();
+                    self.depth -= 1;
+                    e = SearchExpr::Not(Box::new(e));
+                }
+                for (op, is_chain) in [
+                    (Tok::And, (|c: &Ctx| matches!(c, Ctx::And(_))) as fn(&Ctx) -> bool),
+                    (Tok::Or, |c| matches!(c, Ctx::Or(_))),
+                ] {
+                    let collecting = self.stack.last().is_some_and(is_chain);
+                    if self.next_is(&op) {
+                        match self.stack.last_mut() {
+                            Some(Ctx::And(v) | Ctx::Or(v)) if collecting => v.push(e),
+                            _ => self.stack.push(if op == Tok::And { Ctx::And(vec![e]) } else { Ctx::Or(vec![e]) }),
+                        }
+                        continue 'operand;
+                    }
+                    if collecting {
+                        e = match self.stack.pop() {
+                            Some(Ctx::And(mut v)) => {
+                                v.push(e);
+                                SearchExpr::And(v)
+                            }
+                            Some(Ctx::Or(mut v)) => {
+                                v.push(e);
+                                SearchExpr::Or(v)
+                            }
+                            _ => unreachable!("a chain is being collected"),
+                        };
+                    }
+                }
+                match self.stack.last() {
+                    None => {
+                        return match self.tokens.next() {
+                            None => Ok(e),
+                            Some((t, pos)) => Err(error(
+                                pos,
+                                format!("expected AND, OR or the end of the search, found {}", t.describe()),
+                            )),
+                        }
+                    }
+                    Some(Ctx::Paren) => {
+                        match self.tokens.next() {
+                            Some((Tok::RParen, _)) => {}
+                            Some((t, at)) => return Err(error(at, format!("expected ')', found {}", t.describe()))),
+                            None => return Err(error(self.len, "expected ')', found the end of the search")),
+                        }
+                        self.stack.pop();
+                        self.depth -= 1;
+                    }
+                    Some(_) => unreachable!("NOT and chains are reduced above"),
+                }
             }
-            other => Err(error(pos, format!("unexpected {}; expected a clause", other.describe()))),
         }
     }
 }
@@ -377,7 +426,10 @@ mod tests {
         );
         // Escapes, colons and spaces in the text; paths as properties.
         assert_eq!(parse(r#""displayName:say \"hi\" \\ a:b""#), clause("displayName", r#"say "hi" \ a:b"#));
-        assert_eq!(parse("\"onPremisesExtensionAttributes/extensionAttribute1:x\"").to_string(), "\"onPremisesExtensionAttributes/extensionAttribute1:x\"");
+        assert_eq!(
+            parse("\"onPremisesExtensionAttributes/extensionAttribute1:x\"").to_string(),
+            "\"onPremisesExtensionAttributes/extensionAttribute1:x\""
+        );
     }
 
     #[test]
@@ -398,9 +450,9 @@ mod tests {
     #[test]
     fn bounded() {
         let deep = format!("{}\"a:b\"{}", "(".repeat(2000), ")".repeat(2000));
-        assert_eq!(err(&deep), "The $search expression is nested 101 levels deep (at position 100); the limit is 100.");
-        assert!(err(&format!("{}\"a:b\"", "NOT ".repeat(1000))).contains("the limit is 100"));
-        assert!(Search::parse(&format!("{}\"a:b\"", "NOT ".repeat(100))).is_ok());
+        assert_eq!(err(&deep), "The $search expression is nested 33 levels deep (at position 32); the limit is 32.");
+        assert!(err(&format!("{}\"a:b\"", "NOT ".repeat(1000))).contains("the limit is 32"));
+        assert!(Search::parse(&format!("{}\"a:b\"", "NOT ".repeat(MAX_SEARCH_DEPTH))).is_ok());
         let many = |n: usize| vec!["\"a:b\""; n].join(" OR ");
         assert!(Search::parse(&many(MAX_SEARCH_CLAUSES)).is_ok());
         assert!(err(&many(MAX_SEARCH_CLAUSES + 1)).ends_with("clauses; the limit is 100."));

@@ -88,11 +88,7 @@ pub(crate) fn tokens(s: &str, joined: bool) -> Vec<String> {
         for c in chunk.chars() {
             let cut = match prev {
                 None => false,
-                Some(p) => {
-                    class(p) != class(c)
-                        || class(c) == Class::Symbol
-                        || (p.is_lowercase() && c.is_uppercase())
-                }
+                Some(p) => class(p) != class(c) || class(c) == Class::Symbol || (p.is_lowercase() && c.is_uppercase()),
             };
             if cut && !word.is_empty() {
                 push(&mut out, &mut words, &mut word);
@@ -153,7 +149,8 @@ mod tests {
 
     #[test]
     fn clauses_match_as_graph_documents() {
-        let video = json!({"displayName": "OneVideo Team", "description": "Production videos", "mail": "OneVideo@contoso.com"});
+        let video =
+            json!({"displayName": "OneVideo Team", "description": "Production videos", "mail": "OneVideo@contoso.com"});
         assert!(m("\"displayName:OneVideo\"", &video));
         assert!(m("\"displayName:video one\"", &video), "any order");
         assert!(m("\"displayName:vid\"", &video), "tokens match as prefixes");

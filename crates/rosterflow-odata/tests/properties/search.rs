@@ -31,9 +31,30 @@ fn tree() -> impl Strategy<Value = SearchExpr> {
 }
 
 const TOKENS: &[&str] = &[
-    "\"displayName:room\"", "\"description:a b\"", "\"mail:x@y\"", "\"a:\\\"q\\\"\"", "\"a:\\\\\"", "\"pizza\"",
-    "\"a:\"", "\"", "\\", "\\\"", "(", ")", " AND ", " and ", " OR ", " or ", "NOT ", "not ", " ", ":", "pizza",
-    "\"李四:(David Li)\"", "%22", "+",
+    "\"displayName:room\"",
+    "\"description:a b\"",
+    "\"mail:x@y\"",
+    "\"a:\\\"q\\\"\"",
+    "\"a:\\\\\"",
+    "\"pizza\"",
+    "\"a:\"",
+    "\"",
+    "\\",
+    "\\\"",
+    "(",
+    ")",
+    " AND ",
+    " and ",
+    " OR ",
+    " or ",
+    "NOT ",
+    "not ",
+    " ",
+    ":",
+    "pizza",
+    "\"李四:(David Li)\"",
+    "%22",
+    "+",
 ];
 
 fn soup() -> impl Strategy<Value = String> {

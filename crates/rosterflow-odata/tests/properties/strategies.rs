@@ -77,7 +77,8 @@ fn value(depth: u32, scope: Vec<String>, lambdas: u32) -> BoxedStrategy<Expr> {
 }
 
 fn var(scope: Vec<String>) -> impl Strategy<Value = Expr> {
-    (proptest::sample::select(scope), prop::collection::vec(name(), 0..3)).prop_map(|(var, path)| Expr::Var { var, path })
+    (proptest::sample::select(scope), prop::collection::vec(name(), 0..3))
+        .prop_map(|(var, path)| Expr::Var { var, path })
 }
 
 /// A boolean-valued expression, as the parser requires at the top, around `and`/`or`/`not` and in lambdas.
@@ -143,13 +144,81 @@ pub fn filter_tree() -> BoxedStrategy<Expr> {
 
 /// The grammar's own tokens, valid and not, to build strings that reach the parser's corners.
 const FILTER_TOKENS: &[&str] = &[
-    "(", ")", "(", ")", "not ", "NOT ", " and ", " or ", " Or ", "a", "b/c", "tags", "x", "x/y", "/", ":", ",", "'",
-    "''", "'it''s'", "'é ü'", " eq ", " ne ", " gt ", " LE ", " in ", " in (", "1", "-2", "2.5", "1e3", "1e999",
-    "-1e999", "9223372036854775808", "-9223372036854775809", "true", "false", "null", "2024-03-05T02:12:29Z",
-    "2024-03-05T02:12+05:30", "2024-13-01", "2022-09-01", "0b3f3a1e-1111-2222-3333-444455556666",
-    "ns.Enum'member'", "duration'P1D'", "startswith(", "contains(", "isof(", "isof('n.T')", "endswith(",
-    "tags/any(", "tags/all(", "any(", "all(", "x:", "x: ", "/any()", "$it", "@p", "$filter=", " ", "  ", "\t",
-    "%20", "%", "%2", "+", "é", "😀", "\u{0}", "[", "add ", " has ", ".", "-",
+    "(",
+    ")",
+    "(",
+    ")",
+    "not ",
+    "NOT ",
+    " and ",
+    " or ",
+    " Or ",
+    "a",
+    "b/c",
+    "tags",
+    "x",
+    "x/y",
+    "/",
+    ":",
+    ",",
+    "'",
+    "''",
+    "'it''s'",
+    "'é ü'",
+    " eq ",
+    " ne ",
+    " gt ",
+    " LE ",
+    " in ",
+    " in (",
+    "1",
+    "-2",
+    "2.5",
+    "1e3",
+    "1e999",
+    "-1e999",
+    "9223372036854775808",
+    "-9223372036854775809",
+    "true",
+    "false",
+    "null",
+    "2024-03-05T02:12:29Z",
+    "2024-03-05T02:12+05:30",
+    "2024-13-01",
+    "2022-09-01",
+    "0b3f3a1e-1111-2222-3333-444455556666",
+    "ns.Enum'member'",
+    "duration'P1D'",
+    "startswith(",
+    "contains(",
+    "isof(",
+    "isof('n.T')",
+    "endswith(",
+    "tags/any(",
+    "tags/all(",
+    "any(",
+    "all(",
+    "x:",
+    "x: ",
+    "/any()",
+    "$it",
+    "@p",
+    "$filter=",
+    " ",
+    "  ",
+    "\t",
+    "%20",
+    "%",
+    "%2",
+    "+",
+    "é",
+    "😀",
+    "\u{0}",
+    "[",
+    "add ",
+    " has ",
+    ".",
+    "-",
 ];
 
 /// Strings near the grammar: tokens strung together at random, sequences shaped like `operand op operand
@@ -163,18 +232,18 @@ pub fn filter_soup() -> impl Strategy<Value = String> {
     };
     let operand = proptest::sample::select(FILTER_OPERANDS).prop_map(String::from);
     let operator = proptest::sample::select(FILTER_OPERATORS).prop_map(String::from);
-    let shaped = (operand.clone(), prop::collection::vec((operator, operand), 0..6)).prop_map(|(first, rest)| {
-        rest.into_iter().fold(first, |acc, (op, x)| format!("{acc}{op}{x}"))
-    });
-    let spliced = (filter_tree(), prop::collection::vec((any::<prop::sample::Index>(), token()), 1..3))
-        .prop_map(|(tree, splices)| {
+    let shaped = (operand.clone(), prop::collection::vec((operator, operand), 0..6))
+        .prop_map(|(first, rest)| rest.into_iter().fold(first, |acc, (op, x)| format!("{acc}{op}{x}")));
+    let spliced = (filter_tree(), prop::collection::vec((any::<prop::sample::Index>(), token()), 1..3)).prop_map(
+        |(tree, splices)| {
             let mut s = tree.to_string();
             for (at, t) in splices {
                 let at = char_boundary(&s, at.index(s.len() + 1));
                 s.insert_str(at, &t);
             }
             s
-        });
+        },
+    );
     let cut = (filter_tree(), any::<prop::sample::Index>(), 1usize..8).prop_map(|(tree, at, len)| {
         let s = tree.to_string();
         let from = char_boundary(&s, at.index(s.len() + 1));
@@ -199,14 +268,58 @@ fn char_boundary(s: &str, mut i: usize) -> usize {
 
 /// Operands and operators for strings shaped like expressions.
 const FILTER_OPERANDS: &[&str] = &[
-    "a", "b/c", "tags/any()", "tags/any(x:x eq 1)", "tags/all(x: x/y ne null)", "'s'", "'it''s'", "1", "-2", "2.5",
-    "1e3", "1e999", "9223372036854775808", "true", "null", "2024-03-05T02:12:29Z", "2022-09-01",
-    "0b3f3a1e-1111-2222-3333-444455556666", "ns.E'm'", "startswith(a,'x')", "contains(a, b)", "isof('n.T')",
-    "isof(a,'n.T')", "(a)", "(1)", "not a", "NOT(a)", "not", "and", "x", "$it", "@p", "(", ")",
+    "a",
+    "b/c",
+    "tags/any()",
+    "tags/any(x:x eq 1)",
+    "tags/all(x: x/y ne null)",
+    "'s'",
+    "'it''s'",
+    "1",
+    "-2",
+    "2.5",
+    "1e3",
+    "1e999",
+    "9223372036854775808",
+    "true",
+    "null",
+    "2024-03-05T02:12:29Z",
+    "2022-09-01",
+    "0b3f3a1e-1111-2222-3333-444455556666",
+    "ns.E'm'",
+    "startswith(a,'x')",
+    "contains(a, b)",
+    "isof('n.T')",
+    "isof(a,'n.T')",
+    "(a)",
+    "(1)",
+    "not a",
+    "NOT(a)",
+    "not",
+    "and",
+    "x",
+    "$it",
+    "@p",
+    "(",
+    ")",
 ];
 const FILTER_OPERATORS: &[&str] = &[
-    " eq ", " ne ", " gt ", " ge ", " lt ", " le ", " and ", " or ", " AND ", " in (1, 'a') and ", " in ",
-    " add ", " has ", ", ", " ", "/",
+    " eq ",
+    " ne ",
+    " gt ",
+    " ge ",
+    " lt ",
+    " le ",
+    " and ",
+    " or ",
+    " AND ",
+    " in (1, 'a') and ",
+    " in ",
+    " add ",
+    " has ",
+    ", ",
+    " ",
+    "/",
 ];
 
 /// `open` repeated `n` times, then `core`, then `close` repeated `n` times.
