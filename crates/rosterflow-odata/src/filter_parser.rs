@@ -363,10 +363,8 @@ impl Parser {
     /// Adds `e` (at `pos`) to the `kw` chain being collected, or starts one if `kw` follows; `None` when `kw`
     /// was read and another operand comes next, else the finished chain (or `e` alone, when there is none).
     fn chain(&mut self, kw: &str, e: Expr, pos: usize) -> Result<Option<(Expr, usize)>, QueryError> {
-        let collecting = match (self.stack.last(), kw) {
-            (Some(Ctx::And { .. }), "and") | (Some(Ctx::Or { .. }), "or") => true,
-            _ => false,
-        };
+        let collecting =
+            matches!((self.stack.last(), kw), (Some(Ctx::And { .. }), "and") | (Some(Ctx::Or { .. }), "or"));
         let more = keyword(self.peek()?, kw);
         if !collecting && !more {
             return Ok(Some((e, pos)));
