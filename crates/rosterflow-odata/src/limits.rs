@@ -1,16 +1,18 @@
 //! Every bound on what a query may make this crate do, in one place.
 //!
 //! A query string is untrusted input: any caller with a read permission can send one. Each limit below caps
-//! either the stack (recursion depth) or the work (input size, tree size) that one query can cost, and a query
+//! either the stack (nesting depth) or the work (input size, tree size) that one query can cost, and a query
 //! past a limit is a [`QueryError`] (HTTP 400) whose message names the limit and its figure.
 //!
-//! The figures are generous for real clients (Graph's own directory rejects a `$filter` with more than 15
-//! `or` clauses or `in` values, and clients rarely nest more than a few levels) and small enough that the worst
-//! case costs microseconds: parsing is linear in the (capped) input, and the parsers recurse at most
-//! [`MAX_FILTER_DEPTH`] levels, checked *before* each descent, so no input can overflow the stack. The trees
-//! they build are as deep as the nesting, never as deep as the input is long (`and`/`or` chains are flat and
-//! comparisons do not chain), so evaluating, printing, comparing and dropping them is bounded the same way.
-//! See `docs/decisions.md` for why each figure was chosen.
+//! The figures are generous for real clients (Graph's own directory refuses a `$filter` with more than 15
+//! `or` clauses, and clients rarely nest more than a few levels) and small enough that the worst case costs
+//! microseconds per document: parsing is linear in the (capped) input and never recurses, and the trees are
+//! as deep as their nesting (never as deep as the input is long: `and`/`or` chains are flat and comparisons
+//! do not chain), so every recursive walk of a tree is bounded by [`MAX_FILTER_DEPTH`] (or
+//! [`MAX_SEARCH_DEPTH`]). The depth limits are set so that, at the limit, every walk fits in 256 KiB of stack
+//! in an unoptimized build (the property tests run the deepest inputs on threads that small); an optimized
+//! server on tokio's 2 MiB worker stacks has more than tenfold margin. `docs/decisions.md` says why each
+//! figure was chosen.
 
 use crate::QueryError;
 
@@ -22,15 +24,16 @@ pub const MAX_QUERY_LENGTH: usize = 32 * 1024;
 pub const MAX_OPTION_LENGTH: usize = 8 * 1024;
 
 /// Nesting levels of a `$filter`: each parenthesis, `not`, function call (`startswith(`, `contains(`,
-/// `isof(`) and lambda (`any(`, `all(`) opens one level.
+/// `isof(`) and lambda (`any(`, `all(`) opens one level. A level adds at most four levels to the tree (an
+/// `or`, an `and`, a comparison and the function or lambda itself).
 pub const MAX_FILTER_DEPTH: usize = 32;
 
 /// Nodes of a `$filter` tree: operators, functions, lambdas, property paths and literals (the values of an
 /// `in` list count under [`MAX_IN_ITEMS`] instead).
 pub const MAX_FILTER_NODES: usize = 1000;
 
-/// Lambdas (`any`/`all`) nested inside one another. Each level can multiply the evaluation by the length of
-/// a collection, so this stays small.
+/// Lambdas (`any`/`all`) nested inside one another. Each level multiplies the evaluation by the length of a
+/// collection (an inner lambda runs once per element of the outer one's), so this stays small.
 pub const MAX_LAMBDA_DEPTH: usize = 2;
 
 /// Values in one `in (...)` list.
