@@ -136,17 +136,9 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use proptest::prelude::*;
-    use proptest::test_runner::Config;
 
     use super::*;
-
-    fn config() -> Config {
-        let mut c = Config { failure_persistence: None, ..Config::default() };
-        if std::env::var_os("PROPTEST_CASES").is_none() {
-            c.cases = 512;
-        }
-        c
-    }
+    use crate::industry_data::route::properties::config;
 
     fn random_case(s: &str) -> impl Strategy<Value = String> {
         let s = s.to_string();
@@ -170,7 +162,7 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(config())]
+        #![proptest_config(config(512))]
 
         /// Any URI: no panic; a rewrite only changes the case of a root, never what follows it or the query.
         #[test]

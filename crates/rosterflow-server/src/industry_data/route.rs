@@ -207,19 +207,21 @@ mod tests {
 }
 
 /// Property tests of the path resolver over arbitrary paths; run longer with
-/// `PROPTEST_CASES=10000 cargo test -p rosterflow-server --lib route::properties`.
+/// `PROPTEST_CASES=10000 cargo test -p rosterflow-server --lib properties`.
 #[cfg(test)]
-mod properties {
+pub(crate) mod properties {
     use proptest::prelude::*;
     use proptest::test_runner::Config;
     use rosterflow_model::sets::SETS;
 
     use super::*;
 
-    fn config() -> Config {
+    /// `cases` unless `PROPTEST_CASES` says otherwise; no failure files (each bug found is kept as a plain
+    /// unit test). Shared by the server's property tests.
+    pub(crate) fn config(cases: u32) -> Config {
         let mut c = Config { failure_persistence: None, ..Config::default() };
         if std::env::var_os("PROPTEST_CASES").is_none() {
-            c.cases = 512;
+            c.cases = cases;
         }
         c
     }
@@ -284,7 +286,7 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(config())]
+        #![proptest_config(config(512))]
 
         /// Any path resolves to a target or is a 404; a target's template never panics and holds no id.
         #[test]
