@@ -239,6 +239,34 @@ impl Parser {
         self.tokens.next_if(|(t, _)| t == tok).is_some()
     }
 
+    /// Adds `e` to the `op` (`AND`/`OR`) chain being collected, or starts one if `op` follows. `None` when `op`
+    /// was read and another operand comes next, else the finished chain (or `e` alone, when there is none).
+    fn chain(&mut self, op: Tok, e: SearchExpr) -> Option<SearchExpr> {
+        let collecting =
+            matches!((self.stack.last(), &op), (Some(Ctx::And(_)), Tok::And) | (Some(Ctx::Or(_)), Tok::Or));
+        if self.next_is(&op) {
+            match self.stack.last_mut() {
+                Some(Ctx::And(v) | Ctx::Or(v)) if collecting => v.push(e),
+                _ => self.stack.push(if op == Tok::And { Ctx::And(vec![e]) } else { Ctx::Or(vec![e]) }),
+            }
+            return None;
+        }
+        if !collecting {
+            return Some(e);
+        }
+        Some(match self.stack.pop() {
+            Some(Ctx::And(mut v)) => {
+                v.push(e);
+                SearchExpr::And(v)
+            }
+            Some(Ctx::Or(mut v)) => {
+                v.push(e);
+                SearchExpr::Or(v)
+            }
+            _ => unreachable!("a chain is being collected"),
+        })
+    }
+
     /// Reads operands and reduces them by their contexts until the whole search is read.
     fn run(&mut self) -> Result<SearchExpr, QueryError> {
         'operand: loop {
@@ -273,32 +301,13 @@ impl Parser {
                     self.depth -= 1;
                     e = SearchExpr::Not(Box::new(e));
                 }
-                for (op, is_chain) in [
-                    (Tok::And, (|c: &Ctx| matches!(c, Ctx::And(_))) as fn(&Ctx) -> bool),
-                    (Tok::Or, |c| matches!(c, Ctx::Or(_))),
-                ] {
-                    let collecting = self.stack.last().is_some_and(is_chain);
-                    if self.next_is(&op) {
-                        match self.stack.last_mut() {
-                            Some(Ctx::And(v) | Ctx::Or(v)) if collecting => v.push(e),
-                            _ => self.stack.push(if op == Tok::And { Ctx::And(vec![e]) } else { Ctx::Or(vec![e]) }),
-                        }
-                        continue 'operand;
-                    }
-                    if collecting {
-                        e = match self.stack.pop() {
-                            Some(Ctx::And(mut v)) => {
-                                v.push(e);
-                                SearchExpr::And(v)
-                            }
-                            Some(Ctx::Or(mut v)) => {
-                                v.push(e);
-                                SearchExpr::Or(v)
-                            }
-                            _ => unreachable!("a chain is being collected"),
-                        };
-                    }
-                }
+                let Some(and) = self.chain(Tok::And, e) else {
+                    continue 'operand;
+                };
+                let Some(or) = self.chain(Tok::Or, and) else {
+                    continue 'operand;
+                };
+                e = or;
                 match self.stack.last() {
                     None => {
                         return match self.tokens.next() {
