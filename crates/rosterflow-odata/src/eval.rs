@@ -216,16 +216,33 @@ pub(crate) fn cmp_str_ci(a: &str, b: &str) -> Ordering {
     a.to_lowercase().cmp(&b.to_lowercase())
 }
 
+/// Numbers compare exactly, an integer with a float too: rounding the integer to a float would make
+/// 9007199254740993 equal to 9007199254740992.0 and that equal to 9007199254740992, which is not an order.
 fn cmp_num(a: &Val, b: &Val) -> Option<Ordering> {
-    let f = |v: &Val| match v {
-        Val::Int(i) => *i as f64,
-        Val::Float(f) => *f,
-        _ => f64::NAN,
-    };
     match (a, b) {
         (Val::Int(x), Val::Int(y)) => Some(x.cmp(y)),
-        _ => f(a).partial_cmp(&f(b)),
+        (Val::Float(x), Val::Float(y)) => x.partial_cmp(y),
+        (Val::Int(i), Val::Float(f)) => cmp_int_float(*i, *f),
+        (Val::Float(f), Val::Int(i)) => cmp_int_float(*i, *f).map(Ordering::reverse),
+        _ => None,
     }
+}
+
+/// `i` compared with `f`, exactly.
+fn cmp_int_float(i: i64, f: f64) -> Option<Ordering> {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if f.is_nan() {
+        return None;
+    }
+    if f >= TWO_63 {
+        return Some(Ordering::Less);
+    }
+    if f < -TWO_63 {
+        return Some(Ordering::Greater);
+    }
+    let whole = f.trunc();
+    // `whole` is an integer in i64's range, so the cast is exact.
+    Some(i.cmp(&(whole as i64)).then(whole.partial_cmp(&f).expect("neither is NaN")))
 }
 
 /// Ordering of two same-kind values; `None` when they are not comparable.
@@ -250,9 +267,13 @@ fn order(a: &Val, b: &Val) -> Option<Ordering> {
     }
 }
 
-/// Total ordering of JSON values for `$orderby` (ascending): null/missing first,
-/// then booleans, numbers, strings (ISO-8601 instants as instants, otherwise
-/// case-insensitively), then everything else (equal among themselves).
+/// Total ordering of JSON values for `$orderby` (ascending): null/missing first, then booleans, numbers
+/// (exactly), strings, then everything else (equal among themselves). Strings that are ISO-8601 instants sort
+/// as instants, before every other string; other strings sort case-insensitively.
+///
+/// It must be a total order: `sort_by` may panic on a comparison that is not (an instant compared as an
+/// instant with instants but as text with other strings was not: `03:00Z` < `00:00-03:00` by instant,
+/// `00:00-03:00` < `01` and `01` < `03:00Z` as text).
 pub(crate) fn sort_cmp(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     fn rank(v: Option<&Value>) -> u8 {
         match v {
@@ -266,7 +287,9 @@ pub(crate) fn sort_cmp(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     match (a, b) {
         (Some(Value::String(x)), Some(Value::String(y))) => match (parse_datetime(x), parse_datetime(y)) {
             (Some(dx), Some(dy)) => dx.cmp(&dy),
-            _ => cmp_str_ci(x, y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => cmp_str_ci(x, y),
         },
         (Some(x @ (Value::Bool(_) | Value::Number(_))), Some(y)) if rank(Some(x)) == rank(Some(y)) => {
             order(&json_val(Some(x)), &json_val(Some(y))).unwrap_or(Ordering::Equal)
@@ -447,5 +470,14 @@ mod tests {
         assert_eq!(c(json!(false), json!(true)), Ordering::Less);
         assert_eq!(c(json!("2024-03-05T02:12:29.5Z"), json!("2024-03-05T02:12:29Z")), Ordering::Greater);
         assert_eq!(c(json!(1), json!("1")), Ordering::Less);
+        // Regressions (total-order property): integers and floats compare exactly ...
+        assert_eq!(c(json!(9_007_199_254_740_993i64), json!(9_007_199_254_740_992.0)), Ordering::Greater);
+        assert_eq!(c(json!(9_007_199_254_740_992i64), json!(9_007_199_254_740_992.0)), Ordering::Equal);
+        assert_eq!(c(json!(-2), json!(-1.5)), Ordering::Less);
+        assert_eq!(c(json!(i64::MAX), json!(9.223372036854776e18)), Ordering::Less);
+        assert_eq!(c(json!(i64::MIN), json!(-9.223372036854776e18)), Ordering::Equal);
+        // ... and instants sort before other strings, so instants in other offsets cannot make a cycle.
+        assert_eq!(c(json!("2024-01-01T00:00:00-03:00"), json!("2024-01-01T01")), Ordering::Less);
+        assert_eq!(c(json!("2024-01-01T03:00:00Z"), json!("2024-01-01T00:00:00-03:00")), Ordering::Equal);
     }
 }

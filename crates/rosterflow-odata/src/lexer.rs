@@ -269,7 +269,12 @@ impl Lexer {
                 return Ok(Tok::Int(v));
             }
         }
-        text.parse::<f64>().map(Tok::Float).map_err(|_| syntax_error(s, format!("invalid numeric literal '{text}'")))
+        // Finite only: `1e999` would read as infinity, which no literal can spell back.
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Tok::Float(f)),
+            Ok(_) => Err(syntax_error(s, format!("the numeric literal '{text}' is out of range"))),
+            Err(_) => Err(syntax_error(s, format!("invalid numeric literal '{text}'"))),
+        }
     }
 }
 
@@ -352,5 +357,8 @@ mod tests {
         assert!(err("a eq 12abc").contains("invalid numeric literal '12abc'"));
         assert!(err("a eq duration'P1D'").contains("typed literal prefix 'duration'"));
         assert!(err("a eq [1]").contains("unexpected character '['"));
+        // Regression (round-trip property): an overflowing literal was read as infinity, which prints as `inf`.
+        assert!(err("a eq 1e999").contains("numeric literal '1e999' is out of range"));
+        assert!(err("a eq -1e999").contains("out of range"));
     }
 }

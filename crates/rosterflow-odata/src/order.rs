@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use serde_json::Value;
 
 use crate::eval::{resolve, sort_cmp};
+use crate::limits::{self, MAX_ORDERBY_ITEMS};
 use crate::parse::validate_path;
 use crate::QueryError;
 
@@ -22,6 +23,10 @@ pub(crate) fn parse_orderby(value: &str) -> Result<Vec<OrderBy>, QueryError> {
     if value.trim().is_empty() {
         return Err(QueryError::new("The query option '$orderby' must not be empty."));
     }
+    let items = value.split(',').count();
+    if items > MAX_ORDERBY_ITEMS {
+        return Err(limits::too_many_items("$orderby", items, MAX_ORDERBY_ITEMS));
+    }
     value
         .split(',')
         .map(|item| {
@@ -35,13 +40,18 @@ pub(crate) fn parse_orderby(value: &str) -> Result<Vec<OrderBy>, QueryError> {
                 Some(d) if d.eq_ignore_ascii_case("desc") => true,
                 Some(other) => {
                     return Err(QueryError::new(format!(
-                        "Invalid $orderby item '{}': expected 'asc' or 'desc' after the property, found '{other}'.",
-                        item.trim()
+                        "Invalid $orderby item '{}': expected 'asc' or 'desc' after the property, found '{}'.",
+                        limits::shorten(item.trim()),
+                        limits::shorten(other)
                     )))
                 }
             };
             if let Some(extra) = words.next() {
-                return Err(QueryError::new(format!("Invalid $orderby item '{}': unexpected '{extra}'.", item.trim())));
+                return Err(QueryError::new(format!(
+                    "Invalid $orderby item '{}': unexpected '{}'.",
+                    limits::shorten(item.trim()),
+                    limits::shorten(extra)
+                )));
             }
             Ok(OrderBy { property: property.to_owned(), descending })
         })
@@ -85,5 +95,58 @@ mod tests {
         assert_eq!(e("a up"), "Invalid $orderby item 'a up': expected 'asc' or 'desc' after the property, found 'up'.");
         assert_eq!(e("a desc x"), "Invalid $orderby item 'a desc x': unexpected 'x'.");
         assert!(e("length(a)").contains("not supported"));
+    }
+
+    mod total_order {
+        use proptest::prelude::*;
+        use serde_json::{json, Value};
+
+        use super::super::sort_cmp;
+
+        /// Values that stress the comparison: instants in several offsets next to strings that only look like
+        /// them, integers next to the floats they round to, and every other kind.
+        fn value() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                (0i64..3).prop_map(|d| json!(9_007_199_254_740_992i64 + d)),
+                (0i64..3).prop_map(|d| json!(9_007_199_254_740_992.0f64 + d as f64)),
+                Just(json!(i64::MAX)),
+                Just(json!(u64::MAX)),
+                Just(json!(9.223372036854776e18)),
+                Just(json!(-9.223372036854776e18)),
+                Just(json!(i64::MIN)),
+                any::<i64>().prop_map(Value::from),
+                (-3.0f64..3.0).prop_map(Value::from),
+                (0u32..6, 0u32..3).prop_map(|(h, z)| {
+                    json!(format!("2024-01-01T0{h}:00:00{}", ["Z", "+05:00", "-03:00"][z as usize]))
+                }),
+                (0u32..6).prop_map(|h| json!(format!("2024-01-01T0{h}"))),
+                "[aAbB0-9:T-]{0,6}".prop_map(Value::String),
+                Just(json!([])),
+                Just(json!({})),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// `$orderby`'s comparison is a total order: antisymmetric and transitive, so the standard sort
+            /// never panics and never depends on the order of its input.
+            #[test]
+            fn sort_comparison_is_a_total_order(a in value(), b in value(), c in value()) {
+                let cmp = |x: &Value, y: &Value| sort_cmp(Some(x), Some(y));
+                prop_assert_eq!(cmp(&a, &b), cmp(&b, &a).reverse());
+                if cmp(&a, &b).is_le() && cmp(&b, &c).is_le() {
+                    prop_assert!(cmp(&a, &c).is_le(), "{} <= {} <= {} but not {} <= {}", a, b, c, a, c);
+                }
+            }
+
+            #[test]
+            fn sorting_never_panics(mut values in prop::collection::vec(value(), 0..40)) {
+                values.sort_by(|x, y| sort_cmp(Some(x), Some(y)));
+                prop_assert!(values.windows(2).all(|w| sort_cmp(Some(&w[0]), Some(&w[1])).is_le()));
+            }
+        }
     }
 }

@@ -1,11 +1,12 @@
 //! Query-string splitting, percent-decoding and the simple system query options.
 
+use crate::limits::{self, MAX_OPTION_LENGTH, MAX_PATH_SEGMENTS, MAX_QUERY_LENGTH, MAX_SELECT_ITEMS};
 use crate::order::parse_orderby;
-use crate::{Filter, QueryError, QueryOptions};
+use crate::{Filter, QueryError, QueryOptions, Search};
 
 /// The system query options this crate supports (canonical lower-case names);
 /// every other `$`-option is rejected.
-const SUPPORTED: [&str; 7] = ["filter", "orderby", "select", "top", "skip", "count", "skiptoken"];
+const SUPPORTED: [&str; 8] = ["filter", "orderby", "select", "top", "skip", "count", "skiptoken", "search"];
 
 fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
@@ -38,14 +39,24 @@ pub(crate) fn percent_decode(component: &str) -> Result<String, QueryError> {
         i += 1;
     }
     String::from_utf8(out).map_err(|_| {
-        QueryError::new(format!("The query string component '{component}' does not decode to valid UTF-8."))
+        QueryError::new(format!(
+            "The query string component '{}' does not decode to valid UTF-8.",
+            limits::shorten(component)
+        ))
     })
 }
 
-/// Checks a `$select` / `$orderby` property path: `/`-separated identifiers.
+/// Checks a `$select` / `$orderby` / `$search` property path: at most [`MAX_PATH_SEGMENTS`] `/`-separated
+/// identifiers.
 pub(crate) fn validate_path(option: &str, path: &str) -> Result<(), QueryError> {
+    if path.split('/').nth(MAX_PATH_SEGMENTS).is_some() {
+        return Err(limits::path_too_deep(option, path));
+    }
     if path.contains('(') {
-        return Err(QueryError::new(format!("Functions and nested options in {option} are not supported: '{path}'.")));
+        return Err(QueryError::new(format!(
+            "Functions and nested options in {option} are not supported: '{}'.",
+            limits::shorten(path)
+        )));
     }
     for seg in path.split('/') {
         let ident = seg.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
@@ -56,7 +67,7 @@ pub(crate) fn validate_path(option: &str, path: &str) -> Result<(), QueryError> 
             } else {
                 "expected a property name or a '/'-separated property path"
             };
-            return Err(QueryError::new(format!("Invalid {option} item '{path}': {what}.")));
+            return Err(QueryError::new(format!("Invalid {option} item '{}': {what}.", limits::shorten(path))));
         }
     }
     Ok(())
@@ -69,7 +80,8 @@ fn parse_uint(option: &str, value: &str) -> Result<usize, QueryError> {
         }
     }
     Err(QueryError::new(format!(
-        "The value of the query option '{option}' must be a non-negative integer, but was '{value}'."
+        "The value of the query option '{option}' must be a non-negative integer, but was '{}'.",
+        limits::shorten(value)
     )))
 }
 
@@ -78,6 +90,9 @@ fn parse_select(value: &str) -> Result<Option<Vec<String>>, QueryError> {
         return Err(QueryError::new("The query option '$select' must not be empty."));
     }
     let items: Vec<String> = value.split(',').map(|s| s.trim().to_owned()).collect();
+    if items.len() > MAX_SELECT_ITEMS {
+        return Err(limits::too_many_items("$select", items.len(), MAX_SELECT_ITEMS));
+    }
     if items.iter().any(|s| s == "*") {
         return Ok(None);
     }
@@ -91,6 +106,10 @@ fn parse_select(value: &str) -> Result<Option<Vec<String>>, QueryError> {
 }
 
 pub(crate) fn parse_query(raw_query: &str) -> Result<QueryOptions, QueryError> {
+    // Before anything proportional to the input is done.
+    if raw_query.len() > MAX_QUERY_LENGTH {
+        return Err(limits::query_too_long(raw_query.len()));
+    }
     let raw = raw_query.strip_prefix('?').unwrap_or(raw_query);
     let mut opts = QueryOptions::default();
     let mut seen: Vec<&str> = Vec::new();
@@ -98,13 +117,16 @@ pub(crate) fn parse_query(raw_query: &str) -> Result<QueryOptions, QueryError> {
         let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
         let name = percent_decode(raw_name)?;
         let value = percent_decode(raw_value)?;
+        if value.len() > MAX_OPTION_LENGTH {
+            return Err(limits::option_too_long(&limits::shorten(&name), value.len()));
+        }
         let Some(option) = name.strip_prefix('$') else {
             opts.params.push((name, value));
             continue;
         };
         let lower = option.to_ascii_lowercase();
         let Some(canonical) = SUPPORTED.iter().copied().find(|s| *s == lower) else {
-            return Err(QueryError::new(format!("The query option '{name}' is not supported.")));
+            return Err(QueryError::new(format!("The query option '{}' is not supported.", limits::shorten(&name))));
         };
         if seen.contains(&canonical) {
             return Err(QueryError::new(format!("The query option '${canonical}' was specified more than once.")));
@@ -123,10 +145,12 @@ pub(crate) fn parse_query(raw_query: &str) -> Result<QueryOptions, QueryError> {
                     false
                 } else {
                     return Err(QueryError::new(format!(
-                        "The value of the query option '$count' must be 'true' or 'false', but was '{value}'."
+                        "The value of the query option '$count' must be 'true' or 'false', but was '{}'.",
+                        limits::shorten(&value)
                     )));
                 }
             }
+            "search" => opts.search = Some(Search::parse(&value)?),
             "skiptoken" => {
                 if value.is_empty() {
                     return Err(QueryError::new("The query option '$skiptoken' must not be empty."));
@@ -160,5 +184,7 @@ mod tests {
         for bad in ["", "a//b", "1a", "a b", "ns.T/a", "a-b"] {
             assert!(validate_path("$select", bad).is_err(), "{bad}");
         }
+        let deep = vec!["a"; 17].join("/");
+        assert!(validate_path("$select", &deep).unwrap_err().message.ends_with("the limit is 16."));
     }
 }

@@ -2,6 +2,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::limits::MAX_PATH_SEGMENTS;
+
 /// Keeps only the selected properties of an entity object, plus annotations:
 /// keys starting with `@` (`@odata.type`, `@odata.id`, ...) and property
 /// annotations of kept properties (`name@odata.type`).
@@ -9,11 +11,15 @@ use serde_json::{Map, Value};
 /// Property names match exactly or, failing that, ASCII case-insensitively.
 /// A path `a/b` keeps `a` but projects its value (an object, or each object of
 /// an array) down to `b`; selecting `a` itself keeps `a` whole. `*` keeps everything.
+///
+/// The projection recurses once per path segment, so only the first [`MAX_PATH_SEGMENTS`] segments of a path
+/// count ([`crate::QueryOptions::parse`] refuses longer ones; this bounds what other callers can pass).
 pub fn select_properties(doc: &mut Map<String, Value>, select: &[String]) {
     if select.iter().any(|s| s.trim() == "*") {
         return;
     }
-    let paths: Vec<Vec<&str>> = select.iter().map(|s| s.trim().split('/').map(str::trim).collect()).collect();
+    let paths: Vec<Vec<&str>> =
+        select.iter().map(|s| s.trim().split('/').map(str::trim).take(MAX_PATH_SEGMENTS).collect()).collect();
     project(doc, &paths);
 }
 
@@ -26,7 +32,8 @@ fn same_name(key: &str, name: &str) -> bool {
     key == name || key.eq_ignore_ascii_case(name)
 }
 
-/// `paths`: non-empty selected paths relative to `obj`. Keeps the key order.
+/// `paths`: non-empty selected paths relative to `obj`. Keeps the key order. Recurses once per segment of the
+/// longest path.
 fn project(obj: &mut Map<String, Value>, paths: &[Vec<&str>]) {
     obj.retain(|key, _| key.starts_with('@') || paths.iter().any(|p| same_name(property_of(key), p[0])));
     for (key, value) in obj.iter_mut() {
@@ -110,5 +117,22 @@ mod tests {
             sel(d.clone(), &["configuration/a", "configuration"]),
             json!({"configuration": d["configuration"].clone()})
         );
+    }
+
+    #[test]
+    fn long_paths_are_cut_to_the_limit() {
+        // 17 levels of nesting; a path of 100,000 segments is read as its first 16.
+        let mut d = json!({"x": 1, "y": 2});
+        for _ in 0..16 {
+            d = json!({"a": d, "b": 0});
+        }
+        let long = vec!["a"; 100_000].join("/");
+        let out = sel(d.clone(), &[long.as_str()]);
+        let mut inner = &out;
+        for _ in 0..16 {
+            assert_eq!(inner.as_object().unwrap().len(), 1);
+            inner = &inner["a"];
+        }
+        assert_eq!(inner, &json!({"x": 1, "y": 2}), "kept whole below the 16th segment");
     }
 }

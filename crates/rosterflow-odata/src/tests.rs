@@ -64,10 +64,20 @@ fn names_case_insensitive() {
 
 #[test]
 fn unsupported_options() {
-    for name in ["$expand", "$search", "$apply", "$compute", "$format", "$levels", "$deltatoken", "$foo"] {
+    for name in ["$expand", "$apply", "$compute", "$format", "$levels", "$deltatoken", "$foo"] {
         assert_eq!(e(&format!("{name}=x")), format!("The query option '{name}' is not supported."));
     }
     assert_eq!(e("%24EXPAND=x"), "The query option '$EXPAND' is not supported.");
+}
+
+#[test]
+fn search_is_parsed_and_applied_with_the_filter() {
+    let o = q("$search=%22displayName:al%22+OR+%22displayName:ga%22&$filter=n+ne+null&$orderby=id+desc");
+    assert_eq!(o.search.as_ref().unwrap().to_string(), "\"displayName:al\" OR \"displayName:ga\"");
+    assert_eq!(o.referenced_properties(), ["n", "id", "displayName"]);
+    assert_eq!(ids(&o.apply(flows())), ["5", "2"]);
+    assert!(e("$search=alpha").contains("each clause must be in double quotes"));
+    assert!(e("$search=\"a:b\"&$SEARCH=\"a:b\"").contains("specified more than once"));
 }
 
 #[test]

@@ -137,3 +137,56 @@ mod tests {
         assert_eq!(canon("/healthz"), None);
     }
 }
+
+/// Property tests of the root rewrite over arbitrary URIs; run longer with
+/// `PROPTEST_CASES=10000 cargo test -p rosterflow-server --lib request::properties`.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::industry_data::route::properties::config;
+
+    fn random_case(s: &str) -> impl Strategy<Value = String> {
+        let s = s.to_string();
+        prop::collection::vec(any::<bool>(), s.len()).prop_map(move |upper| {
+            s.chars().zip(upper).map(|(c, u)| if u { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect()
+        })
+    }
+
+    fn uri() -> impl Strategy<Value = String> {
+        let root = prop_oneof![
+            4 => proptest::sample::select(ROOTS).prop_flat_map(random_case),
+            1 => "/[a-zA-Z$]{0,12}",
+            1 => Just(String::new()),
+        ];
+        let rest = prop_oneof![Just(String::new()), "[/('a-zA-Z0-9%$._@-]{0,20}", any::<String>(),];
+        let query = proptest::option::of("[a-zA-Z0-9$=&%'+ ]{0,12}");
+        (root, rest, query).prop_map(|(root, rest, q)| match q {
+            Some(q) => format!("{root}{rest}?{q}"),
+            None => format!("{root}{rest}"),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(config(512))]
+
+        /// Any URI: no panic; a rewrite only changes the case of a root, never what follows it or the query.
+        #[test]
+        fn only_the_case_of_a_root_changes(s in uri()) {
+            let Ok(uri) = s.parse::<Uri>() else {
+                return Ok(()); // not a URI: the server never sees it
+            };
+            let Some(new) = canonical_uri(&uri) else {
+                return Ok(());
+            };
+            let (old_path, new_path) = (uri.path(), new.path());
+            let root = ROOTS.iter().find(|r| new_path.starts_with(*r)).expect("rewritten to a canonical root");
+            prop_assert!(old_path.len() == new_path.len() && old_path[..root.len()].eq_ignore_ascii_case(root));
+            prop_assert_eq!(&old_path[root.len()..], &new_path[root.len()..]);
+            prop_assert_eq!(uri.query(), new.query());
+            prop_assert_eq!(uri.scheme(), new.scheme());
+            prop_assert_eq!(uri.authority(), new.authority());
+        }
+    }
+}

@@ -159,6 +159,10 @@ pub(super) fn with_context(context: String, body: Value) -> Value {
 /// Query options, with every property they name checked against the set's types.
 fn query_options(ctx: &Ctx<'_>, set: &EntitySet, collection: bool) -> ApiResult<QueryOptions> {
     let q = QueryOptions::parse(ctx.query)?;
+    // The industryData collections have no searchable properties (decision 13 in docs/decisions.md).
+    if q.search.is_some() {
+        return Err(ApiError::new(ErrorKind::BadRequest, "The query option '$search' is not supported."));
+    }
     if !collection && (q.filter.is_some() || !q.orderby.is_empty() || q.top.is_some() || q.skip.is_some() || q.count) {
         return Err(ApiError::new(ErrorKind::BadRequest, "Only $select applies to a single entity."));
     }

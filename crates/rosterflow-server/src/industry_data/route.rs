@@ -205,3 +205,101 @@ mod tests {
         assert!(resolve("/external/industryData/outboundProvisioningFlowSets/s/bogus").is_err());
     }
 }
+
+/// Property tests of the path resolver over arbitrary paths; run longer with
+/// `PROPTEST_CASES=10000 cargo test -p rosterflow-server --lib properties`.
+#[cfg(test)]
+pub(crate) mod properties {
+    use proptest::prelude::*;
+    use proptest::test_runner::Config;
+    use rosterflow_model::sets::SETS;
+
+    use super::*;
+
+    /// `cases` unless `PROPTEST_CASES` says otherwise; no failure files (each bug found is kept as a plain
+    /// unit test). Shared by the server's property tests.
+    pub(crate) fn config(cases: u32) -> Config {
+        let mut c = Config { failure_persistence: None, ..Config::default() };
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            c.cases = cases;
+        }
+        c
+    }
+
+    /// Every id in a generated path starts with this, which no set, type or operation name contains, so a
+    /// template that leaked an id would contain it.
+    const ID_MARK: &str = "zq";
+
+    fn random_case(s: String) -> impl Strategy<Value = String> {
+        prop::collection::vec(any::<bool>(), s.chars().count()).prop_map(move |upper| {
+            s.chars().zip(upper).map(|(c, u)| if u { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect()
+        })
+    }
+
+    fn names() -> Vec<String> {
+        let s = schema();
+        let mut out: Vec<String> = SETS.iter().map(|s| s.name.to_string()).collect();
+        for set in SETS {
+            for (op, _) in set.operations.iter().chain(set.collection_operations) {
+                out.extend([op.to_string(), format!("{NS}.{op}"), format!("{op}()")]);
+            }
+            out.extend(s.concrete_types_of(&set.item_type_name()).iter().map(|t| t.name.clone()));
+        }
+        out.extend(["year", "dataConnector", "sourceSystem", "external", "industryData", "$count"].map(String::from));
+        out
+    }
+
+    fn id() -> impl Strategy<Value = String> {
+        prop_oneof!["[a-zA-Z0-9_-]{0,6}", "[a-zA-Z0-9'%()/$.]{0,6}", any::<String>()]
+            .prop_map(|s| format!("{ID_MARK}{}", s.replace('/', "")))
+    }
+
+    fn segment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            6 => proptest::sample::select(names()).prop_flat_map(random_case),
+            3 => id(),
+            2 => (proptest::sample::select(names()), id(), any::<bool>()).prop_map(|(n, id, quoted)| {
+                if quoted { format!("{n}('{}')", id.replace('\'', "''")) } else { format!("{n}({id})") }
+            }),
+            1 => Just(String::new()),
+            1 => "[%0-9A-Fa-f()'$.]{0,8}",
+            1 => any::<String>().prop_map(|s| s.replace('/', "")),
+        ]
+    }
+
+    /// Mostly `/external/industryData/{set}...` (in any case, the set keyed or not), so that many paths
+    /// resolve; sometimes anything.
+    fn path() -> impl Strategy<Value = String> {
+        let sets: Vec<String> = SETS.iter().map(|s| s.name.to_string()).collect();
+        let first = prop_oneof![
+            3 => proptest::sample::select(sets.clone()).prop_flat_map(random_case),
+            1 => (proptest::sample::select(sets), id()).prop_map(|(s, id)| format!("{s}('{}')", id.replace('\'', "''"))),
+            1 => segment(),
+        ];
+        let root = prop_oneof![
+            6 => random_case("/external/industryData/".to_string()),
+            1 => Just("/".to_string()),
+            1 => Just("//external//industryData//".to_string()),
+        ];
+        (root, first, prop::collection::vec(segment(), 0..4))
+            .prop_map(|(root, first, rest)| format!("{root}{first}/{}", rest.join("/")))
+    }
+
+    proptest! {
+        #![proptest_config(config(512))]
+
+        /// Any path resolves to a target or is a 404; a target's template never panics and holds no id.
+        #[test]
+        fn any_path_resolves_or_is_not_found(path in path()) {
+            match resolve(&path) {
+                Ok(target) => {
+                    let template = target.template();
+                    prop_assert!(template.starts_with(super::super::ROOT), "{}", template);
+                    prop_assert!(!template.to_ascii_lowercase().contains(ID_MARK), "{} from {}", template, path);
+                    let _ = target.set();
+                }
+                Err(e) => prop_assert_eq!(e.kind, rosterflow_model::ErrorKind::NotFound, "{}", e),
+            }
+        }
+    }
+}

@@ -413,6 +413,7 @@ async fn collections_take_odata_query_options() {
     for bad in [
         "$expand=provisioningFlows",
         "$search=x",
+        "$search=%22displayName:x%22",
         "$filter=endswith(displayName,'a')",
         "$filter=shoeSize%20eq%201",
         "$orderby=nope",
