@@ -136,6 +136,23 @@ async fn filter_of_2000_nested_any_lambdas_on_every_collection() {
     }
 }
 
+/// Nesting past the depth limit in a filter short enough to pass every length limit: the depth limit itself
+/// answers, over the real binary, on every collection (the cases above are stopped by the length limit first).
+#[tokio::test]
+async fn short_filters_nested_past_the_depth_limit_on_every_collection() {
+    let depth = rosterflow_odata::limits::MAX_FILTER_DEPTH + 8;
+    let lambdas: String = (0..depth).map(|i| format!("displayName/any(v{i}:")).collect();
+    for expr in [
+        format!("{}displayName eq 'x'{}", "(".repeat(depth), ")".repeat(depth)),
+        format!("{}(displayName eq 'x')", "not ".repeat(depth)),
+        format!("{}startswith(displayName,'x'){}", "contains(".repeat(depth), ",'y')".repeat(depth)),
+        format!("{lambdas}v0 eq 'x'{}", ")".repeat(depth)),
+    ] {
+        assert!(expr.len() < 4096, "short enough for every length limit");
+        filter_on_every_collection(&expr).await;
+    }
+}
+
 /// A JSON body, POSTed to every collection that takes POST.
 async fn post_on_every_collection(server: &mut Binary, sending: impl Fn() -> (Sending, Option<u64>), statuses: &[u16]) {
     for c in collections().iter().filter(|c| c.post) {
