@@ -163,6 +163,11 @@ impl SqliteStore {
         self.readers.read(f)
     }
 
+    /// A point read, inline, with the store's own error type.
+    pub(crate) fn read_with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.readers.read_with(f)
+    }
+
     /// A read that may scan many rows (a page of a large collection, a snapshot), on tokio's blocking pool so
     /// that it never stalls the threads serving requests.
     pub(crate) async fn read_blocking<T: Send + 'static>(
