@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod directory;
 pub mod error;
 pub mod industry_data;
 mod keyfile;
@@ -61,6 +62,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     let areas = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(industry_data::router())
+        .merge(directory::router())
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::new(ErrorKind::NotFound, format!("Resource not found for the segment '{}'.", uri.path()))
         })

@@ -43,11 +43,17 @@ fn canonical_uri(uri: &Uri) -> Option<Uri> {
         path.get(..root.len()).is_some_and(|p| p.eq_ignore_ascii_case(root))
             && matches!(path.as_bytes().get(root.len()), None | Some(b'/' | b'('))
     })?;
-    if path.starts_with(root) {
+    // A key right after a root (`/beta/users('$x@y.com')`) becomes a segment of its own, so that the area's
+    // router matches `{root}/{*rest}`.
+    let keyed = path.as_bytes().get(root.len()) == Some(&b'(');
+    if path.starts_with(root) && !keyed {
         return None; // already canonical: the common case costs no allocation
     }
-    let mut rewritten = String::with_capacity(uri.path_and_query().map_or(path.len(), |pq| pq.as_str().len()));
+    let mut rewritten = String::with_capacity(uri.path_and_query().map_or(path.len(), |pq| pq.as_str().len()) + 1);
     rewritten.push_str(root);
+    if keyed {
+        rewritten.push('/');
+    }
     rewritten.push_str(&path[root.len()..]);
     if let Some(q) = uri.query() {
         rewritten.push('?');
@@ -124,7 +130,8 @@ mod tests {
             Some("/beta/external/industryData/outboundProvisioningFlowSets/AbC?$top=1")
         );
         assert_eq!(canon("/beta/Users/Some.One@x.com").as_deref(), Some("/beta/users/Some.One@x.com"));
-        assert_eq!(canon("/beta/USERS('a')").as_deref(), Some("/beta/users('a')"));
+        assert_eq!(canon("/beta/USERS('a')").as_deref(), Some("/beta/users/('a')"));
+        assert_eq!(canon("/beta/users('$a@b')/x").as_deref(), Some("/beta/users/('$a@b')/x"));
         assert_eq!(canon("/beta/users/x"), None, "already canonical");
         assert_eq!(canon("/beta/usersX"), None, "not a root");
         assert_eq!(canon("/healthz"), None);

@@ -143,7 +143,7 @@ fn member(view: &View, mode: Mode, key: &str, value: Value, out: &mut Checked) -
 }
 
 /// The id at the end of a bind link: `.../users/{id}`, `.../directoryObjects('{id}')`, or a bare GUID.
-fn bound_id(link: &str) -> Option<String> {
+pub fn bound_id(link: &str) -> Option<String> {
     let last = link.trim_end_matches('/').rsplit('/').next()?;
     let id = match crate::bind::split_key(last) {
         Some((_, key)) => key,

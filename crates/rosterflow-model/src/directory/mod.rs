@@ -542,6 +542,18 @@ pub static TEAM: View = View {
     ..view("team", "teams", ObjectKind::Group, TEAM_PROPS)
 };
 
+/// The properties every `directoryObject` list (`/groups/{id}/members`) can filter and sort on, whatever the
+/// kinds it mixes; each item is shown through its own kind's view.
+pub static DIRECTORY_OBJECT: View = View {
+    search: &["displayName"],
+    ..view(
+        "directoryObject",
+        "directoryObjects",
+        ObjectKind::User,
+        &[ID, Prop { required: false, ..DISPLAY_NAME }, MAIL],
+    )
+};
+
 /// Every view.
 pub static VIEWS: [&View; 7] =
     [&USER, &GROUP, &ADMINISTRATIVE_UNIT, &EDUCATION_USER, &EDUCATION_CLASS, &EDUCATION_SCHOOL, &TEAM];

@@ -52,7 +52,7 @@ async fn write_objects(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    let mut cols: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(n); 6];
+    let mut cols: Vec<Vec<Option<String>>> = (0..6).map(|_| Vec::with_capacity(n)).collect();
     for o in objects {
         let ix = o.index();
         ids.push(o.id.to_ascii_lowercase());
