@@ -221,14 +221,14 @@ async fn users_page_filter_order_and_count_in_sql() {
     assert!(n.header("content-type").unwrap().starts_with("text/plain"));
     // Lambdas, in, eq on nested education values (through the education view), $search.
     let f = "/beta/users?$filter=assignedLicenses/any(x:x/skuId eq 0b3f3a1e-1111-2222-3333-444455556666)";
-    assert_eq!(ids(&c.get(f).await.expect(200)).len(), 9);
+    assert_eq!(ids(c.get(f).await.expect(200)).len(), 9);
     let f = "/beta/users?$filter=userPrincipalName in ('teacher.0@school.test', 'TEACHER.1@SCHOOL.TEST')";
-    assert_eq!(ids(&c.get(f).await.expect(200)).len(), 2);
+    assert_eq!(ids(c.get(f).await.expect(200)).len(), 2);
     // A term matches where a word starts: "Student 00" .. "Student 06" and "Teacher 0".
     let r = send(&c, Method::GET, "/beta/users?$search=\"displayName:0\"&$count=true", EVENTUAL, None).await;
     assert_eq!(r.expect(200).body["@odata.count"], 8, "{}", r.text);
     let r = send(&c, Method::GET, "/beta/users?$search=\"displayName:each\"", EVENTUAL, None).await;
-    assert!(ids(&r.expect(200)).is_empty(), "not inside a word");
+    assert!(ids(r.expect(200)).is_empty(), "not inside a word");
     let r = send(&c, Method::GET, "/beta/users?$search=\"displayName:stu\"", EVENTUAL, None).await;
     assert_eq!(ids(&r).len(), 7);
     let r =
@@ -266,24 +266,24 @@ async fn classes_read_with_members_teachers_schools_group_and_team() {
     let members = app.get(&format!("/beta/education/classes/{class}/members")).await;
     let mut want: Vec<String> = sc.students.iter().chain([&sc.teachers[0]]).cloned().collect();
     want.sort();
-    assert_eq!(ids(&members.expect(200)), want);
+    assert_eq!(ids(members.expect(200)), want);
     assert_eq!(members.body["value"][0]["primaryRole"].as_str().is_some(), true);
     let teachers = app.get(&format!("/beta/education/classes/{class}/teachers")).await;
-    assert_eq!(ids(&teachers.expect(200)), vec![sc.teachers[0].clone()]);
+    assert_eq!(ids(teachers.expect(200)), vec![sc.teachers[0].clone()]);
     let f = format!("/beta/education/classes/{class}/members?$filter=primaryRole eq 'student'");
-    assert_eq!(ids(&app.get(&f).await.expect(200)).len(), 3);
+    assert_eq!(ids(app.get(&f).await.expect(200)).len(), 3);
     assert_eq!(
-        ids(&app.get(&format!("/beta/education/classes/{class}/schools")).await.expect(200)),
+        ids(app.get(&format!("/beta/education/classes/{class}/schools")).await.expect(200)),
         vec![sc.school.clone()]
     );
-    assert_eq!(ids(&app.get(&format!("/beta/education/schools/{}/classes", sc.school)).await.expect(200)).len(), 2);
-    assert_eq!(ids(&app.get(&format!("/beta/education/schools/{}/users", sc.school)).await.expect(200)).len(), 3);
+    assert_eq!(ids(app.get(&format!("/beta/education/schools/{}/classes", sc.school)).await.expect(200)).len(), 2);
+    assert_eq!(ids(app.get(&format!("/beta/education/schools/{}/users", sc.school)).await.expect(200)).len(), 3);
     assert_eq!(
-        ids(&app.get(&format!("/beta/education/users/{}/classes", sc.students[0])).await.expect(200)),
+        ids(app.get(&format!("/beta/education/users/{}/classes", sc.students[0])).await.expect(200)),
         vec![class.clone()]
     );
     assert_eq!(
-        ids(&app.get(&format!("/beta/education/users/{}/schools", sc.students[0])).await.expect(200)),
+        ids(app.get(&format!("/beta/education/users/{}/schools", sc.students[0])).await.expect(200)),
         vec![sc.school.clone()]
     );
     let group = app.get(&format!("/beta/education/classes/{class}/group")).await;
@@ -325,8 +325,8 @@ async fn groups_members_owners_and_refs_by_hand() {
         )
         .await;
     let g = g.expect(201).id();
-    assert_eq!(ids(&admin.get(&format!("/beta/groups/{g}/members")).await.expect(200)), vec![u1.clone()]);
-    assert_eq!(ids(&admin.get(&format!("/beta/groups/{g}/owners")).await.expect(200)), vec![u2.clone()]);
+    assert_eq!(ids(admin.get(&format!("/beta/groups/{g}/members")).await.expect(200)), vec![u1.clone()]);
+    assert_eq!(ids(admin.get(&format!("/beta/groups/{g}/owners")).await.expect(200)), vec![u2.clone()]);
     admin.post(&format!("/beta/groups/{g}/members/$ref"), json!({"@odata.id": link(&u2)})).await.expect(204);
     admin.post(&format!("/beta/groups/{g}/members/$ref"), json!({"@odata.id": link(&u2)})).await.error(400);
     admin.post(&format!("/beta/groups/{g}/members/$ref"), json!({"@odata.id": link(&new_id())})).await.error(404);
@@ -354,12 +354,12 @@ async fn groups_members_owners_and_refs_by_hand() {
     let created = mine.post("/beta/groups", body.clone()).await;
     let mine_id = created.expect(201).id();
     assert_eq!(created.body["mail"], format!("mine@{}.onmicrosoft.com", s.tenant));
-    assert_eq!(ids(&admin.get(&format!("/beta/groups/{mine_id}/owners")).await.expect(200)), vec![u1.clone()]);
+    assert_eq!(ids(admin.get(&format!("/beta/groups/{mine_id}/owners")).await.expect(200)), vec![u1.clone()]);
     let by_app = app_client(&s, "Group.ReadWrite.All").post("/beta/groups", body).await.expect(201).id();
-    assert!(ids(&admin.get(&format!("/beta/groups/{by_app}/owners")).await.expect(200)).is_empty());
+    assert!(ids(admin.get(&format!("/beta/groups/{by_app}/owners")).await.expect(200)).is_empty());
     // Groups filter on collections; classes and schools made by hand.
     let f = "/beta/groups?$filter=groupTypes/any(c:c eq 'unified')";
-    assert_eq!(ids(&admin.get(f).await.expect(200)).len(), 2);
+    assert_eq!(ids(admin.get(f).await.expect(200)).len(), 2);
     let class = admin
         .post("/beta/education/classes", json!({"displayName": "Bio", "mailNickname": "bio", "externalId": "B1"}))
         .await;
@@ -388,14 +388,14 @@ async fn groups_members_owners_and_refs_by_hand() {
         .await
         .error(400);
     assert_eq!(
-        ids(&admin.get(&format!("/beta/administrativeUnits/{school}/members")).await.expect(200)),
+        ids(admin.get(&format!("/beta/administrativeUnits/{school}/members")).await.expect(200)),
         vec![class.clone()]
     );
     // PATCH and DELETE of a group; deleting removes its relations both ways.
     admin.patch(&format!("/beta/groups/{g}"), json!({"description": "All staff"})).await.expect(204);
     admin.patch(&format!("/beta/groups/{g}"), json!({"groupTypes": []})).await.error(400);
     admin.delete(&format!("/beta/education/classes/{class}")).await.expect(204);
-    assert!(ids(&admin.get(&format!("/beta/administrativeUnits/{school}/members")).await.expect(200)).is_empty());
+    assert!(ids(admin.get(&format!("/beta/administrativeUnits/{school}/members")).await.expect(200)).is_empty());
     // An administrative unit is not a group.
     admin.get(&format!("/beta/groups/{school}")).await.error(404);
 }
@@ -607,7 +607,7 @@ async fn two_tenants_never_see_each_others_objects_on_any_route() {
                         continue; // /education/users with a delegated token: refused before any read
                     }
                     // Nothing of the first tenant's (at most what this tenant created itself).
-                    let seen = ids(&r.expect(200));
+                    let seen = ids(r.expect(200));
                     assert!(
                         seen.iter().all(|id| ![&user, &group].contains(&id)
                             && !sc.students.contains(id)
@@ -627,7 +627,7 @@ async fn two_tenants_never_see_each_others_objects_on_any_route() {
         }
         // By UPN and by filter: nothing either.
         c.get("/beta/users/iso@x.test").await.error(404);
-        assert!(ids(&c.get("/beta/users?$filter=userPrincipalName eq 'iso@x.test'").await.expect(200)).is_empty());
+        assert!(ids(c.get("/beta/users?$filter=userPrincipalName eq 'iso@x.test'").await.expect(200)).is_empty());
         c.delete(&format!("/beta/users/{user}")).await.error(404);
         c.delete(&format!("/beta/groups/{group}/members/{user}/$ref")).await.error(404);
     }
