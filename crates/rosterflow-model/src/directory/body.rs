@@ -291,6 +291,52 @@ mod tests {
         assert!(target(&USER, json!("x"), Mode::Update).contains("JSON object"));
     }
 
+    use proptest::prelude::Strategy as _;
+
+    proptest::proptest! {
+        // PROPTEST_CASES=5000 for a longer run.
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
+            ..Default::default()
+        })]
+
+        /// Hostile bodies never panic: anything that is not a valid body is a 400.
+        #[test]
+        fn any_bytes_are_checked_or_refused_with_400(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            for view in crate::directory::VIEWS {
+                for mode in [Mode::Create, Mode::Update] {
+                    if let Err(e) = check(view, &bytes, mode) {
+                        proptest::prop_assert_eq!(e.kind, crate::ErrorKind::BadRequest);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn any_json_values_are_checked_or_refused_with_400(
+            key in "[a-zA-Z@.]{0,20}",
+            value in proptest::prop_oneof![
+                proptest::prelude::Just(json!(null)), proptest::prelude::Just(json!([{"a": [1]}])),
+                "[a-z ]{0,10}".prop_map(|s| json!(s)), proptest::prelude::any::<i64>().prop_map(|n| json!(n)),
+                proptest::prelude::Just(json!({"password": "x", "skuId": 1})),
+            ],
+        ) {
+            let body = json!({ key.clone(): value.clone(), "student": {"externalId": value.clone()} }).to_string();
+            for view in crate::directory::VIEWS {
+                if let Err(e) = check(view, body.as_bytes(), Mode::Update) {
+                    proptest::prop_assert_eq!(e.kind, crate::ErrorKind::BadRequest);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let body = format!(r#"{{"student": {deep}}}"#);
+        assert!(check(&crate::directory::EDUCATION_USER, body.as_bytes(), Mode::Update).is_err());
+    }
+
     #[test]
     fn groups_take_binds_on_create() {
         let id = "0b3f3a1e-1111-2222-3333-444455556666";

@@ -558,17 +558,27 @@ pub static DIRECTORY_OBJECT: View = View {
 pub static VIEWS: [&View; 7] =
     [&USER, &GROUP, &ADMINISTRATIVE_UNIT, &EDUCATION_USER, &EDUCATION_CLASS, &EDUCATION_SCHOOL, &TEAM];
 
-/// Every property an object of `kind` may hold, over all its views (first declaration wins).
+/// Every property an object of `kind` may hold, over all its views (first declaration wins); computed once.
 pub fn props_of(kind: ObjectKind) -> impl Iterator<Item = &'static Prop> {
-    let mut seen: Vec<&'static str> = Vec::new();
-    VIEWS.iter().filter(move |v| v.kind == kind).flat_map(|v| v.props.iter()).filter(move |p| {
-        if seen.contains(&p.name) {
-            false
-        } else {
-            seen.push(p.name);
-            true
-        }
-    })
+    use std::sync::OnceLock;
+    static ALL: OnceLock<[Vec<&'static Prop>; 3]> = OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        [ObjectKind::User, ObjectKind::Group, ObjectKind::AdministrativeUnit].map(|kind| {
+            let mut out: Vec<&'static Prop> = Vec::new();
+            for p in VIEWS.iter().filter(|v| v.kind == kind).flat_map(|v| v.props.iter()) {
+                if !out.iter().any(|o| o.name == p.name) {
+                    out.push(p);
+                }
+            }
+            out
+        })
+    });
+    let i = match kind {
+        ObjectKind::User => 0,
+        ObjectKind::Group => 1,
+        ObjectKind::AdministrativeUnit => 2,
+    };
+    all[i].iter().copied()
 }
 
 /// A relation between two objects, stored as a row and indexed both ways.
