@@ -20,7 +20,8 @@ CREATE TABLE dir_object (
     fold         TEXT    NOT NULL,
     version      INTEGER NOT NULL,
     PRIMARY KEY (tenant, id)
-) WITHOUT ROWID;
+); -- a rowid table: its rows are large (the documents), and a bulk load appends to it
+
 CREATE UNIQUE INDEX dir_object_upn ON dir_object (tenant, upn_fold) WHERE upn_fold IS NOT NULL;
 CREATE INDEX dir_object_display ON dir_object (tenant, kind, display_fold, id);
 CREATE INDEX dir_object_mail ON dir_object (tenant, mail_fold) WHERE mail_fold IS NOT NULL;

@@ -45,8 +45,8 @@ fn conflict_or(e: StoreError) -> ApiError {
 fn complete(ctx: &Ctx, view: &View, doc: &mut Map<String, Value>) {
     doc.insert("createdDateTime".into(), Value::String(time::now()));
     let education = view.facet == Some(Facet::Education);
-    if education {
-        doc.entry("externalSource").or_insert(json!("manual"));
+    if view.prop("externalSource").is_some() {
+        doc.entry("externalSource").or_insert(json!("manual")); // made by hand, not synced
     }
     if view.kind == ObjectKind::Group && education {
         // An education class is a Microsoft 365 group (directory-output.md §1.5).
