@@ -122,29 +122,22 @@ fn store_query<'a>(s: &'a Scope, o: &'a Options, order: &'a [(String, bool)]) ->
     }
 }
 
+/// The request's query options but its `$skiptoken`.
+fn without_token<'q>(ctx: &Ctx<'q>) -> Vec<&'q str> {
+    let token =
+        |p: &str| p.split('=').next().unwrap_or_default().replace("%24", "$").eq_ignore_ascii_case("$skiptoken");
+    ctx.query.split('&').filter(|p| !p.is_empty() && !token(p)).collect()
+}
+
 /// What a `$skiptoken` is bound to: the path and every option but the token itself.
 fn signature(ctx: &Ctx) -> String {
-    let mut opts: Vec<&str> = ctx
-        .query
-        .split('&')
-        .filter(|p| {
-            !p.is_empty()
-                && !p.split('=').next().unwrap_or_default().replace("%24", "$").eq_ignore_ascii_case("$skiptoken")
-        })
-        .collect();
+    let mut opts = without_token(ctx);
     opts.sort_unstable();
     format!("{}?{}", ctx.path.to_ascii_lowercase(), opts.join("&"))
 }
 
 fn next_link(ctx: &Ctx, token: &str) -> String {
-    let kept: Vec<&str> = ctx
-        .query
-        .split('&')
-        .filter(|p| {
-            !p.is_empty()
-                && !p.split('=').next().unwrap_or_default().replace("%24", "$").eq_ignore_ascii_case("$skiptoken")
-        })
-        .collect();
+    let kept = without_token(ctx);
     let mut query = kept.join("&");
     if !query.is_empty() {
         query.push('&');

@@ -458,6 +458,14 @@ async fn metadata_is_anonymous_and_declares_the_directory() {
     s.anonymous().get("/beta/users").await.error(401);
 }
 
+/// A user (with this UPN) and a security group, made through the API.
+async fn user_and_group(admin: &Client, upn: &str) -> (String, String) {
+    let user = admin.post("/beta/users", user_body(upn, "U")).await.expect(201).id();
+    let body = json!({"displayName": "G", "mailNickname": "g", "mailEnabled": false, "securityEnabled": true});
+    let group = admin.post("/beta/groups", body).await.expect(201).id();
+    (user, group)
+}
+
 /// Every directory route: (method, path template, permission-table name, access, body).
 fn routes(sc: &School, user: &str, group: &str) -> Vec<(Method, String, &'static str, Access, Option<Value>)> {
     let (class, school, student) = (&sc.classes[0], &sc.school, &sc.students[0]);
@@ -513,15 +521,7 @@ async fn every_route_refuses_a_missing_permission_with_403() {
     let s = TestServer::start().await;
     let sc = seed_school(&s, &s.tenant.clone(), 1).await;
     let admin = s.as_("User.ReadWrite.All Group.ReadWrite.All");
-    let user = admin.post("/beta/users", user_body("p@x.test", "P")).await.expect(201).id();
-    let group = admin
-        .post(
-            "/beta/groups",
-            json!({"displayName": "G", "mailNickname": "g", "mailEnabled": false, "securityEnabled": true}),
-        )
-        .await
-        .expect(201)
-        .id();
+    let (user, group) = user_and_group(&admin, "p@x.test").await;
     let every = permissions::all();
     for (method, path, set, access, body) in routes(&sc, &user, &group) {
         let rule = permissions::directory_rule(set, access).unwrap();
@@ -577,15 +577,7 @@ async fn two_tenants_never_see_each_others_objects_on_any_route() {
     let s = TestServer::start().await;
     let sc = seed_school(&s, &s.tenant.clone(), 2).await;
     let admin = s.as_("User.ReadWrite.All Group.ReadWrite.All");
-    let user = admin.post("/beta/users", user_body("iso@x.test", "Iso")).await.expect(201).id();
-    let group = admin
-        .post(
-            "/beta/groups",
-            json!({"displayName": "G", "mailNickname": "g", "mailEnabled": false, "securityEnabled": true}),
-        )
-        .await
-        .expect(201)
-        .id();
+    let (user, group) = user_and_group(&admin, "iso@x.test").await;
     let every: Vec<String> = permissions::all().iter().map(|p| p.to_string()).collect();
     // A tenant of its own for each kind of token (each creates a user through the POST route).
     let clients = [

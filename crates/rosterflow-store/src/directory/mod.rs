@@ -337,6 +337,26 @@ pub(crate) fn plan(
     Ok(Plan { sql, join, conditions, keys })
 }
 
+impl Plan {
+    /// A page's `SELECT`: the object's columns, then its sort keys' values (for the next cursor), one row more
+    /// than the page (to know whether another follows).
+    pub fn page_sql(&self, limit: usize) -> String {
+        let keys: String = self.sql.key_values(&self.keys).iter().map(|k| format!(", {k}")).collect();
+        format!(
+            "SELECT o.id, o.kind, o.edu, o.team, o.source, o.body, o.version{keys} FROM dir_object o {} WHERE {} {} LIMIT {}",
+            self.join,
+            self.conditions.join(" AND "),
+            self.sql.order_by(&self.keys, "id"),
+            limit + 1
+        )
+    }
+
+    /// The `SELECT COUNT(*)` of the same objects.
+    pub fn count_sql(&self) -> String {
+        format!("SELECT COUNT(*) FROM dir_object o {} WHERE {}", self.join, self.conditions.join(" AND "))
+    }
+}
+
 /// The folded document of a user as JSON, for the match keys.
 pub(crate) fn user_keys_from(id: String, cols: &[Option<String>], fold: &Value, source: &str) -> UserKeys {
     let s =

@@ -256,15 +256,7 @@ impl super::DirectoryStore for PgStore {
 
     async fn list(&self, tenant: &TenantId, q: &ListQuery<'_>) -> Result<Page, QueryError> {
         let p = plan(Dialect::Postgres, tenant, q, true)?;
-        let keys = p.sql.key_values(&p.keys);
-        let key_columns: String = keys.iter().map(|k| format!(", {k}")).collect();
-        let sql = format!(
-            "SELECT {COLUMNS}{key_columns} FROM dir_object o {} WHERE {} {} LIMIT {}",
-            p.join,
-            p.conditions.join(" AND "),
-            p.sql.order_by(&p.keys, "id"),
-            q.limit + 1
-        );
+        let sql = p.page_sql(q.limit);
         let mut query = sqlx::query(&sql);
         for param in &p.sql.params {
             query = param.bind_pg(query);
@@ -281,7 +273,7 @@ impl super::DirectoryStore for PgStore {
 
     async fn count(&self, tenant: &TenantId, q: &ListQuery<'_>) -> Result<u64, QueryError> {
         let p = plan(Dialect::Postgres, tenant, q, false)?;
-        let sql = format!("SELECT COUNT(*) FROM dir_object o {} WHERE {}", p.join, p.conditions.join(" AND "));
+        let sql = p.count_sql();
         let mut query = sqlx::query(&sql);
         for param in &p.sql.params {
             query = param.bind_pg(query);

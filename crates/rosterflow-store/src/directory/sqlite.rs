@@ -194,16 +194,8 @@ impl super::DirectoryStore for SqliteStore {
 
     async fn list(&self, tenant: &TenantId, q: &ListQuery<'_>) -> Result<Page, QueryError> {
         let p = plan(Dialect::Sqlite, tenant, q, true)?;
-        let keys = p.sql.key_values(&p.keys);
-        let key_columns: String = keys.iter().map(|k| format!(", {k}")).collect();
-        let sql = format!(
-            "SELECT {COLUMNS}{key_columns} FROM dir_object o {} WHERE {} {} LIMIT {}",
-            p.join,
-            p.conditions.join(" AND "),
-            p.sql.order_by(&p.keys, "id"),
-            q.limit + 1
-        );
-        let (params, limit, n_keys) = (p.sql.params, q.limit, keys.len());
+        let sql = p.page_sql(q.limit);
+        let (params, limit, n_keys) = (p.sql.params, q.limit, p.keys.len());
         let rows = self
             .read_blocking(move |c| {
                 let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
@@ -227,7 +219,7 @@ impl super::DirectoryStore for SqliteStore {
 
     async fn count(&self, tenant: &TenantId, q: &ListQuery<'_>) -> Result<u64, QueryError> {
         let p = plan(Dialect::Sqlite, tenant, q, false)?;
-        let sql = format!("SELECT COUNT(*) FROM dir_object o {} WHERE {}", p.join, p.conditions.join(" AND "));
+        let sql = p.count_sql();
         let params = p.sql.params;
         let n: i64 = self
             .read_blocking(move |c| {
