@@ -134,7 +134,13 @@ pub struct Sql {
     pub json: &'static str,
     pub params: Vec<Param>,
     lambdas: usize,
+    /// How deep the condition being written is nested (bounded by [`MAX_DEPTH`]).
+    depth: usize,
 }
+
+/// The deepest `$filter` this module writes SQL for: a bound on its recursion (and on the SQL's nesting)
+/// whatever the parser accepts.
+pub const MAX_DEPTH: usize = 64;
 
 /// A lambda variable in scope: its name, the SQL of its element, and the element's shape.
 struct Var<'a, 'm> {
@@ -145,7 +151,7 @@ struct Var<'a, 'm> {
 
 impl Sql {
     pub fn new(dialect: Dialect, alias: &'static str, json: &'static str) -> Sql {
-        Sql { dialect, alias, json, params: Vec::new(), lambdas: 0 }
+        Sql { dialect, alias, json, params: Vec::new(), lambdas: 0, depth: 0 }
     }
 
     /// Bind `p`, returning its placeholder.
@@ -163,6 +169,16 @@ impl Sql {
     }
 
     fn boolean(&mut self, expr: &Expr, m: &dyn Mapping, vars: &[Var]) -> Result<String, Unsupported> {
+        if self.depth >= MAX_DEPTH {
+            return unsupported(format!("The $filter is nested more than {MAX_DEPTH} levels deep."));
+        }
+        self.depth += 1;
+        let out = self.boolean_at(expr, m, vars);
+        self.depth -= 1;
+        out
+    }
+
+    fn boolean_at(&mut self, expr: &Expr, m: &dyn Mapping, vars: &[Var]) -> Result<String, Unsupported> {
         Ok(match expr {
             Expr::Or(items) | Expr::And(items) => {
                 let joiner = if matches!(expr, Expr::Or(_)) { " OR " } else { " AND " };

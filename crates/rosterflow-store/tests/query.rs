@@ -336,6 +336,16 @@ proptest! {
 }
 
 #[test]
+fn deep_filters_are_refused_not_recursed_into() {
+    let deep = format!("{}name eq 'a'{}", "not(".repeat(100), ")".repeat(100));
+    let f = Filter::parse(&deep).unwrap();
+    let e = Sql::new(Dialect::Sqlite, "o", "fold").filter(f.expr(), &Props).unwrap_err();
+    assert!(e.0.contains("nested"), "{e}");
+    let ok = format!("{}name eq 'a'{}", "not(".repeat(30), ")".repeat(30));
+    assert!(Sql::new(Dialect::Sqlite, "o", "fold").filter(Filter::parse(&ok).unwrap().expr(), &Props).is_ok());
+}
+
+#[test]
 fn unsupported_shapes_are_refused_not_approximated() {
     for bad in [
         "contains(name,'a')",
