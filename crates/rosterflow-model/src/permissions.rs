@@ -132,6 +132,7 @@ const AU_READ: &[&str] = &[
     "Directory.ReadWrite.All",
 ];
 const AU_WRITE: &[&str] = &["AdministrativeUnit.ReadWrite.All", "Directory.ReadWrite.All"];
+const HIDDEN: &[&str] = &["Member.Read.Hidden"];
 const EDU_READ_D: &[&str] = &["EduRoster.ReadBasic", "EduRoster.Read", "EduRoster.ReadWrite"];
 const EDU_READ_A: &[&str] = &["EduRoster.ReadBasic.All", "EduRoster.Read.All", "EduRoster.ReadWrite.All"];
 const EDU_FULL_A: &[&str] = &["EduRoster.Read.All", "EduRoster.ReadWrite.All"];
@@ -166,6 +167,14 @@ pub fn directory_rule(set: &str, access: Access) -> Option<Rule> {
         ("groups", Write) => Rule::both(GROUP_WRITE),
         ("groups/members", Read) => Rule::both(MEMBER_READ),
         ("groups/members", Write) => Rule::both(MEMBER_WRITE),
+        // Members of a group or unit with hidden membership: Member.Read.Hidden on top (group-list-members.md,
+        // administrativeunit-list-members.md).
+        ("groups/members/hidden", Read) => {
+            Rule { delegated_plus: HIDDEN, application_plus: HIDDEN, ..Rule::both(MEMBER_READ) }
+        }
+        ("administrativeUnits/members/hidden", Read) => {
+            Rule { delegated_plus: HIDDEN, application_plus: HIDDEN, ..Rule::both(AU_READ) }
+        }
         ("administrativeUnits", Read) => Rule::both(AU_READ),
         ("administrativeUnits", Write) => Rule::both(AU_WRITE),
         ("education/classes" | "education/schools" | "education/user", Read) => EDU_READ,
@@ -195,7 +204,9 @@ pub const DIRECTORY_SETS: &[&str] = &[
     "users",
     "groups",
     "groups/members",
+    "groups/members/hidden",
     "administrativeUnits",
+    "administrativeUnits/members/hidden",
     "education/classes",
     "education/classes/members",
     "education/classes/group",

@@ -313,6 +313,18 @@ pub(super) async fn related(
     count: bool,
 ) -> ApiResult<Response> {
     let parent = load(ctx, coll, id).await?;
+    let hidden = parent
+        .doc
+        .get("visibility")
+        .and_then(Value::as_str)
+        .is_some_and(|v| v.eq_ignore_ascii_case("HiddenMembership"));
+    if hidden && nav.relation == rosterflow_model::directory::Relation::Members && nav.view.is_none() {
+        super::authorize(
+            ctx.caller,
+            &format!("{}/members/hidden", coll.path),
+            rosterflow_model::permissions::Access::Read,
+        )?;
+    }
     let kind = match (cast, nav.kind) {
         (Some(c), Some(k)) if c != k => return Err(bad(format!("'{}' holds only {} objects.", nav.name, k.as_str()))),
         (c, k) => c.or(k),

@@ -357,9 +357,16 @@ async fn groups_members_owners_and_refs_by_hand() {
     assert_eq!(ids(admin.get(&format!("/beta/groups/{mine_id}/owners")).await.expect(200)), vec![u1.clone()]);
     let by_app = app_client(&s, "Group.ReadWrite.All").post("/beta/groups", body).await.expect(201).id();
     assert!(ids(admin.get(&format!("/beta/groups/{by_app}/owners")).await.expect(200)).is_empty());
+    // Members of a hidden-membership group need Member.Read.Hidden on top.
+    let hidden = json!({"displayName": "H", "mailNickname": "h", "mailEnabled": true, "securityEnabled": false,
+        "groupTypes": ["Unified"], "visibility": "hiddenmembership"});
+    let hidden = admin.post("/beta/groups", hidden).await.expect(201).id();
+    admin.get(&format!("/beta/groups/{hidden}/members")).await.error(403);
+    admin.get(&format!("/beta/groups/{hidden}/owners")).await.expect(200);
+    s.as_("Group.Read.All Member.Read.Hidden").get(&format!("/beta/groups/{hidden}/members")).await.expect(200);
     // Groups filter on collections; classes and schools made by hand.
     let f = "/beta/groups?$filter=groupTypes/any(c:c eq 'unified')";
-    assert_eq!(ids(admin.get(f).await.expect(200)).len(), 2);
+    assert_eq!(ids(admin.get(f).await.expect(200)).len(), 3);
     let class = admin
         .post("/beta/education/classes", json!({"displayName": "Bio", "mailNickname": "bio", "externalId": "B1"}))
         .await;
