@@ -405,6 +405,23 @@ async fn groups_members_owners_and_refs_by_hand() {
     assert!(ids(admin.get(&format!("/beta/administrativeUnits/{school}/members")).await.expect(200)).is_empty());
     // An administrative unit is not a group.
     admin.get(&format!("/beta/groups/{school}")).await.error(404);
+    // Administrative units by hand: create, members by $ref, update, delete.
+    let au = admin.post("/beta/administrativeUnits", json!({"displayName": "East", "visibility": "public"})).await;
+    let au_id = au.expect(201).id();
+    assert_eq!(au.body["visibility"], "Public");
+    admin
+        .post(&format!("/beta/administrativeUnits/{au_id}/members/$ref"), json!({"@odata.id": link(&u1)}))
+        .await
+        .expect(204);
+    let members = admin.get(&format!("/beta/administrativeUnits/{au_id}/members?$select=id,displayName")).await;
+    assert_eq!(members.expect(200).body["value"][0]["@odata.type"], "#microsoft.graph.user");
+    admin.patch(&format!("/beta/administrativeUnits/{au_id}"), json!({"description": "East side"})).await.expect(204);
+    admin
+        .patch(&format!("/beta/administrativeUnits/{au_id}"), json!({"isMemberManagementRestricted": true}))
+        .await
+        .error(400);
+    admin.get(&format!("/beta/education/schools/{au_id}")).await.error(404); // not a school
+    admin.delete(&format!("/beta/administrativeUnits/{au_id}")).await.expect(204);
 }
 
 #[tokio::test]
