@@ -2,6 +2,7 @@
 //! PATCH merge, rendering, reference data, the permission table and error codes. No I/O.
 
 pub mod bind;
+pub mod directory;
 pub mod document;
 pub mod error;
 pub mod permissions;

@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod config;
 pub mod connections;
+pub mod directory;
 pub mod error;
 pub mod industry_data;
 mod keyfile;
@@ -82,6 +83,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     let areas = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(industry_data::router())
+        .merge(directory::router())
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::new(ErrorKind::NotFound, format!("Resource not found for the segment '{}'.", uri.path()))
         })

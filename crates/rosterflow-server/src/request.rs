@@ -46,11 +46,17 @@ fn canonical_uri(uri: &Uri) -> Option<Uri> {
         path.get(..root.len()).is_some_and(|p| p.eq_ignore_ascii_case(root))
             && matches!(path.as_bytes().get(root.len()), None | Some(b'/' | b'('))
     })?;
-    if path.starts_with(root) {
+    // A key right after a root (`/beta/users('$x@y.com')`) becomes a segment of its own, so that the area's
+    // router matches `{root}/{*rest}`.
+    let keyed = path.as_bytes().get(root.len()) == Some(&b'(');
+    if path.starts_with(root) && !keyed {
         return None; // already canonical: the common case costs no allocation
     }
-    let mut rewritten = String::with_capacity(uri.path_and_query().map_or(path.len(), |pq| pq.as_str().len()));
+    let mut rewritten = String::with_capacity(uri.path_and_query().map_or(path.len(), |pq| pq.as_str().len()) + 1);
     rewritten.push_str(root);
+    if keyed {
+        rewritten.push('/');
+    }
     rewritten.push_str(&path[root.len()..]);
     if let Some(q) = uri.query() {
         rewritten.push('?');
@@ -131,7 +137,8 @@ mod tests {
             Some("/beta/external/industryData/outboundProvisioningFlowSets/AbC?$top=1")
         );
         assert_eq!(canon("/beta/Users/Some.One@x.com").as_deref(), Some("/beta/users/Some.One@x.com"));
-        assert_eq!(canon("/beta/USERS('a')").as_deref(), Some("/beta/users('a')"));
+        assert_eq!(canon("/beta/USERS('a')").as_deref(), Some("/beta/users/('a')"));
+        assert_eq!(canon("/beta/users('$a@b')/x").as_deref(), Some("/beta/users/('$a@b')/x"));
         assert_eq!(canon("/beta/users/x"), None, "already canonical");
         assert_eq!(canon("/beta/usersX"), None, "not a root");
         assert_eq!(canon("/healthz"), None);
@@ -171,7 +178,8 @@ mod properties {
     proptest! {
         #![proptest_config(config(512))]
 
-        /// Any URI: no panic; a rewrite only changes the case of a root, never what follows it or the query.
+        /// Any URI: no panic; a rewrite only changes the case of a root (and puts a `('key')` right after it in
+        /// a segment of its own), never what follows it or the query.
         #[test]
         fn only_the_case_of_a_root_changes(s in uri()) {
             let Ok(uri) = s.parse::<Uri>() else {
@@ -182,8 +190,13 @@ mod properties {
             };
             let (old_path, new_path) = (uri.path(), new.path());
             let root = ROOTS.iter().find(|r| new_path.starts_with(*r)).expect("rewritten to a canonical root");
-            prop_assert!(old_path.len() == new_path.len() && old_path[..root.len()].eq_ignore_ascii_case(root));
-            prop_assert_eq!(&old_path[root.len()..], &new_path[root.len()..]);
+            prop_assert!(old_path[..root.len()].eq_ignore_ascii_case(root));
+            let (old_rest, new_rest) = (&old_path[root.len()..], &new_path[root.len()..]);
+            if old_rest.starts_with('(') {
+                prop_assert_eq!(format!("/{old_rest}"), new_rest);
+            } else {
+                prop_assert_eq!(old_rest, new_rest);
+            }
             prop_assert_eq!(uri.query(), new.query());
             prop_assert_eq!(uri.scheme(), new.scheme());
             prop_assert_eq!(uri.authority(), new.authority());

@@ -8,8 +8,10 @@
 //! Two backends, chosen at run time from the URL: SQLite (embedded default; one writer thread that commits
 //! concurrent writes together) and PostgreSQL (shared by stateless replicas).
 
+pub mod directory;
 mod migrations;
 mod postgres;
+pub mod query;
 mod sqlite;
 
 use std::sync::Arc;
@@ -138,11 +140,13 @@ pub trait Store: Send + Sync + 'static {
 pub struct Stores {
     /// The configuration documents (industryData entity sets, operations, runs).
     pub resources: Arc<dyn Store>,
+    /// The directory: users, groups, administrative units, their facets and relations.
+    pub directory: Arc<dyn directory::DirectoryStore>,
 }
 
 impl Stores {
-    fn of<B: Store>(backend: Arc<B>) -> Stores {
-        Stores { resources: backend }
+    fn of<B: Store + directory::DirectoryStore>(backend: Arc<B>) -> Stores {
+        Stores { resources: backend.clone(), directory: backend }
     }
 }
 

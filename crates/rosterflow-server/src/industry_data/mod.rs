@@ -138,7 +138,7 @@ fn access_for(method: &Method, target: &Target) -> ApiResult<Access> {
 
 /// The body of a request that must carry a JSON object: its media type, size and presence checked; its content
 /// is checked against the schema as it is parsed (`document::check_entity`).
-async fn read_json(app: &AppState, parts: &axum::http::request::Parts, body: Body) -> ApiResult<Bytes> {
+pub(crate) async fn read_json(app: &AppState, parts: &axum::http::request::Parts, body: Body) -> ApiResult<Bytes> {
     let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let mime = content_type.split(';').next().unwrap_or_default().trim();
     if !mime.eq_ignore_ascii_case("application/json") {
@@ -166,7 +166,7 @@ async fn read_json(app: &AppState, parts: &axum::http::request::Parts, body: Bod
     Ok(bytes)
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut r = (status, body.to_string()).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
     r

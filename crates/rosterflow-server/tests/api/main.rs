@@ -4,6 +4,7 @@
 mod common;
 mod configuration_api;
 mod coverage;
+mod directory;
 mod doc_examples;
 mod hardening;
 mod outbound_api;

@@ -1,0 +1,352 @@
+//! Reading the directory: keyset-paged lists (`@odata.nextLink` with an opaque `$skiptoken`), `$count`, single
+//! objects (users also by `userPrincipalName`), navigation lists and aliases. Every `$filter`, `$search`,
+//! `$orderby` and `$count` runs in SQL (`rosterflow_store::query`); an unsupported shape is Graph's 400.
+//!
+//! Advanced queries (`concepts/query-parameters.md`, the user and group list pages): on directory objects,
+//! `$count` (as `$count=true` or `/$count`) and `$search` need `ConsistencyLevel: eventual`; `ne`, `not` and
+//! `$orderby` together with `$filter` need it and `$count=true`. Without them the answer is 400 saying so.
+//! A continuation page (`$skiptoken`) is not asked again: its token is bound to the first page's query.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use rosterflow_model::directory::render::{self, Shape};
+use rosterflow_model::directory::{is_guid, ObjectKind, View, DIRECTORY_OBJECT, EDUCATION_USER, GROUP, TEAM};
+use rosterflow_model::{DomainError, ErrorKind};
+use rosterflow_odata::{Expr, QueryOptions};
+use rosterflow_store::directory::{ListQuery, Object, QueryError, Related};
+use rosterflow_store::query::{Cursor, Search};
+use serde_json::{Map, Value};
+
+use super::route::{Alias, Collection, Direction, Nav};
+use super::{search, Ctx};
+use crate::error::{ApiError, ApiResult};
+use crate::industry_data::json_response;
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorKind::BadRequest, message)
+}
+
+pub(super) fn query_error(e: QueryError) -> ApiError {
+    match e {
+        QueryError::Unsupported(m) => bad(format!("Unsupported query: {m}")),
+        QueryError::Store(e) => e.into(),
+    }
+}
+
+/// A request's query options, `$search` included.
+pub(super) struct Options {
+    pub q: QueryOptions,
+    pub search: Option<Search>,
+}
+
+pub(super) fn options(ctx: &Ctx) -> ApiResult<Options> {
+    let (rest, search) = search::take(ctx.query)?;
+    let q = QueryOptions::parse(&rest)?;
+    Ok(Options { q, search })
+}
+
+/// Whether the filter uses `ne` or `not` (advanced-query operators on directory objects).
+fn negates(e: &Expr) -> bool {
+    match e {
+        Expr::Not(_) | Expr::Compare(_, rosterflow_odata::CmpOp::Ne, _) => true,
+        Expr::Or(v) | Expr::And(v) => v.iter().any(negates),
+        Expr::Lambda { predicate: Some(p), .. } => negates(p),
+        _ => false,
+    }
+}
+
+/// Graph's advanced-query rules for a list or count of directory objects.
+fn check_advanced(ctx: &Ctx, view: &View, o: &Options, count_segment: bool) -> ApiResult<()> {
+    if !view.directory_object || o.q.skiptoken.is_some() {
+        return Ok(());
+    }
+    let needs = |what: &str| {
+        bad(format!("{what} on directory objects is an advanced query: send the header 'ConsistencyLevel: eventual'."))
+    };
+    if (o.q.count || count_segment) && !ctx.eventual() {
+        return Err(needs("$count"));
+    }
+    if o.search.is_some() && !ctx.eventual() {
+        return Err(needs("$search"));
+    }
+    let advanced_filter = o.q.filter.as_ref().is_some_and(|f| negates(f.expr()));
+    let filter_and_order = o.q.filter.is_some() && !o.q.orderby.is_empty();
+    if (advanced_filter || filter_and_order) && !(ctx.eventual() && (o.q.count || count_segment)) {
+        let what = if advanced_filter { "'ne' and 'not' in $filter" } else { "$orderby with $filter" };
+        return Err(bad(format!(
+            "{what} on directory objects is an advanced query: send the header 'ConsistencyLevel: eventual' and $count=true."
+        )));
+    }
+    Ok(())
+}
+
+/// The scope of a list: which objects, seen through which view.
+struct Scope {
+    view: &'static View,
+    kind: Option<ObjectKind>,
+    education: bool,
+    related: Option<Related>,
+    /// A `directoryObject` list: each item through its own kind's view, with `@odata.type`.
+    mixed: bool,
+    context: String,
+}
+
+fn collection_scope(ctx: &Ctx, coll: &Collection) -> Scope {
+    let view = coll.view;
+    Scope {
+        view,
+        kind: Some(view.kind),
+        education: view.facet == Some(rosterflow_model::directory::Facet::Education),
+        related: None,
+        mixed: false,
+        context: format!("{}/$metadata#{}", ctx.base(), coll.path),
+    }
+}
+
+/// A delegated caller of an education user sees the limited property set.
+fn limited(ctx: &Ctx, view: &View) -> bool {
+    ctx.caller.delegated && std::ptr::eq(view, &EDUCATION_USER)
+}
+
+fn store_query<'a>(s: &'a Scope, o: &'a Options, order: &'a [(String, bool)]) -> ListQuery<'a> {
+    ListQuery {
+        view: s.view,
+        kind: s.kind,
+        education: s.education,
+        related: s.related.clone(),
+        filter: o.q.filter.as_ref().map(|f| f.expr()),
+        search: o.search.as_ref(),
+        order,
+        after: None,
+        limit: 0,
+    }
+}
+
+/// The request's query options but its `$skiptoken`.
+fn without_token<'q>(ctx: &Ctx<'q>) -> Vec<&'q str> {
+    let token =
+        |p: &str| p.split('=').next().unwrap_or_default().replace("%24", "$").eq_ignore_ascii_case("$skiptoken");
+    ctx.query.split('&').filter(|p| !p.is_empty() && !token(p)).collect()
+}
+
+/// What a `$skiptoken` is bound to: the path and every option but the token itself.
+fn signature(ctx: &Ctx) -> String {
+    let mut opts = without_token(ctx);
+    opts.sort_unstable();
+    format!("{}?{}", ctx.path.to_ascii_lowercase(), opts.join("&"))
+}
+
+fn next_link(ctx: &Ctx, token: &str) -> String {
+    let kept = without_token(ctx);
+    let mut query = kept.join("&");
+    if !query.is_empty() {
+        query.push('&');
+    }
+    format!("http://{}{}?{query}$skiptoken={token}", ctx.host, ctx.path)
+}
+
+async fn list_scope(ctx: &Ctx<'_>, s: Scope) -> ApiResult<Response> {
+    let o = options(ctx)?;
+    if o.q.skip.is_some() {
+        return Err(bad("$skip is not supported on this resource; follow @odata.nextLink."));
+    }
+    if let Some(select) = &o.q.select {
+        select_check(s.view, select, true, s.mixed)?;
+    }
+    check_advanced(ctx, s.view, &o, false)?;
+    let page = match o.q.top {
+        None => s.view.default_page,
+        Some(n) if (1..=s.view.max_page).contains(&n) => n,
+        Some(n) => {
+            return Err(bad(format!("Invalid page size specified: '{n}'. Must be between 1 and {}.", s.view.max_page)))
+        }
+    };
+    let order: Vec<(String, bool)> = o.q.orderby.iter().map(|k| (k.property.clone(), k.descending)).collect();
+    let sig = signature(ctx);
+    let after = match &o.q.skiptoken {
+        Some(t) => Some(Cursor::decode(t, &sig).ok_or_else(|| bad("The $skiptoken is not valid for this query."))?),
+        None => None,
+    };
+    let mut q = store_query(&s, &o, &order);
+    q.after = after;
+    q.limit = page;
+    let store = &ctx.app.stores.directory;
+    let result = store.list(ctx.tenant, &q).await.map_err(query_error)?;
+    let count = if o.q.count && o.q.skiptoken.is_none() {
+        Some(store.count(ctx.tenant, &q).await.map_err(query_error)?)
+    } else {
+        None
+    };
+    let shape = |view: &View| Shape { select: o.q.select.as_deref(), limited: limited(ctx, view), typed: s.mixed };
+    let value: Vec<Value> = result
+        .objects
+        .iter()
+        .map(|obj| {
+            let view = if s.mixed { obj.kind.base_view() } else { s.view };
+            Value::Object(render::render(view, &obj.id, &obj.doc, shape(view)))
+        })
+        .collect();
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), Value::String(context_with_select(&s.context, &o.q)));
+    if let Some(n) = count {
+        body.insert("@odata.count".into(), n.into());
+    }
+    if let Some(next) = result.next {
+        body.insert("@odata.nextLink".into(), Value::String(next_link(ctx, &next.encode(&sig))));
+    }
+    body.insert("value".into(), Value::Array(value));
+    Ok(json_response(StatusCode::OK, &Value::Object(body)))
+}
+
+/// `#users(displayName,id)` when `$select` is given.
+fn context_with_select(context: &str, q: &QueryOptions) -> String {
+    match &q.select {
+        Some(s) => format!("{context}({})", s.join(",")),
+        None => context.to_string(),
+    }
+}
+
+/// `$select` against the view (a mixed list: against any kind's view).
+fn select_check(view: &View, select: &[String], collection: bool, mixed: bool) -> ApiResult<()> {
+    if mixed {
+        let ok = [ObjectKind::User, ObjectKind::Group, ObjectKind::AdministrativeUnit]
+            .iter()
+            .any(|k| render::check_select(k.base_view(), select, collection).is_ok());
+        return if ok { Ok(()) } else { render::check_select(view, select, collection).map_err(ApiError) };
+    }
+    render::check_select(view, select, collection).map_err(ApiError)
+}
+
+async fn count_scope(ctx: &Ctx<'_>, s: Scope) -> ApiResult<Response> {
+    let o = options(ctx)?;
+    check_advanced(ctx, s.view, &o, true)?;
+    let order = Vec::new();
+    let n = ctx.app.stores.directory.count(ctx.tenant, &store_query(&s, &o, &order)).await.map_err(query_error)?;
+    let mut r = n.to_string().into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    Ok(r)
+}
+
+pub(super) async fn list(ctx: &Ctx<'_>, coll: &Collection) -> ApiResult<Response> {
+    list_scope(ctx, collection_scope(ctx, coll)).await
+}
+
+pub(super) async fn count(ctx: &Ctx<'_>, coll: &Collection) -> ApiResult<Response> {
+    count_scope(ctx, collection_scope(ctx, coll)).await
+}
+
+fn missing(coll: &Collection, key: &str) -> ApiError {
+    ApiError(DomainError::new(ErrorKind::NotFound, format!("Resource '{key}' does not exist in {}.", coll.path)))
+}
+
+/// The object a key names in a collection (users also by UPN), or 404.
+pub(super) async fn load(ctx: &Ctx<'_>, coll: &Collection, key: &str) -> ApiResult<Object> {
+    let store = &ctx.app.stores.directory;
+    let found = if key.contains('@') && coll.view.kind == ObjectKind::User {
+        store.get_by_upn(ctx.tenant, key).await?
+    } else if is_guid(key) {
+        store.get(ctx.tenant, key).await?
+    } else {
+        None
+    };
+    found.filter(|o| coll.view.shows(o.kind, o.education, o.team)).ok_or_else(|| missing(coll, key))
+}
+
+/// Only `$select` applies to a single object.
+fn single_options(ctx: &Ctx, view: &View) -> ApiResult<Option<Vec<String>>> {
+    let o = options(ctx)?;
+    let q = &o.q;
+    if q.filter.is_some()
+        || !q.orderby.is_empty()
+        || q.top.is_some()
+        || q.skip.is_some()
+        || q.count
+        || o.search.is_some()
+    {
+        return Err(bad("Only $select applies to a single object."));
+    }
+    if let Some(select) = &q.select {
+        render::check_select(view, select, false).map_err(ApiError)?;
+    }
+    Ok(q.select.clone())
+}
+
+fn entity(ctx: &Ctx, view: &View, context_path: &str, obj: &Object, select: Option<&[String]>) -> Response {
+    let shape = Shape { select, limited: limited(ctx, view), typed: false };
+    let mut body = Map::new();
+    let context = match select {
+        Some(s) => format!("{}/$metadata#{context_path}({})/$entity", ctx.base(), s.join(",")),
+        None => format!("{}/$metadata#{context_path}/$entity", ctx.base()),
+    };
+    body.insert("@odata.context".into(), Value::String(context));
+    body.extend(render::render(view, &obj.id, &obj.doc, shape));
+    json_response(StatusCode::OK, &Value::Object(body))
+}
+
+pub(super) async fn get(ctx: &Ctx<'_>, coll: &Collection, key: &str) -> ApiResult<Response> {
+    let select = single_options(ctx, coll.view)?;
+    let obj = load(ctx, coll, key).await?;
+    Ok(entity(ctx, coll.view, coll.path, &obj, select.as_deref()))
+}
+
+/// `/education/classes/{id}/group`, `/groups/{id}/team`: the same object through another view.
+pub(super) async fn alias(ctx: &Ctx<'_>, coll: &Collection, id: &str, alias: Alias) -> ApiResult<Response> {
+    let (view, path) = match alias {
+        Alias::ClassGroup => (&GROUP, "groups"),
+        Alias::GroupTeam => (&TEAM, "teams"),
+    };
+    let select = single_options(ctx, view)?;
+    let obj = load(ctx, coll, id).await?;
+    if !view.shows(obj.kind, obj.education, obj.team) {
+        return Err(ApiError(DomainError::not_found(format_args!("The {} of '{id}'", view.name))));
+    }
+    Ok(entity(ctx, view, path, &obj, select.as_deref()))
+}
+
+/// A navigation list (`/groups/{id}/members`, `/education/users/{id}/classes`) or its `$count`.
+pub(super) async fn related(
+    ctx: &Ctx<'_>,
+    coll: &Collection,
+    id: &str,
+    nav: &Nav,
+    cast: Option<ObjectKind>,
+    count: bool,
+) -> ApiResult<Response> {
+    let parent = load(ctx, coll, id).await?;
+    let hidden = parent
+        .doc
+        .get("visibility")
+        .and_then(Value::as_str)
+        .is_some_and(|v| v.eq_ignore_ascii_case("HiddenMembership"));
+    if hidden && nav.relation == rosterflow_model::directory::Relation::Members && nav.view.is_none() {
+        super::authorize(
+            ctx.caller,
+            &format!("{}/members/hidden", coll.path),
+            rosterflow_model::permissions::Access::Read,
+        )?;
+    }
+    let kind = match (cast, nav.kind) {
+        (Some(c), Some(k)) if c != k => return Err(bad(format!("'{}' holds only {} objects.", nav.name, k.as_str()))),
+        (c, k) => c.or(k),
+    };
+    let view = nav.view.or(cast.map(ObjectKind::base_view)).unwrap_or(&DIRECTORY_OBJECT);
+    let related = match nav.direction {
+        Direction::Of => Related::Of { relation: nav.relation, of: parent.id.clone() },
+        Direction::Having => Related::Having { relation: nav.relation, of: parent.id.clone() },
+    };
+    let mut context = if nav.view.is_none() {
+        format!("{}/$metadata#directoryObjects", ctx.base())
+    } else {
+        format!("{}/$metadata#{}('{}')/{}", ctx.base(), coll.path, parent.id, nav.name)
+    };
+    if let (None, Some(c)) = (nav.view, cast) {
+        context.push_str(&format!("/microsoft.graph.{}", c.as_str()));
+    }
+    let scope =
+        Scope { view, kind, education: nav.education, related: Some(related), mixed: nav.view.is_none(), context };
+    if count {
+        count_scope(ctx, scope).await
+    } else {
+        list_scope(ctx, scope).await
+    }
+}

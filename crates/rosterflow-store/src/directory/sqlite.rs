@@ -1,0 +1,342 @@
+//! The directory on SQLite. Single API writes run inside the writer's group commit (`SqliteStore::write`);
+//! a bulk write runs alone in a transaction of its own (`write_exclusive`); large reads run on the blocking
+//! pool (`read_blocking`).
+//!
+//! The bulk functions here take the open transaction's connection, so that another module of this crate
+//! (the runs engine's state) can write its own tables and the directory in **one** transaction:
+//! `store.write_exclusive(tenant, move |conn| { runs::save(conn, ..)?; directory::sqlite::apply(conn, &t, &bulk) })`.
+//! Every statement is prepared once and cached on the connection; rows are bound and stepped in process, with
+//! no round trip per row.
+
+use rosterflow_model::directory::Relation;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+
+use super::{
+    object_from, plan, user_keys_from, Bulk, Edit, Link, ListQuery, Object, Page, QueryError, Source, UserKeys,
+};
+use crate::query::{Cursor, Dialect, Param};
+use crate::sqlite::SqliteStore;
+use crate::{backend, Result, StoreError, TenantId};
+
+const COLUMNS: &str = "o.id, o.kind, o.edu, o.team, o.source, o.body, o.version";
+
+/// Insert or replace objects (bumping their versions), marked with `source`.
+pub(crate) fn upsert(conn: &Connection, tenant: &TenantId, objects: &[Object], source: Source) -> Result<()> {
+    write_objects(conn, tenant, objects, source, true)
+}
+
+fn write_objects(
+    conn: &Connection,
+    tenant: &TenantId,
+    objects: &[Object],
+    source: Source,
+    replace: bool,
+) -> Result<()> {
+    let sql = if replace {
+        "INSERT INTO dir_object (tenant, id, kind, edu, team, source, display_fold, upn_fold, mail_fold, nick_fold,
+             ext_fold, created, body, fold, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1)
+         ON CONFLICT (tenant, id) DO UPDATE SET kind = excluded.kind, edu = excluded.edu, team = excluded.team,
+             source = excluded.source, display_fold = excluded.display_fold, upn_fold = excluded.upn_fold,
+             mail_fold = excluded.mail_fold, nick_fold = excluded.nick_fold, ext_fold = excluded.ext_fold,
+             created = excluded.created, body = excluded.body, fold = excluded.fold, version = dir_object.version + 1"
+    } else {
+        "INSERT INTO dir_object (tenant, id, kind, edu, team, source, display_fold, upn_fold, mail_fold, nick_fold,
+             ext_fold, created, body, fold, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1)"
+    };
+    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+    let mut sorted: Vec<&Object> = objects.iter().collect();
+    sorted.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    for o in sorted {
+        let ix = o.index();
+        let c = &ix.columns;
+        stmt.execute(params![
+            tenant.as_str(),
+            o.id.to_ascii_lowercase(),
+            o.kind.as_str(),
+            o.education,
+            o.team,
+            source.as_str(),
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            c[5],
+            ix.body,
+            ix.fold
+        ])
+        .map_err(constraint)?;
+    }
+    Ok(())
+}
+
+/// Delete objects and every relation they are in, both ways; returns how many objects were deleted.
+pub(crate) fn delete(conn: &Connection, tenant: &TenantId, ids: &[String]) -> Result<usize> {
+    let mut objects = conn.prepare_cached("DELETE FROM dir_object WHERE tenant = ?1 AND id = ?2").map_err(backend)?;
+    let mut from = conn
+        .prepare_cached("DELETE FROM dir_relation WHERE tenant = ?1 AND rel = ?2 AND from_id = ?3")
+        .map_err(backend)?;
+    let mut to = conn
+        .prepare_cached("DELETE FROM dir_relation WHERE tenant = ?1 AND rel = ?2 AND to_id = ?3")
+        .map_err(backend)?;
+    let mut n = 0;
+    for id in ids {
+        let id = id.to_ascii_lowercase();
+        for rel in [Relation::Members, Relation::Owners] {
+            from.execute(params![tenant.as_str(), rel.as_str(), id]).map_err(backend)?;
+            to.execute(params![tenant.as_str(), rel.as_str(), id]).map_err(backend)?;
+        }
+        n += objects.execute(params![tenant.as_str(), id]).map_err(backend)?;
+    }
+    Ok(n)
+}
+
+/// Add relations (existing ones are left as they are).
+pub(crate) fn link(conn: &Connection, tenant: &TenantId, links: &[Link], source: Source) -> Result<()> {
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO dir_relation (tenant, rel, from_id, to_id, source) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO NOTHING",
+        )
+        .map_err(backend)?;
+    for l in links {
+        stmt.execute(params![
+            tenant.as_str(),
+            l.relation.as_str(),
+            l.from.to_ascii_lowercase(),
+            l.to.to_ascii_lowercase(),
+            source.as_str()
+        ])
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Remove relations; returns how many were there.
+pub(crate) fn unlink(conn: &Connection, tenant: &TenantId, links: &[Link]) -> Result<usize> {
+    let mut stmt = conn
+        .prepare_cached("DELETE FROM dir_relation WHERE tenant = ?1 AND rel = ?2 AND from_id = ?3 AND to_id = ?4")
+        .map_err(backend)?;
+    let mut n = 0;
+    for l in links {
+        n += stmt
+            .execute(params![
+                tenant.as_str(),
+                l.relation.as_str(),
+                l.from.to_ascii_lowercase(),
+                l.to.to_ascii_lowercase()
+            ])
+            .map_err(backend)?;
+    }
+    Ok(n)
+}
+
+/// A run's changes on an open transaction (see the module's doc).
+pub(crate) fn apply(conn: &Connection, tenant: &TenantId, bulk: &Bulk) -> Result<()> {
+    // A run touches hundreds of thousands of rows: keep its pages in memory rather than spill them to the WAL
+    // again and again (the writer's connection keeps this; 128 MiB at most).
+    conn.execute_batch("PRAGMA cache_size = -131072").map_err(backend)?;
+    let source = bulk.source.unwrap_or(Source::Api);
+    upsert(conn, tenant, &bulk.upserts, source)?;
+    delete(conn, tenant, &bulk.deletes)?;
+    unlink(conn, tenant, &bulk.unlink)?;
+    link(conn, tenant, &bulk.link, source)
+}
+
+/// A unique-index violation as the rule it broke.
+fn constraint(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e {
+        if f.code == rusqlite::ErrorCode::ConstraintViolation {
+            return if msg.contains("upn_fold") {
+                StoreError::Duplicate("userPrincipalName".into())
+            } else {
+                StoreError::Exists
+            };
+        }
+    }
+    backend(e)
+}
+
+fn row_object(row: &rusqlite::Row) -> rusqlite::Result<Result<Object>> {
+    let kind: String = row.get(1)?;
+    let source: String = row.get(4)?;
+    let body: String = row.get(5)?;
+    Ok(object_from(row.get(0)?, &kind, row.get(2)?, row.get(3)?, &source, &body, row.get(6)?))
+}
+
+fn select_one(conn: &Connection, tenant: &TenantId, column: &str, value: &str) -> Result<Option<Object>> {
+    let sql = format!("SELECT {COLUMNS} FROM dir_object o WHERE o.tenant = ?1 AND o.{column} = ?2");
+    conn.prepare_cached(&sql)
+        .and_then(|mut s| s.query_row(params![tenant.as_str(), value], row_object).optional())
+        .map_err(backend)?
+        .transpose()
+}
+
+fn exists(conn: &Connection, tenant: &TenantId, id: &str) -> Result<bool> {
+    conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM dir_object WHERE tenant = ?1 AND id = ?2)")
+        .and_then(|mut s| s.query_row(params![tenant.as_str(), id.to_ascii_lowercase()], |r| r.get(0)))
+        .map_err(backend)
+}
+
+#[async_trait::async_trait]
+impl super::DirectoryStore for SqliteStore {
+    async fn get(&self, tenant: &TenantId, id: &str) -> Result<Option<Object>> {
+        let (t, id) = (tenant.clone(), id.to_ascii_lowercase());
+        self.read_with(move |c| select_one(c, &t, "id", &id))
+    }
+
+    async fn get_by_upn(&self, tenant: &TenantId, upn: &str) -> Result<Option<Object>> {
+        let (t, upn) = (tenant.clone(), rosterflow_model::directory::fold(upn));
+        self.read_with(move |c| select_one(c, &t, "upn_fold", &upn))
+    }
+
+    async fn list(&self, tenant: &TenantId, q: &ListQuery<'_>) -> Result<Page, QueryError> {
+        let p = plan(Dialect::Sqlite, tenant, q, true)?;
+        let sql = p.page_sql(q.limit);
+        let (params, limit, n_keys) = (p.sql.params, q.limit, p.keys.len());
+        let rows = self
+            .read_blocking(move |c| {
+                let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
+                let mut rows = stmt.query(params_from_iter(params.iter())).map_err(backend)?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next().map_err(backend)? {
+                    let object = row_object(row).map_err(backend)??;
+                    let keys = (0..n_keys)
+                        .map(|i| row.get_ref(7 + i).map(Param::from_sqlite))
+                        .collect::<rusqlite::Result<Vec<_>>>();
+                    out.push((object, keys.map_err(backend)?));
+                    if out.len() > limit {
+                        break;
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        Ok(page(rows, limit))
+    }
+
+    async fn count(&self, tenant: &TenantId, q: &ListQuery<'_>) -> Result<u64, QueryError> {
+        let p = plan(Dialect::Sqlite, tenant, q, false)?;
+        let sql = p.count_sql();
+        let params = p.sql.params;
+        let n: i64 = self
+            .read_blocking(move |c| {
+                c.prepare_cached(&sql)
+                    .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| r.get(0)))
+                    .map_err(backend)
+            })
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn create(&self, tenant: &TenantId, object: Object, links: Vec<Link>) -> Result<()> {
+        let t = tenant.clone();
+        self.write(tenant, move |c| {
+            write_objects(c, &t, std::slice::from_ref(&object), object.source, false)?;
+            for l in &links {
+                for end in [&l.from, &l.to] {
+                    if !exists(c, &t, end)? {
+                        return Err(StoreError::MissingRef {
+                            path: l.relation.as_str().into(),
+                            set: "directoryObjects".into(),
+                            id: end.clone(),
+                        });
+                    }
+                }
+            }
+            link(c, &t, &links, object.source)
+        })
+        .await
+    }
+
+    async fn update(&self, tenant: &TenantId, id: &str, edit: Edit) -> Result<Object> {
+        let (t, id) = (tenant.clone(), id.to_ascii_lowercase());
+        self.write(tenant, move |c| {
+            let mut object = select_one(c, &t, "id", &id)?.ok_or(StoreError::NotFound)?;
+            edit(&mut object)?;
+            upsert(c, &t, std::slice::from_ref(&object), object.source)?;
+            object.version += 1;
+            Ok(object)
+        })
+        .await
+    }
+
+    async fn delete(&self, tenant: &TenantId, id: &str) -> Result<()> {
+        let (t, id) = (tenant.clone(), id.to_string());
+        self.write(tenant, move |c| match delete(c, &t, &[id])? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        })
+        .await
+    }
+
+    async fn link(&self, tenant: &TenantId, l: Link) -> Result<()> {
+        let t = tenant.clone();
+        self.write(tenant, move |c| {
+            for end in [&l.from, &l.to] {
+                if !exists(c, &t, end)? {
+                    return Err(StoreError::MissingRef { path: l.relation.as_str().into(), set: "directoryObjects".into(), id: end.clone() });
+                }
+            }
+            let n = c
+                .prepare_cached("INSERT INTO dir_relation (tenant, rel, from_id, to_id, source) VALUES (?1, ?2, ?3, ?4, 'api') ON CONFLICT DO NOTHING")
+                .and_then(|mut s| s.execute(params![t.as_str(), l.relation.as_str(), l.from.to_ascii_lowercase(), l.to.to_ascii_lowercase()]))
+                .map_err(backend)?;
+            if n == 0 {
+                Err(StoreError::Exists)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn unlink(&self, tenant: &TenantId, l: Link) -> Result<()> {
+        let t = tenant.clone();
+        self.write(tenant, move |c| match unlink(c, &t, std::slice::from_ref(&l))? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        })
+        .await
+    }
+
+    async fn apply(&self, tenant: &TenantId, bulk: Bulk) -> Result<()> {
+        let t = tenant.clone();
+        self.write_exclusive(tenant, move |c| apply(c, &t, &bulk)).await
+    }
+
+    async fn user_keys(&self, tenant: &TenantId) -> Result<Vec<UserKeys>> {
+        let t = tenant.clone();
+        self.read_blocking(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT id, upn_fold, mail_fold, nick_fold, fold, source FROM dir_object
+                     WHERE tenant = ?1 AND kind = 'user' ORDER BY id",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![t.as_str()], |r| {
+                    let fold: String = r.get(4)?;
+                    let source: String = r.get(5)?;
+                    let fold: serde_json::Value = serde_json::from_str(&fold).unwrap_or_default();
+                    Ok(user_keys_from(r.get(0)?, &[r.get(1)?, r.get(2)?, r.get(3)?], &fold, &source))
+                })
+                .map_err(backend)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        })
+        .await
+    }
+}
+
+/// The first `limit` rows, and the cursor after the last of them when more follow.
+pub(crate) fn page(mut rows: Vec<(Object, Vec<Param>)>, limit: usize) -> Page {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = match (more, rows.last()) {
+        (true, Some((o, keys))) => Some(Cursor { keys: keys.clone(), id: o.id.clone() }),
+        _ => None,
+    };
+    Page { objects: rows.into_iter().map(|(o, _)| o).collect(), next }
+}

@@ -1,0 +1,159 @@
+//! The directory store's contract (`rosterflow_store::directory`), on SQLite always and on PostgreSQL when
+//! `ROSTERFLOW_TEST_DATABASE_URL` names a server: bulk writes in one transaction, relations both ways, source
+//! markers and versions, user match keys, keyset pages, tenant isolation.
+
+use std::sync::Arc;
+
+use rosterflow_model::directory::{new_id, ObjectKind, Relation, EDUCATION_CLASS, USER};
+use rosterflow_store::directory::{Bulk, DirectoryStore, Link, ListQuery, Object, Related, Source};
+use rosterflow_store::{open, StoreError, TenantId};
+use serde_json::json;
+
+async fn stores() -> Vec<Arc<dyn DirectoryStore>> {
+    let dir = std::env::temp_dir().join(format!("rosterflow-dir-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut out = vec![open(dir.join("db.sqlite3").to_str().unwrap()).await.unwrap().directory];
+    if let Some(admin) = std::env::var("ROSTERFLOW_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        let prefix = std::env::var("ROSTERFLOW_TEST_DB_PREFIX").unwrap_or_else(|_| "rosterflow_".into());
+        let name = format!("{prefix}dir_{}", uuid::Uuid::new_v4().simple());
+        let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+        let (prefix, _) = admin.rsplit_once('/').unwrap();
+        out.push(open(&format!("{prefix}/{name}")).await.unwrap().directory);
+    }
+    out
+}
+
+fn user(i: usize) -> Object {
+    let doc = json!({"displayName": format!("User {i:04}"), "userPrincipalName": format!("U{i}@X.test"),
+        "mailNickname": format!("u{i}"), "employeeId": format!("E{i}"), "student": {"externalId": format!("S{i}")}});
+    Object::new(new_id(), ObjectKind::User, doc.as_object().unwrap().clone())
+}
+
+fn class(i: usize) -> Object {
+    let doc =
+        json!({"displayName": format!("Class {i}"), "mailNickname": format!("c{i}"), "externalId": format!("C{i}")});
+    let mut o = Object::new(new_id(), ObjectKind::Group, doc.as_object().unwrap().clone());
+    o.education = true;
+    o
+}
+
+fn query<'a>(
+    view: &'static rosterflow_model::directory::View,
+    related: Option<Related>,
+    limit: usize,
+) -> ListQuery<'a> {
+    ListQuery {
+        view,
+        kind: Some(view.kind),
+        education: view.facet.is_some(),
+        related,
+        filter: None,
+        search: None,
+        order: &[],
+        after: None,
+        limit,
+    }
+}
+
+#[tokio::test]
+async fn a_bulk_write_lands_whole_with_relations_both_ways() {
+    for store in stores().await {
+        let (t, other) = (TenantId(new_id()), TenantId(new_id()));
+        let users: Vec<Object> = (0..1200).map(user).collect();
+        let classes: Vec<Object> = (0..30).map(class).collect();
+        let links: Vec<Link> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| Link { relation: Relation::Members, from: classes[i % 30].id.clone(), to: u.id.clone() })
+            .collect();
+        let bulk = Bulk {
+            upserts: [users.clone(), classes.clone()].concat(),
+            link: links,
+            source: Some(Source::Run),
+            ..Bulk::default()
+        };
+        store.apply(&t, bulk).await.unwrap();
+        assert_eq!(store.count(&t, &query(&USER, None, 0)).await.unwrap(), 1200);
+        assert_eq!(store.count(&other, &query(&USER, None, 0)).await.unwrap(), 0, "tenant-first");
+        let members = Related::Of { relation: Relation::Members, of: classes[0].id.clone() };
+        assert_eq!(store.count(&t, &query(&USER, Some(members), 0)).await.unwrap(), 40);
+        let of_user = Related::Having { relation: Relation::Members, of: users[31].id.clone() };
+        let page = store.list(&t, &query(&EDUCATION_CLASS, Some(of_user), 10)).await.unwrap();
+        assert_eq!(page.objects.iter().map(|o| o.id.clone()).collect::<Vec<_>>(), vec![classes[1].id.clone()]);
+        // Keyset pages cover everything once.
+        let mut q = query(&USER, None, 500);
+        let mut seen = 0;
+        loop {
+            let page = store.list(&t, &q).await.unwrap();
+            seen += page.objects.len();
+            match page.next {
+                Some(c) => q.after = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen, 1200);
+        // Match keys, folded, with the run's marker.
+        let keys = store.user_keys(&t).await.unwrap();
+        assert_eq!(keys.len(), 1200);
+        let k = keys.iter().find(|k| k.id == users[7].id).unwrap();
+        assert_eq!(k.user_principal_name.as_deref(), Some("u7@x.test"));
+        assert_eq!((k.employee_id.as_deref(), k.student_external_id.as_deref()), (Some("e7"), Some("s7")));
+        assert_eq!(k.source, Some(Source::Run));
+        // A duplicate UPN fails the whole bulk: nothing of it lands.
+        let mut dup = user(5);
+        dup.id = new_id();
+        let bulk = Bulk { upserts: vec![user(5000), dup], ..Bulk::default() };
+        assert_eq!(store.apply(&t, bulk).await, Err(StoreError::Duplicate("userPrincipalName".into())));
+        assert_eq!(store.count(&t, &query(&USER, None, 0)).await.unwrap(), 1200);
+        // An edit bumps the version; deleting removes relations both ways.
+        let edited = store
+            .update(
+                &t,
+                &users[0].id,
+                Box::new(|o| {
+                    std::sync::Arc::make_mut(&mut o.doc).insert("department".into(), json!("Math"));
+                    Ok(())
+                }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(edited.version, 2);
+        assert_eq!(store.get(&t, &users[0].id).await.unwrap().unwrap().version, 2);
+        let bulk = Bulk { deletes: vec![classes[0].id.clone(), users[1].id.clone()], ..Bulk::default() };
+        store.apply(&t, bulk).await.unwrap();
+        let of_user = Related::Having { relation: Relation::Members, of: users[30].id.clone() };
+        assert_eq!(store.count(&t, &query(&EDUCATION_CLASS, Some(of_user), 0)).await.unwrap(), 0);
+        let members = Related::Of { relation: Relation::Members, of: classes[1].id.clone() };
+        assert_eq!(store.count(&t, &query(&USER, Some(members), 0)).await.unwrap(), 39);
+        assert!(store.get_by_upn(&t, "U2@x.TEST").await.unwrap().is_some());
+        assert!(store.get_by_upn(&other, "U2@x.TEST").await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn single_writes_check_what_they_touch() {
+    for store in stores().await {
+        let t = TenantId(new_id());
+        let (u, c) = (user(1), class(1));
+        store.create(&t, u.clone(), vec![]).await.unwrap();
+        let mut same_id = user(2);
+        same_id.id = u.id.clone();
+        assert_eq!(store.create(&t, same_id, vec![]).await, Err(StoreError::Exists));
+        let missing = Link { relation: Relation::Owners, from: c.id.clone(), to: new_id() };
+        assert!(matches!(store.create(&t, c.clone(), vec![missing]).await, Err(StoreError::MissingRef { .. })));
+        assert!(store.get(&t, &c.id).await.unwrap().is_none(), "the refused create left nothing");
+        store.create(&t, c.clone(), vec![]).await.unwrap();
+        let l = Link { relation: Relation::Owners, from: c.id.clone(), to: u.id.clone() };
+        store.link(&t, l.clone()).await.unwrap();
+        assert_eq!(store.link(&t, l.clone()).await, Err(StoreError::Exists));
+        assert_eq!(
+            store.link(&TenantId(new_id()), l.clone()).await.map_err(|e| matches!(e, StoreError::MissingRef { .. })),
+            Err(true)
+        );
+        store.unlink(&t, l.clone()).await.unwrap();
+        assert_eq!(store.unlink(&t, l).await, Err(StoreError::NotFound));
+        store.delete(&t, &u.id).await.unwrap();
+        assert_eq!(store.delete(&t, &u.id).await, Err(StoreError::NotFound));
+    }
+}
