@@ -12,6 +12,7 @@ pub mod industry_data;
 mod keyfile;
 pub mod request;
 pub mod secrets;
+pub mod storage;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,15 +37,24 @@ pub struct AppState {
     pub secrets: Sealer,
     /// Each tenant's reference codes (see `industry_data::write::catalog`).
     pub catalogs: moka::sync::Cache<TenantId, Arc<Catalog>>,
+    /// Upload sessions' signing key and public URL.
+    pub storage: storage::Storage,
 }
 
 impl AppState {
-    pub fn new(stores: Stores, auth: Authenticator, secrets: Sealer, max_body_bytes: usize) -> AppState {
+    pub fn new(
+        stores: Stores,
+        auth: Authenticator,
+        secrets: Sealer,
+        max_body_bytes: usize,
+        storage: storage::Storage,
+    ) -> AppState {
         AppState {
             stores,
             auth,
             max_body_bytes,
             secrets,
+            storage,
             catalogs: moka::sync::Cache::builder()
                 .max_capacity(10_000)
                 // Bounds how long a change made through another replica takes to be seen here.
@@ -61,6 +71,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     let areas = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(industry_data::router())
+        .merge(storage::router())
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::new(ErrorKind::NotFound, format!("Resource not found for the segment '{}'.", uri.path()))
         })
@@ -81,16 +92,24 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let sweeper = tokio::spawn(storage::sweep(state.clone()));
+    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    sweeper.abort();
+    served
 }
 
 /// Open the store and key source that `args` name, bind the listener, and return the bound address.
 pub async fn start(args: &config::ServeArgs) -> anyhow::Result<(tokio::net::TcpListener, Arc<AppState>, SocketAddr)> {
-    let stores = rosterflow_store::open(&args.database_url()).await?;
+    let stores = rosterflow_store::open(&args.database_url(), args.files()).await?;
     let min_refresh = std::time::Duration::from_secs(args.jwks_min_refresh_seconds);
     let auth = Authenticator::new(args.key_source(), &args.issuers, &args.audiences(), min_refresh).await?;
     let secrets = Sealer::from_key_file(&args.secrets_key_file())?;
-    let state = Arc::new(AppState::new(stores, auth, secrets, args.max_body_bytes));
+    let storage = storage::Storage {
+        key: stores.files.signing_key(&secrets).await?,
+        public_url: args.uploads.public_url.clone(),
+        sweep_every: std::time::Duration::from_secs(args.uploads.upload_sweep_seconds.max(1)),
+    };
+    let state = Arc::new(AppState::new(stores, auth, secrets, args.max_body_bytes, storage));
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     Ok((listener, state, addr))

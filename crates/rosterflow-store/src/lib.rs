@@ -8,8 +8,10 @@
 //! Two backends, chosen at run time from the URL: SQLite (embedded default; one writer thread that commits
 //! concurrent writes together) and PostgreSQL (shared by stateless replicas).
 
+pub mod files;
 mod migrations;
 mod postgres;
+pub mod secrets;
 mod sqlite;
 
 use std::sync::Arc;
@@ -138,21 +140,24 @@ pub trait Store: Send + Sync + 'static {
 pub struct Stores {
     /// The configuration documents (industryData entity sets, operations, runs).
     pub resources: Arc<dyn Store>,
+    /// Uploaded files: upload containers, their blobs, and what the validator reads.
+    pub files: files::Files,
 }
 
 impl Stores {
-    fn of<B: Store>(backend: Arc<B>) -> Stores {
-        Stores { resources: backend }
+    fn of<B: Store + files::Meta>(backend: Arc<B>, files: files::FilesConfig) -> Result<Stores> {
+        Ok(Stores { resources: backend.clone(), files: files::Files::new(backend, files)? })
     }
 }
 
-/// Open the stores a URL names: `postgres://...` / `postgresql://...`, or `sqlite://PATH` / a plain file path.
-pub async fn open(url: &str) -> Result<Stores> {
+/// Open the stores a URL names: `postgres://...` / `postgresql://...`, or `sqlite://PATH` / a plain file path;
+/// uploaded files' bytes go where `files` says.
+pub async fn open(url: &str, files: files::FilesConfig) -> Result<Stores> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Stores::of(Arc::new(postgres::PgStore::connect(url).await?)))
+        Stores::of(Arc::new(postgres::PgStore::connect(url).await?), files)
     } else {
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
-        Ok(Stores::of(Arc::new(sqlite::SqliteStore::open(path.as_ref())?)))
+        Stores::of(Arc::new(sqlite::SqliteStore::open(path.as_ref())?), files)
     }
 }
 

@@ -10,7 +10,7 @@ use crate::migrations::{CREATE_TABLE, MIGRATIONS};
 use crate::{backend, id_key, Constraints, Edit, Expect, Resource, Result, Store, StoreError, TenantId, Write};
 
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 impl PgStore {

@@ -63,6 +63,7 @@ pub async fn serve_args(data_dir: &Path) -> ServeArgs {
         jwks_min_refresh_seconds: 0,
         secrets_key_file: None,
         max_body_bytes: 4 * 1024 * 1024,
+        uploads: Default::default(),
     }
 }
 
