@@ -73,6 +73,8 @@ pub struct TestServer {
     pub data_dir: PathBuf,
     /// A tenant of this test's own.
     pub tenant: String,
+    /// The server's state, for tests that look behind the API (the files a validator would read).
+    pub state: std::sync::Arc<rosterflow_server::AppState>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     client: reqwest::Client,
@@ -91,6 +93,7 @@ impl TestServer {
     pub async fn start_with(args: ServeArgs, tenant: &str) -> TestServer {
         let (listener, state, addr) = rosterflow_server::start(&args).await.expect("server starts");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let kept = state.clone();
         let task = tokio::spawn(async move {
             rosterflow_server::serve(listener, state, async {
                 let _ = rx.await;
@@ -102,6 +105,7 @@ impl TestServer {
             url: format!("http://{addr}"),
             data_dir: args.data_dir,
             tenant: tenant.to_string(),
+            state: kept,
             shutdown: Some(tx),
             task: Some(task),
             client: reqwest::Client::new(),
