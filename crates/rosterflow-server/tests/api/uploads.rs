@@ -344,10 +344,20 @@ async fn hostile_names_bodies_and_headers_are_refused_and_write_nothing() {
     // Nothing was written but r.csv (one object) and the one staged block, all inside the container's folder.
     let listing = server.state.stores.files.entries(&TenantId("hostile".into()), s.container()).await.unwrap();
     assert_eq!(listing.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["r.csv"]);
-    let objects = files_under(&dir.join("files"));
+    let root = files_dir(&server);
+    let objects = files_under(&root.join(s.container()));
     assert_eq!(objects.len(), 2, "{objects:?}");
-    assert!(objects.iter().all(|p| p.starts_with(dir.join("files").join(s.container()))), "{objects:?}");
+    let strays: Vec<_> = files_under(&root).into_iter().filter(|p| !p.starts_with(root.join(s.container()))).collect();
+    assert!(strays.iter().all(|p| p.components().count() == root.components().count() + 2), "{strays:?}");
     c.get("dataConnectors").await.expect(200); // the server is unharmed
+}
+
+/// Where this server keeps uploaded files (a local directory in these tests).
+fn files_dir(server: &TestServer) -> std::path::PathBuf {
+    match &server.state.stores.files.config().location {
+        rosterflow_store::files::Location::Local(dir) => dir.clone(),
+        other => panic!("not a local store: {other:?}"),
+    }
 }
 
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -500,7 +510,8 @@ async fn the_sweeper_removes_expired_and_reset_containers() {
     old.put_blob("users.csv", b"x").await.ok(201);
     let kept = Session::get(&c, &connector, true).await; // the old one is reset
     kept.put_blob("users.csv", b"y").await.ok(201);
-    let objects = |id: &str| files_under(&dir.join("files").join(id)).len();
+    let root = files_dir(&server);
+    let objects = |id: &str| files_under(&root.join(id)).len();
     assert_eq!(objects(kept.container()), 1);
     let files = &server.state.stores.files;
     for _ in 0..100 {
