@@ -55,5 +55,8 @@ ROSTERFLOW_TEST_DATABASE_URL="$PG_ADMIN_URL" cargo test --locked --workspace --t
 export ROSTERFLOW_BIN="$PWD/target/debug/rosterflow"
 step "Microsoft Graph Python SDK conformance (SQLite)"
 bash tests/sdk/run.sh -q
-step "Microsoft Graph Python SDK conformance (PostgreSQL)"
-ROSTERFLOW_DATABASE_URL="$(fresh_database sdk)" bash tests/sdk/run.sh -q
+step "Azurite (Azure Storage emulator) for the shared-file-store test"
+bash tests/azurite/install.sh
+step "Microsoft Graph Python SDK conformance (PostgreSQL; replicas sharing files in Azurite)"
+ROSTERFLOW_DATABASE_URL="$(fresh_database sdk)" ROSTERFLOW_SHARED_DATABASE_URL="$(fresh_database shared)" \
+  bash tests/sdk/run.sh -q
