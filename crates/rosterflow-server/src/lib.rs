@@ -100,7 +100,7 @@ pub async fn serve(
 
 /// Open the store and key source that `args` name, bind the listener, and return the bound address.
 pub async fn start(args: &config::ServeArgs) -> anyhow::Result<(tokio::net::TcpListener, Arc<AppState>, SocketAddr)> {
-    let stores = rosterflow_store::open(&args.database_url(), args.files()).await?;
+    let stores = rosterflow_store::open_with(&args.database_url(), args.files()).await?;
     let min_refresh = std::time::Duration::from_secs(args.jwks_min_refresh_seconds);
     let auth = Authenticator::new(args.key_source(), &args.issuers, &args.audiences(), min_refresh).await?;
     let secrets = Sealer::from_key_file(&args.secrets_key_file())?;

@@ -150,14 +150,31 @@ impl Stores {
     }
 }
 
-/// Open the stores a URL names: `postgres://...` / `postgresql://...`, or `sqlite://PATH` / a plain file path;
-/// uploaded files' bytes go where `files` says.
-pub async fn open(url: &str, files: files::FilesConfig) -> Result<Stores> {
+/// Open the stores a URL names: `postgres://...` / `postgresql://...`, or `sqlite://PATH` / a plain file path.
+/// Uploaded files' bytes go to a `files` directory beside the SQLite file (`rosterflow-files` in the current
+/// directory for PostgreSQL); [`open_with`] says where.
+pub async fn open(url: &str) -> Result<Stores> {
+    let dir = match sqlite_path(url) {
+        Some(path) => std::path::Path::new(path).parent().unwrap_or(std::path::Path::new(".")).join("files"),
+        None => std::path::PathBuf::from("rosterflow-files"),
+    };
+    open_with(url, files::FilesConfig::local(dir)).await
+}
+
+/// [`open`], with uploaded files kept as `files` says.
+pub async fn open_with(url: &str, files: files::FilesConfig) -> Result<Stores> {
+    match sqlite_path(url) {
+        None => Stores::of(Arc::new(postgres::PgStore::connect(url).await?), files),
+        Some(path) => Stores::of(Arc::new(sqlite::SqliteStore::open(path.as_ref())?), files),
+    }
+}
+
+/// The SQLite file a URL names, or `None` for PostgreSQL.
+fn sqlite_path(url: &str) -> Option<&str> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Stores::of(Arc::new(postgres::PgStore::connect(url).await?), files)
+        None
     } else {
-        let path = url.strip_prefix("sqlite://").unwrap_or(url);
-        Stores::of(Arc::new(sqlite::SqliteStore::open(path.as_ref())?), files)
+        Some(url.strip_prefix("sqlite://").unwrap_or(url))
     }
 }
 

@@ -112,8 +112,7 @@ fn empty(status: StatusCode) -> Response {
 
 pub(crate) async fn handle(ctx: &Ctx<'_>, op: Operation, name: Option<&str>, body: Body) -> StorageResult<Response> {
     let files = &ctx.app.stores.files;
-    let (t, c) = (&ctx.tenant, ctx.container.as_str());
-    let name = || name.ok_or_else(|| StorageError::new(Code::InvalidUri));
+    let name = || name.map(str::to_string).ok_or_else(|| StorageError::new(Code::InvalidUri));
     match op {
         Operation::ContainerProperties => {
             let mut r = empty(StatusCode::OK);
@@ -148,9 +147,9 @@ pub(crate) async fn handle(ctx: &Ctx<'_>, op: Operation, name: Option<&str>, bod
                 }
             }
             let props = ctx.props(Dialect::Blob, true)?;
-            let blob = files
-                .put_blob(t, c, &name()?, stream(body), ctx.body_md5()?.as_deref(), props, ctx.conditions())
-                .await?;
+            let name = name()?;
+            let md5 = ctx.body_md5()?;
+            let blob = files.put_blob(ctx.at(&name), stream(body), md5.as_deref(), props, ctx.conditions()).await?;
             let mut r = empty(StatusCode::CREATED);
             blob_headers(&mut r, &blob);
             if let Some(md5) = blob.content_md5.as_deref().and_then(|m| HeaderValue::from_str(m).ok()) {
@@ -165,7 +164,8 @@ pub(crate) async fn handle(ctx: &Ctx<'_>, op: Operation, name: Option<&str>, bod
                 StorageError::with(Code::MissingRequiredQueryParameter, "Put Block needs the query parameter blockid.")
             })?;
             let id = wire::block_id(id)?;
-            let md5 = files.put_block(t, c, &name()?, &id, stream(body), ctx.body_md5()?.as_deref()).await?;
+            let name = name()?;
+            let md5 = files.put_block(ctx.at(&name), &id, stream(body), ctx.body_md5()?.as_deref()).await?;
             let mut r = empty(StatusCode::CREATED);
             if let Ok(v) = HeaderValue::from_str(&md5) {
                 r.headers_mut().insert("content-md5", v);
@@ -182,7 +182,8 @@ pub(crate) async fn handle(ctx: &Ctx<'_>, op: Operation, name: Option<&str>, bod
             })?;
             let blocks = xml::block_list(&bytes)?;
             let props = ctx.props(Dialect::Blob, false)?;
-            let blob = files.put_block_list(t, c, &name()?, blocks, props, ctx.conditions()).await?;
+            let name = name()?;
+            let blob = files.put_block_list(ctx.at(&name), blocks, props, ctx.conditions()).await?;
             let mut r = empty(StatusCode::CREATED);
             blob_headers(&mut r, &blob);
             encrypted(&mut r);
@@ -191,7 +192,7 @@ pub(crate) async fn handle(ctx: &Ctx<'_>, op: Operation, name: Option<&str>, bod
         Operation::GetBlockList => Err(unsupported("Get Block List".into())),
         Operation::GetBlob | Operation::BlobProperties => read(ctx, op, &name()?).await,
         Operation::DeleteBlob => {
-            files.delete_blob(t, c, &name()?, ctx.conditions()).await?;
+            files.delete_blob(ctx.at(&name()?), ctx.conditions()).await?;
             let mut r = empty(StatusCode::ACCEPTED);
             r.headers_mut().insert("x-ms-delete-type-permanent", HeaderValue::from_static("true"));
             Ok(r)

@@ -28,7 +28,7 @@ use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
 use futures_util::TryStreamExt;
-use rosterflow_store::files::{now_micros, ByteStream, Conditions, Container, ContainerState, Props};
+use rosterflow_store::files::{now_micros, BlobAt, ByteStream, Conditions, Container, ContainerState, Props};
 use rosterflow_store::TenantId;
 
 use crate::AppState;
@@ -94,6 +94,11 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The blob `name` of this request's container.
+    pub fn at<'n>(&'n self, name: &'n str) -> BlobAt<'n> {
+        BlobAt { tenant: &self.tenant, container: &self.container, name }
+    }
+
     pub fn param(&self, name: &str) -> Option<&str> {
         self.query.get(name).map(String::as_str)
     }

@@ -49,7 +49,7 @@ pub(crate) fn operation(method: &Method, pairs: &[(String, String)]) -> StorageR
     }
 }
 
-fn position(ctx: &Ctx<'_>) -> StorageResult<u64> {
+fn position_param(ctx: &Ctx<'_>) -> StorageResult<u64> {
     let v = ctx.param("position").ok_or_else(|| {
         StorageError::with(Code::MissingRequiredQueryParameter, "The query parameter 'position' is required.")
     })?;
@@ -75,20 +75,20 @@ fn answer(status: StatusCode) -> Response {
 
 pub(crate) async fn handle(ctx: &Ctx<'_>, op: PathOp, name: &str, body: Body) -> StorageResult<Response> {
     let files = &ctx.app.stores.files;
-    let (t, c) = (&ctx.tenant, ctx.container.as_str());
+    let at = ctx.at(name);
     match op {
         PathOp::CreateFile => {
-            let blob = files.create_path(t, c, name, ctx.props(Dialect::DataLake, false)?, ctx.conditions()).await?;
+            let blob = files.create_path(at, ctx.props(Dialect::DataLake, false)?, ctx.conditions()).await?;
             let mut r = answer(StatusCode::CREATED);
             blob_headers(&mut r, &blob);
             Ok(r)
         }
         PathOp::Append => {
             ctx.check_length()?;
-            let at = position(ctx)?;
+            let position = position_param(ctx)?;
             let flush = flag(ctx, "flush")?;
             let md5 = ctx.body_md5()?;
-            let digest = files.append(t, c, name, at, stream(body), md5.as_deref()).await?;
+            let digest = files.append(at, position, stream(body), md5.as_deref()).await?;
             let mut r = answer(StatusCode::ACCEPTED);
             if md5.is_some() {
                 if let Ok(v) = HeaderValue::from_str(&digest) {
@@ -97,23 +97,23 @@ pub(crate) async fn handle(ctx: &Ctx<'_>, op: PathOp, name: &str, body: Body) ->
             }
             if flush {
                 // `flush=true`: the append commits at once, up to its own end.
-                let end = at + ctx.header("content-length").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-                let blob = files.flush(t, c, name, end, false, Default::default(), Default::default()).await?;
+                let end = position + ctx.header("content-length").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                let blob = files.flush(at, end, false, Default::default(), Default::default()).await?;
                 blob_headers(&mut r, &blob);
             }
             Ok(r)
         }
         PathOp::Flush => {
-            let at = position(ctx)?;
+            let position = position_param(ctx)?;
             let retain = flag(ctx, "retainUncommittedData")?;
             let props = ctx.props(Dialect::DataLake, false)?;
-            let blob = files.flush(t, c, name, at, retain, props, ctx.conditions()).await?;
+            let blob = files.flush(at, position, retain, props, ctx.conditions()).await?;
             let mut r = answer(StatusCode::OK);
             blob_headers(&mut r, &blob);
             Ok(r)
         }
         PathOp::Delete => {
-            files.delete_blob(t, c, name, ctx.conditions()).await?;
+            files.delete_blob(at, ctx.conditions()).await?;
             Ok(answer(StatusCode::OK))
         }
     }

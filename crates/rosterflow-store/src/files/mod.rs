@@ -323,6 +323,14 @@ pub struct Files {
     config: Arc<FilesConfig>,
 }
 
+/// Which blob an operation is about.
+#[derive(Debug, Clone, Copy)]
+pub struct BlobAt<'a> {
+    pub tenant: &'a TenantId,
+    pub container: &'a str,
+    pub name: &'a str,
+}
+
 /// A file of a container as the validator sees it: a blob, or an entry of a zip blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
@@ -501,9 +509,9 @@ impl Files {
         Ok((key, written.size as i64, written.md5))
     }
 
-    async fn apply(&self, tenant: &TenantId, container: &str, name: &str, op: Op) -> FileResult<Option<Blob>> {
+    async fn apply(&self, at: BlobAt<'_>, op: Op) -> FileResult<Option<Blob>> {
         let written = op.written();
-        match self.meta.mutate(tenant, container, name, op, self.config.limits).await {
+        match self.meta.mutate(at.tenant, at.container, at.name, op, self.config.limits).await {
             Ok((blob, garbage)) => {
                 self.objects.delete(garbage).await;
                 Ok(blob)
@@ -519,15 +527,13 @@ impl Files {
     /// the one the client sent in `props`, else the body's.
     pub async fn put_blob(
         &self,
-        tenant: &TenantId,
-        container: &str,
-        name: &str,
+        at: BlobAt<'_>,
         body: ByteStream,
         md5: Option<&str>,
         mut props: Props,
         cond: Conditions,
     ) -> FileResult<Blob> {
-        let (key, size, digest) = self.write_body(container, body, md5).await?;
+        let (key, size, digest) = self.write_body(at.container, body, md5).await?;
         props.content_md5.get_or_insert_with(|| base64_md5(&digest));
         let object = if size == 0 {
             self.objects.delete(vec![key]).await;
@@ -535,87 +541,66 @@ impl Files {
         } else {
             Some((key, size))
         };
-        let blob = self.apply(tenant, container, name, Op::PutBlob { object, props, cond }).await?;
+        let blob = self.apply(at, Op::PutBlob { object, props, cond }).await?;
         Ok(blob.expect("Put Blob writes the blob"))
     }
 
     /// Put Block; returns the block's MD5 (base64).
     pub async fn put_block(
         &self,
-        tenant: &TenantId,
-        container: &str,
-        name: &str,
+        at: BlobAt<'_>,
         block_id: &str,
         body: ByteStream,
         md5: Option<&str>,
     ) -> FileResult<String> {
-        let (object, size, digest) = self.write_body(container, body, md5).await?;
-        self.apply(tenant, container, name, Op::PutBlock { id: block_id.to_string(), object, size }).await?;
+        let (object, size, digest) = self.write_body(at.container, body, md5).await?;
+        self.apply(at, Op::PutBlock { id: block_id.to_string(), object, size }).await?;
         Ok(base64_md5(&digest))
     }
 
     pub async fn put_block_list(
         &self,
-        tenant: &TenantId,
-        container: &str,
-        name: &str,
+        at: BlobAt<'_>,
         blocks: Vec<BlockRef>,
         props: Props,
         cond: Conditions,
     ) -> FileResult<Blob> {
-        let blob = self.apply(tenant, container, name, Op::PutBlockList { blocks, props, cond }).await?;
+        let blob = self.apply(at, Op::PutBlockList { blocks, props, cond }).await?;
         Ok(blob.expect("Put Block List writes the blob"))
     }
 
-    pub async fn delete_blob(
-        &self,
-        tenant: &TenantId,
-        container: &str,
-        name: &str,
-        cond: Conditions,
-    ) -> FileResult<()> {
-        self.apply(tenant, container, name, Op::Delete { cond }).await.map(drop)
+    pub async fn delete_blob(&self, at: BlobAt<'_>, cond: Conditions) -> FileResult<()> {
+        self.apply(at, Op::Delete { cond }).await.map(drop)
     }
 
     /// Data Lake create (`PUT ?resource=file`).
-    pub async fn create_path(
-        &self,
-        tenant: &TenantId,
-        container: &str,
-        name: &str,
-        props: Props,
-        cond: Conditions,
-    ) -> FileResult<Blob> {
-        let blob = self.apply(tenant, container, name, Op::CreatePath { props, cond }).await?;
+    pub async fn create_path(&self, at: BlobAt<'_>, props: Props, cond: Conditions) -> FileResult<Blob> {
+        let blob = self.apply(at, Op::CreatePath { props, cond }).await?;
         Ok(blob.expect("create writes the blob"))
     }
 
     /// Data Lake append at `position`; returns the body's MD5 (base64).
     pub async fn append(
         &self,
-        tenant: &TenantId,
-        container: &str,
-        name: &str,
+        at: BlobAt<'_>,
         position: u64,
         body: ByteStream,
         md5: Option<&str>,
     ) -> FileResult<String> {
-        let (object, size, digest) = self.write_body(container, body, md5).await?;
+        let (object, size, digest) = self.write_body(at.container, body, md5).await?;
         if size == 0 {
             self.objects.delete(vec![object]).await;
             return Ok(base64_md5(&digest)); // nothing to stage
         }
         let position = i64::try_from(position).map_err(|_| FileError::TooLarge(self.config.limits.max_file_bytes))?;
-        self.apply(tenant, container, name, Op::Append { position, object, size }).await?;
+        self.apply(at, Op::Append { position, object, size }).await?;
         Ok(base64_md5(&digest))
     }
 
     /// Data Lake flush to `position`; the file as committed.
     pub async fn flush(
         &self,
-        tenant: &TenantId,
-        container: &str,
-        name: &str,
+        at: BlobAt<'_>,
         position: u64,
         retain: bool,
         props: Props,
@@ -623,10 +608,10 @@ impl Files {
     ) -> FileResult<Blob> {
         let position = i64::try_from(position).map_err(|_| FileError::TooLarge(self.config.limits.max_file_bytes))?;
         let op = Op::Flush { position, retain, props, cond };
-        match self.apply(tenant, container, name, op).await? {
+        match self.apply(at, op).await? {
             Some(blob) => Ok(blob),
             // A flush that committed nothing new: the file as it is.
-            None => self.blob(tenant, container, name).await?.ok_or(FileError::BlobNotFound),
+            None => self.blob(at.tenant, at.container, at.name).await?.ok_or(FileError::BlobNotFound),
         }
     }
 

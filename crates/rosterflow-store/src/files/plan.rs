@@ -264,11 +264,9 @@ pub(crate) fn plan(op: Op, s: &State, limits: &Limits) -> Result<Plan, FileError
                 return Err(invalid());
             }
             let mut plan = Plan::default();
-            let mut seq = s.next_seq;
-            for a in &taken {
+            for (seq, a) in (s.next_seq..).zip(&taken) {
                 plan.delete.push((Kind::Append, a.seq, String::new()));
                 plan.insert.push(committed(seq, a.seq, "", a.object.clone(), a.size));
-                seq += 1;
             }
             if !retain {
                 for a in appends.iter().filter(|a| a.seq >= position) {
