@@ -84,6 +84,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .fallback_service(areas)
         .layer(middleware::from_fn(request::context))
         .layer(middleware::from_fn(request::canonical_path))
+        .layer(middleware::from_fn(storage::encoded_prefix))
 }
 
 /// Serve until `shutdown` resolves.

@@ -180,9 +180,12 @@ async fn dispatch(State(app): State<Arc<AppState>>, req: Request) -> Response {
     response
 }
 
-/// The container and blob a path names: `/{container}` or `/{container}/{blob name…}`.
+/// The container and blob a path names: `/{container}` or `/{container}/{blob name…}`, decoded once, so that an
+/// encoded separator (`{container}%2F{blob}`, as Go's SDK and AzCopy send it when they take the container for a
+/// folder) splits like a plain one.
 fn target(path: &str) -> StorageResult<(String, Option<String>)> {
-    let rest = path.strip_prefix(PREFIX).unwrap_or(path).trim_start_matches('/');
+    let rest = wire::decode(path.strip_prefix(PREFIX).unwrap_or(path))?;
+    let rest = rest.trim_start_matches('/');
     let (container, blob) = match rest.split_once('/') {
         Some((c, b)) => (c, Some(b)),
         None => (rest, None),
@@ -197,9 +200,31 @@ fn target(path: &str) -> StorageResult<(String, Option<String>)> {
     }
     let blob = match blob {
         Some("") | None => None,
-        Some(b) => Some(wire::blob_name(b)?),
+        Some(b) => {
+            wire::blob_name(b)?;
+            Some(b.to_string())
+        }
     };
     Ok((container.to_ascii_lowercase(), blob))
+}
+
+/// Clients that read a session URL as `{account}/{container}/{folder}` (Go's SDK and AzCopy on a host name take
+/// `rosterflow` for the container) send `/rosterflow/storage%2F{id}%2F{name}`: spelled with a plain `/` before
+/// routing, so that it reaches this area. Runs before the router (`crate::app`).
+pub async fn encoded_prefix(mut req: Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path();
+    let encoded = path.get(..PREFIX.len() + 3).filter(|p| p[PREFIX.len()..].eq_ignore_ascii_case("%2F"));
+    if encoded.is_some_and(|p| p.starts_with(PREFIX)) {
+        let rewritten = format!(
+            "{PREFIX}/{}{}",
+            &path[PREFIX.len() + 3..],
+            req.uri().query().map(|q| format!("?{q}")).unwrap_or_default()
+        );
+        if let Ok(uri) = rewritten.parse() {
+            *req.uri_mut() = uri;
+        }
+    }
+    next.run(req).await
 }
 
 async fn handle(

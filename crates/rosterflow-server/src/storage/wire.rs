@@ -10,18 +10,22 @@ use super::errors::{Code, StorageError, StorageResult};
 /// Azure's longest blob name, in characters.
 pub const MAX_NAME_CHARS: usize = 1024;
 
-/// A blob name as the URL carries it (percent-encoded, below the container) → the name, checked.
+/// A path as the URL carries it → the text, percent-decoded once (`%2F` is a `/`, as Azure reads it).
+pub fn decode(encoded: &str) -> StorageResult<String> {
+    percent_encoding::percent_decode_str(encoded).decode_utf8().map(|c| c.into_owned()).map_err(|_| {
+        StorageError::with(Code::InvalidResourceName, "The blob name is invalid: it is not UTF-8 once percent-decoded.")
+    })
+}
+
+/// Check a blob name (decoded).
 ///
 /// Names are case-sensitive and may contain `/` (Azure's virtual folders), but no segment may be empty, `.` or
 /// `..`, none may start with `/`, and none may hold a backslash or a control character: a name is never a
 /// path on any disk (objects are named by the server, `files/objects.rs`), and these rules keep it from even
 /// looking like one to a client that later downloads the files.
-pub fn blob_name(encoded: &str) -> StorageResult<String> {
+pub fn blob_name(name: &str) -> StorageResult<()> {
     let invalid =
         |why: &str| StorageError::with(Code::InvalidResourceName, format!("The blob name is invalid: {why}."));
-    let name = percent_encoding::percent_decode_str(encoded)
-        .decode_utf8()
-        .map_err(|_| invalid("it is not UTF-8 once percent-decoded"))?;
     if name.is_empty() {
         return Err(invalid("it is empty"));
     }
@@ -43,7 +47,7 @@ pub fn blob_name(encoded: &str) -> StorageResult<String> {
     if name.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
         return Err(invalid("it has an empty, '.' or '..' segment"));
     }
-    Ok(name.into_owned())
+    Ok(())
 }
 
 /// A block id: base64 of at most 64 bytes (Azure's rule).
@@ -119,6 +123,7 @@ mod tests {
 
     #[test]
     fn names_that_look_like_paths_are_refused() {
+        let blob_name = |s: &str| decode(s).and_then(|n| blob_name(&n).map(|()| n));
         for ok in ["users.csv", "Users.CSV", "2024/users.csv", "a b%20c.csv", "ünï.csv", "a..b.csv"] {
             assert!(blob_name(ok).is_ok(), "{ok}");
         }
@@ -173,7 +178,7 @@ mod tests {
         /// Whatever the URL carries, a name that passes has no traversal, no absolute form, no control chars.
         #[test]
         fn accepted_names_are_never_paths_out(raw in "(%2[fF]|%5[cC]|%2[eE]|%00|[./\\\\a-z]|%[0-9A-F]{2}){0,30}") {
-            if let Ok(name) = blob_name(&raw) {
+            if let Ok(name) = decode(&raw).and_then(|n| blob_name(&n).map(|()| n)) {
                 prop_assert!(!name.starts_with('/') && !name.contains('\\') && !name.chars().any(char::is_control));
                 prop_assert!(name.split('/').all(|s| !s.is_empty() && s != "." && s != ".."));
             }
