@@ -78,6 +78,7 @@ async def test_get_upload_session_returns_a_file_upload_session(client, rosterfl
     params = dict(parse_qsl(url.query))
     assert set(params) == {"sv", "se", "sr", "sp", "sig"}, "Azure's SAS parameters only"
     assert params["sr"] == "c"
+    assert params["se"] == s["sessionExpirationDateTime"], "the signature expires with the session"
     again = await get_upload_session(client, rosterflow.base_url, lake)
     assert again["containerId"] == s["containerId"], "the same container until it is reset or expires"
     bare = await get_upload_session(client, rosterflow.base_url, lake, cast=False)

@@ -423,13 +423,15 @@ impl Files {
     pub async fn session(&self, tenant: &TenantId, connector: &str, reset: bool) -> FileResult<Container> {
         let now = now_micros();
         let micros = |d: Duration| d.as_micros() as i64;
+        // Whole seconds: a signature's `se` has no fraction, and the session's expiry reads the same in both.
+        let session_expires = plan::whole_seconds(now + micros(self.config.session_lifetime));
         let fresh = Container {
             id: uuid::Uuid::new_v4().to_string(),
             tenant: tenant.clone(),
             connector: crate::id_key(connector),
             state: ContainerState::Open,
             created: now,
-            session_expires: now + micros(self.config.session_lifetime),
+            session_expires,
             container_expires: now + micros(self.config.container_lifetime).max(micros(self.config.session_lifetime)),
         };
         self.meta.session(tenant, fresh, reset, self.config.limits.max_containers).await

@@ -318,7 +318,7 @@ pub(crate) fn session(
     match current {
         Some(c) if !reset && now < c.container_expires => {
             let renew = (now >= c.session_expires)
-                .then(|| (now + (fresh.session_expires - fresh.created)).min(c.container_expires));
+                .then(|| whole_seconds(now + (fresh.session_expires - fresh.created)).min(c.container_expires));
             Ok(Session::Keep {
                 container: Container { session_expires: renew.unwrap_or(c.session_expires), ..c },
                 renew,
@@ -332,6 +332,11 @@ pub(crate) fn session(
             Ok(Session::Replace { discard: current.map(|c| c.id), fresh })
         }
     }
+}
+
+/// `micros` rounded down to a whole second.
+pub(crate) fn whole_seconds(micros: i64) -> i64 {
+    micros - micros.rem_euclid(1_000_000)
 }
 
 /// Writes need an open container that has not expired.
@@ -449,33 +454,35 @@ mod tests {
 
     #[test]
     fn a_session_is_kept_renewed_or_replaced() {
-        let c = state().container; // created 0, session until 100, container until 200
+        const S: i64 = 1_000_000;
+        // Created at 0, its session until 100 s, the container until 200 s.
+        let c = Container { session_expires: 100 * S, container_expires: 200 * S, ..state().container };
         let fresh = |now: i64| Container {
             id: "new".into(),
             created: now,
-            session_expires: now + 50,
-            container_expires: now + 150,
+            session_expires: now + 50 * S,
+            container_expires: now + 150 * S,
             ..c.clone()
         };
-        let Ok(Session::Keep { container, renew: None }) = session(Some(c.clone()), fresh(10), false, 1, 1) else {
+        let Ok(Session::Keep { container, renew: None }) = session(Some(c.clone()), fresh(10 * S), false, 1, 1) else {
             panic!()
         };
         assert_eq!(container, c);
-        let Ok(Session::Keep { container, renew }) = session(Some(c.clone()), fresh(120), false, 1, 1) else {
+        let Ok(Session::Keep { container, renew }) = session(Some(c.clone()), fresh(120 * S + 7), false, 1, 1) else {
             panic!()
         };
-        assert_eq!((renew, container.session_expires), (Some(170), 170), "a new session, same container");
-        let Ok(Session::Keep { renew, .. }) = session(Some(c.clone()), fresh(190), false, 1, 1) else { panic!() };
-        assert_eq!(renew, Some(200), "never past the container");
+        assert_eq!((renew, container.session_expires), (Some(170 * S), 170 * S), "a new session, same container");
+        let Ok(Session::Keep { renew, .. }) = session(Some(c.clone()), fresh(190 * S), false, 1, 1) else { panic!() };
+        assert_eq!(renew, Some(200 * S), "never past the container");
         assert!(matches!(
-            session(Some(c.clone()), fresh(10), true, 1, 1),
+            session(Some(c.clone()), fresh(10 * S), true, 1, 1),
             Ok(Session::Replace { discard: Some(_), .. })
         ));
         assert!(matches!(
-            session(Some(c.clone()), fresh(250), false, 0, 1),
+            session(Some(c.clone()), fresh(250 * S), false, 0, 1),
             Ok(Session::Replace { discard: Some(_), .. })
         ));
-        assert!(matches!(session(None, fresh(10), false, 1, 1), Err(FileError::TooManyContainers(1))));
+        assert!(matches!(session(None, fresh(10 * S), false, 1, 1), Err(FileError::TooManyContainers(1))));
     }
 
     #[test]
