@@ -111,6 +111,8 @@ async def test_the_blob_sdk_splits_large_files_into_blocks(client, rosterflow, l
     # Small thresholds make the SDK send Put Block + Put Block List, as it does past 64 MiB by default.
     with container_client(session, max_single_put_size=16 * 1024, max_block_size=8 * 1024) as cc:
         cc.upload_blob("users.csv", data, max_concurrency=3)
+        committed, uncommitted = cc.get_blob_client("users.csv").get_block_list("all")
+        assert sum(b.size for b in committed) == len(data) and len(committed) > 1 and uncommitted == []
         assert cc.download_blob("users.csv", max_concurrency=2).readall() == data
         assert cc.get_blob_client("users.csv").download_blob(offset=100, length=50).readall() == data[100:150]
         cc.upload_blob("empty.csv", b"")

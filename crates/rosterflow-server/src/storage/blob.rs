@@ -189,7 +189,38 @@ pub(crate) async fn handle(ctx: &Ctx<'_>, op: Operation, name: Option<&str>, bod
             encrypted(&mut r);
             Ok(r)
         }
-        Operation::GetBlockList => Err(unsupported("Get Block List".into())),
+        Operation::GetBlockList => {
+            let name = name()?;
+            let (committed, uncommitted) = match ctx.param("blocklisttype").unwrap_or("committed") {
+                "committed" => (true, false),
+                "uncommitted" => (false, true),
+                "all" => (true, true),
+                other => {
+                    return Err(StorageError::with(
+                        Code::InvalidQueryParameterValue,
+                        format!(
+                            "blocklisttype '{}' is not committed, uncommitted or all.",
+                            other.chars().take(40).collect::<String>()
+                        ),
+                    ))
+                }
+            };
+            let listing =
+                files.block_list(ctx.at(&name)).await?.ok_or_else(|| StorageError::new(Code::BlobNotFound))?;
+            let doc = xml::block_list_answer(
+                committed.then_some(listing.committed.as_slice()),
+                uncommitted.then_some(listing.uncommitted.as_slice()),
+            );
+            let mut r = (StatusCode::OK, doc).into_response();
+            r.headers_mut().insert("content-type", HeaderValue::from_static("application/xml"));
+            if let Some(blob) = &listing.blob {
+                blob_headers(&mut r, blob);
+                if let Ok(v) = HeaderValue::from_str(&blob.size.to_string()) {
+                    r.headers_mut().insert("x-ms-blob-content-length", v);
+                }
+            }
+            Ok(r)
+        }
         Operation::GetBlob | Operation::BlobProperties => read(ctx, op, &name()?).await,
         Operation::DeleteBlob => {
             files.delete_blob(ctx.at(&name()?), ctx.conditions()).await?;

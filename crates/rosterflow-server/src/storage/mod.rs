@@ -3,7 +3,7 @@
 //! (`sas.rs`), a container URL that Azure's SDKs use unmodified: `azure-storage-blob` reads the container and
 //! blob names from the last path segments and keeps the rest as its account URL; `azure-storage-file-datalake`
 //! does the same with its account URL and file system name. The blob operations those clients and AzCopy send
-//! (`blob.rs`: Put Blob, Put Block, Put Block List, Get Blob, Get Blob Properties, Delete Blob, List Blobs,
+//! (`blob.rs`: Put Blob, Put Block, Put Block List, Get Block List, Get Blob, Get Blob Properties, Delete Blob, List Blobs,
 //! Get Container Properties) and the Data Lake path operations Microsoft's SDS samples use (`path.rs`:
 //! create, append, flush, delete) are served over [`rosterflow_store::files::Files`].
 //!

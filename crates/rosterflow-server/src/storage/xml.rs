@@ -107,6 +107,21 @@ pub fn http_date(micros: i64) -> String {
         .to_string()
 }
 
+/// Get Block List's `BlockList` document; `None` leaves a list out (`blocklisttype` did not ask for it).
+pub fn block_list_answer(committed: Option<&[(String, u64)]>, uncommitted: Option<&[(String, u64)]>) -> String {
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+    for (tag, blocks) in [("CommittedBlocks", committed), ("UncommittedBlocks", uncommitted)] {
+        let Some(blocks) = blocks else { continue };
+        x.push_str(&format!("<{tag}>"));
+        for (id, size) in blocks {
+            x.push_str(&format!("<Block><Name>{}</Name><Size>{size}</Size></Block>", escape(id.as_str())));
+        }
+        x.push_str(&format!("</{tag}>"));
+    }
+    x.push_str("</BlockList>");
+    x
+}
+
 /// One page of a List Blobs answer.
 pub struct Listing<'a> {
     pub service: &'a str,

@@ -298,6 +298,8 @@ pub(crate) trait Meta: Send + Sync + 'static {
     ) -> FileResult<(Option<Blob>, Vec<String>)>;
     /// A committed blob and its committed chunks in order.
     async fn blob(&self, tenant: &TenantId, container: &str, name: &str) -> FileResult<Option<(Blob, Vec<ChunkRow>)>>;
+    /// A blob's uncommitted blocks.
+    async fn staged(&self, tenant: &TenantId, container: &str, name: &str) -> FileResult<Vec<ChunkRow>>;
     /// Committed blobs whose names start with `prefix`, after `after`, in name order, at most `limit`.
     async fn list(
         &self,
@@ -321,6 +323,14 @@ pub struct Files {
     meta: Arc<dyn Meta>,
     objects: Objects,
     config: Arc<FilesConfig>,
+}
+
+/// Get Block List's answer: blocks as (id, size).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockListing {
+    pub blob: Option<Blob>,
+    pub committed: Vec<(String, u64)>,
+    pub uncommitted: Vec<(String, u64)>,
 }
 
 /// Which blob an operation is about.
@@ -620,6 +630,24 @@ impl Files {
     /// A committed blob's properties.
     pub async fn blob(&self, tenant: &TenantId, container: &str, name: &str) -> FileResult<Option<Blob>> {
         Ok(self.meta.blob(tenant, container, name).await?.map(|(b, _)| b))
+    }
+
+    /// Get Block List: the blob (if committed), its committed blocks and its uncommitted ones, as (id, size);
+    /// `None` when it has neither. Committed content that did not come from blocks (Put Blob, flush) has none.
+    pub async fn block_list(&self, at: BlobAt<'_>) -> FileResult<Option<BlockListing>> {
+        let committed = self.meta.blob(at.tenant, at.container, at.name).await?;
+        let staged = self.meta.staged(at.tenant, at.container, at.name).await?;
+        if committed.is_none() && staged.is_empty() {
+            return Ok(None);
+        }
+        let ids = |chunks: Vec<ChunkRow>| -> Vec<(String, u64)> {
+            chunks.into_iter().filter(|c| !c.block_id.is_empty()).map(|c| (c.block_id, c.size as u64)).collect()
+        };
+        let (blob, committed) = match committed {
+            Some((b, chunks)) => (Some(b), ids(chunks)),
+            None => (None, Vec::new()),
+        };
+        Ok(Some(BlockListing { blob, committed, uncommitted: ids(staged) }))
     }
 
     /// A committed blob's properties and the bytes `range` of it (clamped to its size; `None`: all of it).

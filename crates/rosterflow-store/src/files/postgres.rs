@@ -298,6 +298,11 @@ impl Meta for PgStore {
         Ok(rows.iter().map(blob).collect())
     }
 
+    async fn staged(&self, tenant: &TenantId, container: &str, name: &str) -> FileResult<Vec<ChunkRow>> {
+        let q = sqlx::query(sql::CHUNKS).bind(tenant.as_str()).bind(container).bind(name).bind(Kind::Block.as_str());
+        Ok(q.fetch_all(&self.pool).await.map_err(failed)?.iter().map(chunk).collect())
+    }
+
     async fn sweepable(&self, now: i64) -> FileResult<Vec<(TenantId, String)>> {
         let rows: Vec<(String, String)> =
             sqlx::query_as(sql::SWEEPABLE).bind(now).fetch_all(&self.pool).await.map_err(failed)?;

@@ -267,6 +267,11 @@ impl Meta for SqliteStore {
             .await?)
     }
 
+    async fn staged(&self, tenant: &TenantId, container: &str, name: &str) -> FileResult<Vec<ChunkRow>> {
+        let (t, id, name) = (tenant.as_str().to_string(), container.to_string(), name.to_string());
+        Ok(self.read_blocking(move |c| all(c, sql::CHUNKS, params![t, id, name, Kind::Block.as_str()], chunk)).await?)
+    }
+
     async fn sweepable(&self, now: i64) -> FileResult<Vec<(TenantId, String)>> {
         Ok(self.read_blocking(move |c| all(c, sql::SWEEPABLE, [now], |r| Ok((TenantId(r.get(0)?), r.get(1)?)))).await?)
     }
