@@ -174,6 +174,13 @@ pub(crate) async fn handle(ctx: &Ctx<'_>, op: Operation, name: Option<&str>, bod
             Ok(r)
         }
         Operation::PutBlockList => {
+            let declared = ctx.header("content-length").and_then(|v| v.trim().parse::<usize>().ok());
+            if declared.is_some_and(|n| n > xml::MAX_BLOCK_LIST_BYTES) {
+                return Err(StorageError::with(
+                    Code::RequestBodyTooLarge,
+                    format!("The block list is larger than {} bytes.", xml::MAX_BLOCK_LIST_BYTES),
+                ));
+            }
             let bytes = axum::body::to_bytes(body, xml::MAX_BLOCK_LIST_BYTES).await.map_err(|_| {
                 StorageError::with(
                     Code::RequestBodyTooLarge,
