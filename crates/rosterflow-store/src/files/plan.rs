@@ -334,9 +334,9 @@ pub(crate) fn session(
     }
 }
 
-/// `micros` rounded down to a whole second.
+/// `micros` rounded up to a whole second (a session never lasts less than it was given).
 pub(crate) fn whole_seconds(micros: i64) -> i64 {
-    micros - micros.rem_euclid(1_000_000)
+    micros + (1_000_000 - micros.rem_euclid(1_000_000)) % 1_000_000
 }
 
 /// Writes need an open container that has not expired.
@@ -468,7 +468,7 @@ mod tests {
             panic!()
         };
         assert_eq!(container, c);
-        let Ok(Session::Keep { container, renew }) = session(Some(c.clone()), fresh(120 * S + 7), false, 1, 1) else {
+        let Ok(Session::Keep { container, renew }) = session(Some(c.clone()), fresh(120 * S - 7), false, 1, 1) else {
             panic!()
         };
         assert_eq!((renew, container.session_expires), (Some(170 * S), 170 * S), "a new session, same container");
