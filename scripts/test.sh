@@ -53,7 +53,10 @@ step "cargo test (PostgreSQL)"
 ROSTERFLOW_TEST_DATABASE_URL="$PG_ADMIN_URL" cargo test --locked --workspace --tests
 
 export ROSTERFLOW_BIN="$PWD/target/debug/rosterflow"
+step "Azurite (Azure Storage emulator) and AzCopy for the upload tests"
+bash tests/azurite/install.sh
 step "Microsoft Graph Python SDK conformance (SQLite)"
 bash tests/sdk/run.sh -q
-step "Microsoft Graph Python SDK conformance (PostgreSQL)"
-ROSTERFLOW_DATABASE_URL="$(fresh_database sdk)" bash tests/sdk/run.sh -q
+step "Microsoft Graph Python SDK conformance (PostgreSQL; replicas sharing files in Azurite)"
+ROSTERFLOW_DATABASE_URL="$(fresh_database sdk)" ROSTERFLOW_SHARED_DATABASE_URL="$(fresh_database shared)" \
+  bash tests/sdk/run.sh -q

@@ -74,8 +74,10 @@ class Rosterflow:
     port: int
     log_path: Path
     process: Optional[subprocess.Popen] = None
-    # More `serve` flags (e.g. the throttle's), after the ones every server gets.
+    # More `serve` arguments and environment (the shared-file-store test runs replicas on Azurite).
     extra_args: list[str] = field(default_factory=list)
+    env: Optional[dict] = None
+    database_url: Optional[str] = field(default_factory=lambda: os.environ.get("ROSTERFLOW_DATABASE_URL"))
     _tokens: dict = field(default_factory=dict)
     _clients: dict = field(default_factory=dict)
 
@@ -94,11 +96,11 @@ class Rosterflow:
 
     def start(self) -> None:
         cmd = [str(self.binary), "serve", "--listen", f"{HOST}:{self.port}", "--data-dir", str(self.data_dir)]
-        if os.environ.get("ROSTERFLOW_DATABASE_URL"):
-            cmd += ["--database-url", os.environ["ROSTERFLOW_DATABASE_URL"]]
+        if self.database_url:
+            cmd += ["--database-url", self.database_url]
         cmd += self.extra_args
         log = self.log_path.open("wb")
-        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env)
         log.close()
         self._wait_healthy(cmd)
 

@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print a dev-mode bearer token that `serve --data-dir DIR` (without --jwks-*) accepts.
     Token(TokenArgs),
 }
@@ -65,6 +65,56 @@ pub struct ServeArgs {
     /// Timeouts, size limits, the connection cap and the throttle.
     #[command(flatten)]
     pub limits: crate::limits::Limits,
+    #[command(flatten)]
+    pub uploads: UploadArgs,
+}
+
+/// Upload sessions: where files go, how big they may be, how long sessions live (README, "Upload sessions").
+#[derive(Debug, Clone, Args)]
+pub struct UploadArgs {
+    /// This server's public base URL as clients reach it (e.g. behind a proxy: https://rosterflow.example.org);
+    /// upload sessions' URLs start with it. Default: http:// and the Host of the getUploadSession request.
+    #[arg(long, env = "ROSTERFLOW_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Where uploaded files' bytes are kept: a directory or file:///DIR (default: `files` in the data directory),
+    /// or an object store that replicas share: az://CONTAINER[/PREFIX] (settings from AZURE_STORAGE_* variables,
+    /// AZURE_STORAGE_USE_EMULATOR=true and AZURITE_BLOB_STORAGE_URL for Azurite), or s3://BUCKET[/PREFIX]
+    /// (AWS_* variables).
+    #[arg(long, env = "ROSTERFLOW_FILES_URL")]
+    pub files_url: Option<String>,
+    /// Largest uploaded file (or zip entry), in bytes.
+    #[arg(long, env = "ROSTERFLOW_UPLOAD_MAX_FILE_BYTES", default_value_t = 2 * 1024 * 1024 * 1024)]
+    pub upload_max_file_bytes: u64,
+    /// Most files in one upload container.
+    #[arg(long, env = "ROSTERFLOW_UPLOAD_MAX_FILES", default_value_t = 100)]
+    pub upload_max_files: u32,
+    /// Most open upload containers per tenant.
+    #[arg(long, env = "ROSTERFLOW_UPLOAD_MAX_CONTAINERS", default_value_t = 50)]
+    pub upload_max_containers: u32,
+    /// How long an upload session's signature is valid, in seconds.
+    #[arg(long, env = "ROSTERFLOW_UPLOAD_SESSION_SECONDS", default_value_t = 12 * 3600)]
+    pub upload_session_seconds: u64,
+    /// How long an upload container lives, in seconds (Graph's example: 34 hours past its session).
+    #[arg(long, env = "ROSTERFLOW_UPLOAD_CONTAINER_SECONDS", default_value_t = 46 * 3600)]
+    pub upload_container_seconds: u64,
+    /// How often expired and discarded upload containers are removed, in seconds.
+    #[arg(long, env = "ROSTERFLOW_UPLOAD_SWEEP_SECONDS", default_value_t = 300)]
+    pub upload_sweep_seconds: u64,
+}
+
+impl Default for UploadArgs {
+    fn default() -> UploadArgs {
+        UploadArgs {
+            public_url: None,
+            files_url: None,
+            upload_max_file_bytes: 2 * 1024 * 1024 * 1024,
+            upload_max_files: 100,
+            upload_max_containers: 50,
+            upload_session_seconds: 12 * 3600,
+            upload_container_seconds: 46 * 3600,
+            upload_sweep_seconds: 300,
+        }
+    }
 }
 
 impl ServeArgs {
@@ -74,6 +124,26 @@ impl ServeArgs {
 
     pub fn secrets_key_file(&self) -> PathBuf {
         self.secrets_key_file.clone().unwrap_or_else(|| self.data_dir.join(crate::secrets::KEY_FILE))
+    }
+
+    /// How uploaded files are kept.
+    pub fn files(&self) -> rosterflow_store::files::FilesConfig {
+        use rosterflow_store::files::{FilesConfig, Limits, Location};
+        let u = &self.uploads;
+        let location = match &u.files_url {
+            Some(url) => Location::parse(url),
+            None => Location::Local(self.data_dir.join("files")),
+        };
+        FilesConfig {
+            location,
+            limits: Limits {
+                max_file_bytes: u.upload_max_file_bytes,
+                max_files: u.upload_max_files,
+                max_containers: u.upload_max_containers,
+            },
+            session_lifetime: std::time::Duration::from_secs(u.upload_session_seconds),
+            container_lifetime: std::time::Duration::from_secs(u.upload_container_seconds),
+        }
     }
 
     pub fn key_source(&self) -> KeySource {

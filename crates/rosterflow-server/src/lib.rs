@@ -18,6 +18,7 @@ pub mod limits;
 pub mod logging;
 pub mod request;
 pub mod secrets;
+pub mod storage;
 pub mod throttle;
 
 use std::net::SocketAddr;
@@ -47,15 +48,24 @@ pub struct AppState {
     pub limits: Arc<limits::Limits>,
     /// Requests per tenant and application (the `Caller` extractor applies it).
     pub throttle: throttle::Throttle,
+    /// Upload sessions' signing key and public URL.
+    pub storage: storage::Storage,
 }
 
 impl AppState {
-    pub fn new(stores: Stores, auth: Authenticator, secrets: Sealer, max_body_bytes: usize) -> AppState {
+    pub fn new(
+        stores: Stores,
+        auth: Authenticator,
+        secrets: Sealer,
+        max_body_bytes: usize,
+        storage: storage::Storage,
+    ) -> AppState {
         AppState {
             stores,
             auth,
             max_body_bytes,
             secrets,
+            storage,
             catalogs: moka::sync::Cache::builder()
                 .max_capacity(10_000)
                 // Bounds how long a change made through another replica takes to be seen here.
@@ -84,6 +94,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(industry_data::router())
         .merge(directory::router())
+        .merge(storage::router())
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::new(ErrorKind::NotFound, format!("Resource not found for the segment '{}'.", uri.path()))
         })
@@ -100,6 +111,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn_with_state(limits, limits::guard))
         .layer(middleware::from_fn(request::context))
         .layer(middleware::from_fn(request::canonical_path))
+        .layer(middleware::from_fn(storage::encoded_prefix))
 }
 
 /// Serve until `shutdown` resolves, then let the requests in flight finish.
@@ -108,17 +120,26 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let sweeper = tokio::spawn(storage::sweep(state.clone()));
     let limits = state.limits.clone();
-    connections::serve(listener, app(state), &limits, shutdown).await
+    let served = connections::serve(listener, app(state), &limits, shutdown).await;
+    sweeper.abort();
+    served
 }
 
 /// Open the store and key source that `args` name, bind the listener, and return the bound address.
 pub async fn start(args: &config::ServeArgs) -> anyhow::Result<(tokio::net::TcpListener, Arc<AppState>, SocketAddr)> {
-    let stores = rosterflow_store::open(&args.database_url()).await?;
+    let stores = rosterflow_store::open_with(&args.database_url(), args.files()).await?;
     let min_refresh = std::time::Duration::from_secs(args.jwks_min_refresh_seconds);
     let auth = Authenticator::new(args.key_source(), &args.issuers, &args.audiences(), min_refresh).await?;
     let secrets = Sealer::from_key_file(&args.secrets_key_file())?;
-    let state = Arc::new(AppState::new(stores, auth, secrets, args.max_body_bytes).with_limits(args.limits.clone()));
+    let storage = storage::Storage {
+        key: stores.files.signing_key(&secrets).await?,
+        public_url: args.uploads.public_url.clone(),
+        sweep_every: std::time::Duration::from_secs(args.uploads.upload_sweep_seconds.max(1)),
+    };
+    let state =
+        Arc::new(AppState::new(stores, auth, secrets, args.max_body_bytes, storage).with_limits(args.limits.clone()));
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     Ok((listener, state, addr))

@@ -19,7 +19,7 @@ fn args(data_dir: &std::path::Path) -> ServeArgs {
         ["rosterflow", "serve", "--listen", "127.0.0.1:0", "--data-dir"].map(Into::into).into();
     argv.push(data_dir.into());
     match Cli::try_parse_from(argv).expect("serve's arguments parse").command {
-        Command::Serve(args) => args,
+        Command::Serve(args) => *args,
         Command::Token(_) => unreachable!(),
     }
 }

@@ -9,9 +9,11 @@
 //! concurrent writes together) and PostgreSQL (shared by stateless replicas).
 
 pub mod directory;
+pub mod files;
 mod migrations;
 mod postgres;
 pub mod query;
+pub mod secrets;
 mod sqlite;
 
 use std::sync::Arc;
@@ -142,21 +144,44 @@ pub struct Stores {
     pub resources: Arc<dyn Store>,
     /// The directory: users, groups, administrative units, their facets and relations.
     pub directory: Arc<dyn directory::DirectoryStore>,
+    /// Uploaded files: upload containers, their blobs, and what the validator reads.
+    pub files: files::Files,
 }
 
 impl Stores {
-    fn of<B: Store + directory::DirectoryStore>(backend: Arc<B>) -> Stores {
-        Stores { resources: backend.clone(), directory: backend }
+    fn of<B: Store + directory::DirectoryStore + files::Meta>(
+        backend: Arc<B>,
+        files: files::FilesConfig,
+    ) -> Result<Stores> {
+        Ok(Stores { resources: backend.clone(), directory: backend.clone(), files: files::Files::new(backend, files)? })
     }
 }
 
 /// Open the stores a URL names: `postgres://...` / `postgresql://...`, or `sqlite://PATH` / a plain file path.
+/// Uploaded files' bytes go to a `files` directory beside the SQLite file (`rosterflow-files` in the current
+/// directory for PostgreSQL); [`open_with`] says where.
 pub async fn open(url: &str) -> Result<Stores> {
+    let dir = match sqlite_path(url) {
+        Some(path) => std::path::Path::new(path).parent().unwrap_or(std::path::Path::new(".")).join("files"),
+        None => std::path::PathBuf::from("rosterflow-files"),
+    };
+    open_with(url, files::FilesConfig::local(dir)).await
+}
+
+/// [`open`], with uploaded files kept as `files` says.
+pub async fn open_with(url: &str, files: files::FilesConfig) -> Result<Stores> {
+    match sqlite_path(url) {
+        None => Stores::of(Arc::new(postgres::PgStore::connect(url).await?), files),
+        Some(path) => Stores::of(Arc::new(sqlite::SqliteStore::open(path.as_ref())?), files),
+    }
+}
+
+/// The SQLite file a URL names, or `None` for PostgreSQL.
+fn sqlite_path(url: &str) -> Option<&str> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Stores::of(Arc::new(postgres::PgStore::connect(url).await?)))
+        None
     } else {
-        let path = url.strip_prefix("sqlite://").unwrap_or(url);
-        Ok(Stores::of(Arc::new(sqlite::SqliteStore::open(path.as_ref())?)))
+        Some(url.strip_prefix("sqlite://").unwrap_or(url))
     }
 }
 

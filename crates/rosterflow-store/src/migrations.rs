@@ -23,6 +23,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0002_directory.sqlite.sql"),
         postgres: include_str!("../migrations/0002_directory.postgres.sql"),
     },
+    Migration::shared(3, include_str!("../migrations/0003_files.sql")),
 ];
 
 pub(crate) const CREATE_TABLE: &str =

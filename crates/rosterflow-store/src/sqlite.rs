@@ -157,7 +157,7 @@ impl SqliteStore {
 
     /// A point read, inline on the calling thread: WAL readers never wait for the writer, and a point read
     /// takes microseconds, less than a hop to a blocking thread would.
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
         self.readers.read(f)
     }
 

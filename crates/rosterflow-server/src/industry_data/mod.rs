@@ -22,6 +22,7 @@ use route::Target;
 
 mod read;
 pub mod route;
+mod upload;
 mod write;
 
 /// The area's root, as [`crate::request::ROOTS`] spells it.

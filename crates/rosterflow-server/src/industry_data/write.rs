@@ -310,13 +310,15 @@ pub(super) async fn operation(
     cast: Option<&TypeDef>,
     name: &str,
 ) -> ApiResult<Response> {
-    if let Some(id) = &id {
-        load_as(app, ctx.tenant, set, parent.as_deref(), id, cast).await?;
-    }
-    match name {
+    let item = match &id {
+        Some(id) => Some(load_as(app, ctx.tenant, set, parent.as_deref(), id, cast).await?),
+        None => None,
+    };
+    match (name, item) {
         // Reset re-provisions a flow from scratch at its next run and clears its errors. Until runs exist there is
         // nothing to clear, so accepting it is the whole effect.
-        "reset" => Ok(no_content(StatusCode::ACCEPTED)),
+        ("reset", _) => Ok(no_content(StatusCode::ACCEPTED)),
+        ("getUploadSession", Some(connector)) => super::upload::get_upload_session(app, ctx, &connector).await,
         _ => {
             debug_assert!(!rosterflow_model::sets::IMPLEMENTED_OPERATIONS.contains(&name));
             Err(ApiError::new(

@@ -95,7 +95,6 @@ const EXCEPTIONS: &[(&str, Fix, &str)] = &[
     ),
     // ---- not implemented yet ----
     ("industrydata-industrydataconnector-validate.md", Fix::KnownGap, NOT_YET),
-    ("industrydata-azuredatalakeconnector-getuploadsession.md", Fix::KnownGap, NOT_YET),
     ("industrydata-industrydatarun-start.md", Fix::KnownGap, NOT_YET),
     // Also a doc bug (model §10.9): activityStatistics items have the role-count shape, not inboundActivityResults.
     ("industrydata-industrydatarun-getstatistics.md", Fix::KnownGap, NOT_YET),

@@ -10,3 +10,4 @@ mod hardening;
 mod outbound_api;
 mod persistence;
 mod production_auth;
+mod uploads;

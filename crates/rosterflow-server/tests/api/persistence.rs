@@ -85,7 +85,7 @@ async fn credentials_are_stored_sealed_to_their_tenant() {
     let connector = admin.post("dataConnectors", connector).await.expect(201).id();
     server.stop().await;
 
-    let store = rosterflow_store::open(&args.database_url()).await.unwrap();
+    let store = rosterflow_store::open_with(&args.database_url(), args.files()).await.unwrap();
     let t = rosterflow_model::TenantId(tenant.clone());
     let stored = store.resources.get(&t, "provisioningFlows", &flow).await.unwrap().expect("the flow is stored");
     let text = serde_json::to_string(&*stored.doc).unwrap();

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use rosterflow_server::auth::{dev_token, TokenSpec};
-use rosterflow_server::config::ServeArgs;
+use rosterflow_server::config::{ServeArgs, UploadArgs};
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
@@ -51,6 +51,23 @@ pub fn temp_dir() -> PathBuf {
     dir
 }
 
+/// On PostgreSQL, every server of this test binary shares one database, so it shares what replicas must share
+/// too: one secrets key file (the database holds values sealed under it, such as the upload signing key) and
+/// one store of uploaded files (any replica's sweeper removes any expired container's files).
+async fn shared_secrets_key() -> Option<PathBuf> {
+    Some(shared_dir().await?.join("secrets.key"))
+}
+
+async fn shared_files() -> Option<String> {
+    Some(shared_dir().await?.join("files").display().to_string())
+}
+
+async fn shared_dir() -> Option<PathBuf> {
+    static DIR: OnceCell<PathBuf> = OnceCell::const_new();
+    postgres_url().await?;
+    Some(DIR.get_or_init(|| async { temp_dir() }).await.clone())
+}
+
 pub async fn serve_args(data_dir: &Path) -> ServeArgs {
     ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -61,10 +78,11 @@ pub async fn serve_args(data_dir: &Path) -> ServeArgs {
         issuers: vec![],
         audience: None,
         jwks_min_refresh_seconds: 0,
-        secrets_key_file: None,
+        secrets_key_file: shared_secrets_key().await,
         max_body_bytes: 4 * 1024 * 1024,
         log_format: Default::default(),
         limits: Default::default(),
+        uploads: UploadArgs { files_url: shared_files().await, ..Default::default() },
     }
 }
 
@@ -74,7 +92,8 @@ pub struct TestServer {
     pub data_dir: PathBuf,
     /// A tenant of this test's own.
     pub tenant: String,
-    /// The server's state (its stores), for seeding through the store's own bulk paths.
+    /// The server's state (its stores), for seeding through the store's own bulk paths and for tests that look
+    /// behind the API (the files a validator would read).
     pub state: std::sync::Arc<rosterflow_server::AppState>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -394,6 +413,12 @@ pub async fn spawn_binary_with(
     cmd.envs(env.iter().copied());
     if let Some(url) = postgres_url().await {
         cmd.args(["--database-url", &url]);
+    }
+    if let Some(key) = shared_secrets_key().await {
+        cmd.arg("--secrets-key-file").arg(key);
+    }
+    if let Some(files) = shared_files().await {
+        cmd.args(["--files-url", &files]);
     }
     let child = cmd.stdout(Stdio::null()).stderr(stderr).spawn().expect("spawn rosterflow");
     let mut process = Process { child, url: format!("http://127.0.0.1:{port}") };
