@@ -8,6 +8,7 @@
 //! (`rosterflow_model::permissions`) and work over the model's descriptors and the store.
 
 pub mod auth;
+pub mod body;
 pub mod config;
 pub mod connections;
 pub mod error;
