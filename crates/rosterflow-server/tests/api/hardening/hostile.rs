@@ -39,7 +39,7 @@ const ANSWER: Duration = Duration::from_secs(20);
 /// Collections of areas that `rosterflow_model::sets` does not describe (the directory, education, uploads under
 /// `/rosterflow/storage/`): each as its full path, `{id}` for ids, with the methods it takes. The cases run
 /// against these as against the model's collections.
-const OTHER_COLLECTIONS: &[(&str, &[&str])] = &[];
+const OTHER_COLLECTIONS: &[(&str, &[&str])] = &[("/beta/$batch", &["POST"])];
 
 /// A collection route: a path (ids filled in) and whether it takes GET (queries) and POST (bodies).
 #[derive(Debug, Clone)]
