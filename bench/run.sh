@@ -315,4 +315,7 @@ main() {
     fi
 }
 
-main "$@"
+# Sourced (bench/batch.sh uses the functions above), it runs nothing.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    main "$@"
+fi

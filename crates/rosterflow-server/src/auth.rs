@@ -229,6 +229,23 @@ impl std::ops::Deref for Caller {
     }
 }
 
+impl Caller {
+    /// The request's verified principal, its tenant recorded for the log line, but not throttled: what
+    /// `$batch` needs of its own request, whose requests are each throttled as themselves ([`crate::batch`]).
+    pub async fn verify(
+        parts: &axum::http::request::Parts,
+        app: &crate::AppState,
+    ) -> Result<Arc<Principal>, axum::response::Response> {
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let principal = app.auth.authenticate(header).await.map_err(|e| {
+            use axum::response::IntoResponse;
+            crate::error::ApiError::new(rosterflow_model::ErrorKind::Unauthenticated, e.0).into_response()
+        })?;
+        crate::request::record_tenant(&principal.tenant);
+        Ok(principal)
+    }
+}
+
 impl axum::extract::FromRequestParts<Arc<crate::AppState>> for Caller {
     /// An error response: 401, or 429 with its `Retry-After` header.
     type Rejection = axum::response::Response;
@@ -240,12 +257,7 @@ impl axum::extract::FromRequestParts<Arc<crate::AppState>> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let principal = app.auth.authenticate(header).await.map_err(|e| {
-            use axum::response::IntoResponse;
-            crate::error::ApiError::new(rosterflow_model::ErrorKind::Unauthenticated, e.0).into_response()
-        })?;
-        crate::request::record_tenant(&principal.tenant);
+        let principal = Caller::verify(parts, app).await?;
         app.throttle.admit(&principal).map_err(axum::response::IntoResponse::into_response)?;
         let caller = Caller(principal);
         parts.extensions.insert(caller.clone());

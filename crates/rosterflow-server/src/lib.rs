@@ -8,6 +8,8 @@
 //! (`rosterflow_model::permissions`) and work over the model's descriptors and the store.
 
 pub mod auth;
+pub mod batch;
+pub mod body;
 pub mod config;
 pub mod connections;
 pub mod directory;
@@ -89,8 +91,14 @@ impl AppState {
 /// [`request::ROOTS`], spelled canonically before routing) and takes the caller as the [`auth::Caller`]
 /// extractor; nothing else needs to know about it.
 pub fn app(state: Arc<AppState>) -> Router {
-    let limits = state.limits.clone();
-    let areas = Router::new()
+    // What the requests of a `$batch` go through: every other area, under the same layers (a batch holds no batch).
+    let subrequests = layered(areas(Router::new(), state.clone()), &state);
+    layered(areas(batch::router(&state, subrequests), state.clone()), &state)
+}
+
+/// `router` with every area but `$batch` merged in, and the answers to paths and methods that none serves.
+fn areas(router: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
+    let areas = router
         .route("/healthz", get(|| async { "ok" }))
         .merge(industry_data::router())
         .merge(directory::router())
@@ -105,10 +113,15 @@ pub fn app(state: Arc<AppState>) -> Router {
     // A handler that panics, in unit-test builds of this crate only (never in the binary): `tests::a_panic_*`.
     #[cfg(test)]
     let areas = areas.route("/rosterflow/test/panic", get(tests::panics));
-    // An outer router whose layers run before the areas' routing (an axum router's own layers run after it).
+    areas
+}
+
+/// The layers every request goes through, in an outer router whose layers run before the areas' routing (an
+/// axum router's own layers run after it).
+fn layered(areas: Router, state: &AppState) -> Router {
     Router::new()
         .fallback_service(areas)
-        .layer(middleware::from_fn_with_state(limits, limits::guard))
+        .layer(middleware::from_fn_with_state(state.limits.clone(), limits::guard))
         .layer(middleware::from_fn(request::context))
         .layer(middleware::from_fn(request::canonical_path))
         .layer(middleware::from_fn(storage::encoded_prefix))

@@ -121,11 +121,7 @@ pub async fn guard(State(limits): State<Arc<Limits>>, req: Request, next: Next) 
     let target =
         uri.path_and_query().map_or(0, |pq| pq.as_str().len()) + uri.authority().map_or(0, |a| a.as_str().len());
     if target > limits.max_uri_bytes {
-        return ApiError::new(
-            ErrorKind::UriTooLong,
-            format!("The request URL is longer than the limit of {} bytes.", limits.max_uri_bytes),
-        )
-        .into_response();
+        return uri_too_long(limits.max_uri_bytes).into_response();
     }
     // As on the wire: "name: value\r\n".
     let header_bytes: usize = req.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
@@ -154,6 +150,11 @@ pub async fn guard(State(limits): State<Arc<Limits>>, req: Request, next: Next) 
             .into_response(),
         },
     }
+}
+
+/// The answer to a request target longer than `max_bytes` (a `$batch` request's too: [`crate::batch`]).
+pub fn uri_too_long(max_bytes: usize) -> ApiError {
+    ApiError::new(ErrorKind::UriTooLong, format!("The request URL is longer than the limit of {max_bytes} bytes."))
 }
 
 /// The answer to a request body that could not be read whole: 408 when it stalled past the body timeout, 413

@@ -144,16 +144,16 @@ async fn handle(app: &AppState, caller: &Caller, req: Request) -> ApiResult<Resp
         }
         (Method::GET, Target::Alias { coll, id, alias }) => read::alias(&ctx, coll, &id, alias).await,
         (Method::POST, Target::Collection { coll }) => {
-            let body = crate::industry_data::read_json(app, &parts, body).await?;
+            let body = crate::body::read_json(app, &parts, body).await?;
             write::create(&ctx, coll, &body).await
         }
         (Method::PATCH, Target::Item { coll, key }) => {
-            let body = crate::industry_data::read_json(app, &parts, body).await?;
+            let body = crate::body::read_json(app, &parts, body).await?;
             write::update(&ctx, coll, &key, &body).await
         }
         (Method::DELETE, Target::Item { coll, key }) => write::delete(&ctx, coll, &key).await,
         (Method::POST, Target::Ref { coll, id, nav, member: None }) => {
-            let body = crate::industry_data::read_json(app, &parts, body).await?;
+            let body = crate::body::read_json(app, &parts, body).await?;
             write::add_ref(&ctx, coll, &id, nav, &body).await
         }
         (Method::DELETE, Target::Ref { coll, id, nav, member: Some(member) }) => {

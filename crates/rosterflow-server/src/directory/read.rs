@@ -19,8 +19,8 @@ use serde_json::{Map, Value};
 
 use super::route::{Alias, Collection, Direction, Nav};
 use super::{search, Ctx};
+use crate::body::json_response;
 use crate::error::{ApiError, ApiResult};
-use crate::industry_data::json_response;
 
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorKind::BadRequest, message)
@@ -145,8 +145,7 @@ fn next_link(ctx: &Ctx, token: &str) -> String {
     format!("http://{}{}?{query}$skiptoken={token}", ctx.host, ctx.path)
 }
 
-async fn list_scope(ctx: &Ctx<'_>, s: Scope) -> ApiResult<Response> {
-    let o = options(ctx)?;
+async fn list_scope(ctx: &Ctx<'_>, s: Scope, o: Options) -> ApiResult<Response> {
     if o.q.skip.is_some() {
         return Err(bad("$skip is not supported on this resource; follow @odata.nextLink."));
     }
@@ -217,8 +216,7 @@ fn select_check(view: &View, select: &[String], collection: bool, mixed: bool) -
     render::check_select(view, select, collection).map_err(ApiError)
 }
 
-async fn count_scope(ctx: &Ctx<'_>, s: Scope) -> ApiResult<Response> {
-    let o = options(ctx)?;
+async fn count_scope(ctx: &Ctx<'_>, s: Scope, o: Options) -> ApiResult<Response> {
     check_advanced(ctx, s.view, &o, true)?;
     let order = Vec::new();
     let n = ctx.app.stores.directory.count(ctx.tenant, &store_query(&s, &o, &order)).await.map_err(query_error)?;
@@ -228,11 +226,11 @@ async fn count_scope(ctx: &Ctx<'_>, s: Scope) -> ApiResult<Response> {
 }
 
 pub(super) async fn list(ctx: &Ctx<'_>, coll: &Collection) -> ApiResult<Response> {
-    list_scope(ctx, collection_scope(ctx, coll)).await
+    list_scope(ctx, collection_scope(ctx, coll), options(ctx)?).await
 }
 
 pub(super) async fn count(ctx: &Ctx<'_>, coll: &Collection) -> ApiResult<Response> {
-    count_scope(ctx, collection_scope(ctx, coll)).await
+    count_scope(ctx, collection_scope(ctx, coll), options(ctx)?).await
 }
 
 fn missing(coll: &Collection, key: &str) -> ApiError {
@@ -312,6 +310,8 @@ pub(super) async fn related(
     cast: Option<ObjectKind>,
     count: bool,
 ) -> ApiResult<Response> {
+    // The query before the parent: a malformed query is a 400 whether or not the parent exists.
+    let o = options(ctx)?;
     let parent = load(ctx, coll, id).await?;
     let hidden = parent
         .doc
@@ -345,8 +345,8 @@ pub(super) async fn related(
     let scope =
         Scope { view, kind, education: nav.education, related: Some(related), mixed: nav.view.is_none(), context };
     if count {
-        count_scope(ctx, scope).await
+        count_scope(ctx, scope, o).await
     } else {
-        list_scope(ctx, scope).await
+        list_scope(ctx, scope, o).await
     }
 }

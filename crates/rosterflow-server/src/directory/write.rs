@@ -16,8 +16,8 @@ use serde_json::{json, Map, Value};
 use super::read::load;
 use super::route::{Collection, Direction, Nav};
 use super::{no_content, Ctx};
+use crate::body::json_response;
 use crate::error::{ApiError, ApiResult};
-use crate::industry_data::json_response;
 
 /// Seal the password of a checked body's `passwordProfile` (sealed like connector secrets).
 fn seal_password(ctx: &Ctx, props: &mut Map<String, Value>) {

@@ -5,9 +5,8 @@
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
@@ -16,6 +15,7 @@ use rosterflow_model::{ErrorKind, TenantId};
 use serde_json::Value;
 
 use crate::auth::Caller;
+use crate::body::read_json;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use route::Target;
@@ -30,8 +30,6 @@ const ROOT: &str = "/beta/external/industryData";
 
 use read::{count, get, list, load};
 use write::{create, delete, operation, update};
-
-const JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
 /// The request, once authenticated and routed.
 struct Ctx<'a> {
@@ -135,42 +133,6 @@ fn access_for(method: &Method, target: &Target) -> ApiResult<Access> {
         (Target::Item { .. }, &Method::DELETE) => ok(writable, Access::Write),
         _ => Err(method_not_allowed(method)),
     }
-}
-
-/// The body of a request that must carry a JSON object: its media type, size and presence checked; its content
-/// is checked against the schema as it is parsed (`document::check_entity`).
-pub(crate) async fn read_json(app: &AppState, parts: &axum::http::request::Parts, body: Body) -> ApiResult<Bytes> {
-    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let mime = content_type.split(';').next().unwrap_or_default().trim();
-    if !mime.eq_ignore_ascii_case("application/json") {
-        return Err(ApiError::new(
-            ErrorKind::UnsupportedMediaType,
-            format!("The content type '{content_type}' is not supported; send application/json."),
-        ));
-    }
-    let too_large = || {
-        ApiError::new(
-            ErrorKind::PayloadTooLarge,
-            format!("The request body exceeds the limit of {} bytes.", app.max_body_bytes),
-        )
-    };
-    let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > app.max_body_bytes) {
-        return Err(too_large());
-    }
-    let bytes = axum::body::to_bytes(body, app.max_body_bytes)
-        .await
-        .map_err(|e| crate::limits::body_error(&e, app.max_body_bytes))?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::new(ErrorKind::BadRequest, "The request body is empty; a JSON object is required."));
-    }
-    Ok(bytes)
-}
-
-pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut r = (status, body.to_string()).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
-    r
 }
 
 fn no_content(status: StatusCode) -> Response {

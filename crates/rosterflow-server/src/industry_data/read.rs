@@ -16,7 +16,8 @@ use serde_json::{Map, Value};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
-use super::{json_response, Ctx};
+use super::Ctx;
+use crate::body::json_response;
 
 /// Items per page when the client gives no `$top`; and the most a page may hold.
 const DEFAULT_PAGE: usize = 100;

@@ -13,7 +13,8 @@ use rosterflow_store::files::FileError;
 use serde_json::json;
 
 use super::read::Item;
-use super::{json_response, Ctx};
+use super::Ctx;
+use crate::body::json_response;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 

@@ -18,7 +18,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
 use super::read::{collection_path, ensure_parent, load, load_all, load_as, same_id, wire, with_context, Item};
-use super::{json_response, no_content, Ctx};
+use super::{no_content, Ctx};
+use crate::body::json_response;
 
 /// How often an update is recomputed when another write to the same item lands first.
 const UPDATE_ATTEMPTS: usize = 5;

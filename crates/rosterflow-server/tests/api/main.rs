@@ -1,6 +1,7 @@
 //! rosterflow's API tests: one test binary (one link of the server, not one per file), one module per area.
 //! Every test talks real HTTP to a real server on loopback with a real store; see [`common`].
 
+mod batch;
 mod common;
 mod configuration_api;
 mod coverage;

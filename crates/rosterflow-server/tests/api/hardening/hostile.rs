@@ -39,7 +39,28 @@ const ANSWER: Duration = Duration::from_secs(20);
 /// Collections of areas that `rosterflow_model::sets` does not describe (the directory, education, uploads under
 /// `/rosterflow/storage/`): each as its full path, `{id}` for ids, with the methods it takes. The cases run
 /// against these as against the model's collections.
-const OTHER_COLLECTIONS: &[(&str, &[&str])] = &[];
+const OTHER_COLLECTIONS: &[(&str, &[&str])] = &[
+    ("/beta/$batch", &["POST"]),
+    ("/beta/users", &["GET", "POST"]),
+    ("/beta/users/$count", &["GET"]),
+    ("/beta/groups", &["GET", "POST"]),
+    ("/beta/groups/$count", &["GET"]),
+    ("/beta/groups/{id}/members", &["GET"]),
+    ("/beta/groups/{id}/members/$ref", &["POST"]),
+    ("/beta/groups/{id}/owners", &["GET"]),
+    ("/beta/administrativeUnits", &["GET", "POST"]),
+    ("/beta/administrativeUnits/{id}/members", &["GET"]),
+    ("/beta/education/classes", &["GET", "POST"]),
+    ("/beta/education/classes/{id}/members", &["GET"]),
+    ("/beta/education/classes/{id}/teachers", &["GET"]),
+    ("/beta/education/classes/{id}/schools", &["GET"]),
+    ("/beta/education/schools", &["GET", "POST"]),
+    ("/beta/education/schools/{id}/classes", &["GET"]),
+    ("/beta/education/schools/{id}/users", &["GET"]),
+    ("/beta/education/users", &["GET", "POST"]),
+    ("/beta/education/users/{id}/classes", &["GET"]),
+    ("/beta/education/users/{id}/schools", &["GET"]),
+];
 
 /// A collection route: a path (ids filled in) and whether it takes GET (queries) and POST (bodies).
 #[derive(Debug, Clone)]
@@ -83,7 +104,7 @@ async fn server() -> Binary {
 }
 
 fn authorized(server: &Binary, method: &str, target: &str, extra: &[(&str, String)]) -> Vec<u8> {
-    let mut headers = vec![("Authorization", format!("Bearer {}", server.token("hostile")))];
+    let mut headers = vec![("Authorization", format!("Bearer {}", server.app_token("hostile")))];
     headers.extend(extra.iter().cloned());
     head(method, target, &headers)
 }

@@ -37,6 +37,13 @@ impl Binary {
         common::token(&self.data_dir, tenant, &common::all_permissions())
     }
 
+    /// An application token with every permission (some routes, `/education/users`, are application-only).
+    pub fn app_token(&self, tenant: &str) -> String {
+        let roles: Vec<String> = rosterflow_model::permissions::all().iter().map(|p| p.to_string()).collect();
+        let spec = rosterflow_server::auth::TokenSpec::application(tenant, &roles);
+        rosterflow_server::auth::dev_token(&self.data_dir, &spec).unwrap()
+    }
+
     /// Panics unless the process is still running and answers `/healthz`.
     pub async fn assert_alive(&mut self) {
         if let Ok(Some(status)) = self.process.child.try_wait() {
