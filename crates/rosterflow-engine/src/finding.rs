@@ -250,16 +250,11 @@ impl Group {
     /// The group as a `publicError`.
     pub fn public_error(&self) -> Value {
         let shown = self.examples.len() as u64;
-        let mut message = if self.count == 1 {
-            format!("{}: {}.", self.file, self.code.summary())
-        } else {
-            format!("{}: {} occurrences: {}.", self.file, self.count, self.code.summary())
+        let mut message = match self.examples.as_slice() {
+            [only] if self.count == 1 && only.message.starts_with(&self.file) => only.message.clone(),
+            [only] if self.count == 1 => format!("{}: {}", self.file, only.message),
+            _ => format!("{}: {} occurrences: {}.", self.file, self.count, self.code.summary()),
         };
-        if let [only] = self.examples.as_slice() {
-            if self.count == 1 && only.line > 0 {
-                message = format!("{} {}", message, only.message);
-            }
-        }
         if self.count > shown && shown > 0 {
             message.push_str(&format!(" The first {shown} are listed in details."));
         }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod industry_data;
 mod keyfile;
 pub mod request;
+pub mod roster_cli;
 pub mod secrets;
 
 use std::net::SocketAddr;

@@ -89,17 +89,6 @@ pub struct Outcome {
     pub rows: u64,
 }
 
-impl Outcome {
-    /// The `fileValidateOperation` members this validation decides: `errors`, `warnings`, `validatedFiles`.
-    pub fn operation_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "errors": self.report.public_errors(Severity::Error),
-            "warnings": self.report.public_errors(Severity::Warning),
-            "validatedFiles": self.report.validated_files,
-        })
-    }
-}
-
 /// Validate the files of `source`. Errors are findings; `Err` only when the source itself can't be listed.
 pub fn validate(source: &mut dyn FileSource, opts: &Options, progress: &dyn Progress) -> std::io::Result<Outcome> {
     let listing = source.list()?;
