@@ -10,6 +10,7 @@
 
 mod migrations;
 mod postgres;
+pub mod roster;
 mod sqlite;
 
 use std::sync::Arc;
@@ -138,11 +139,13 @@ pub trait Store: Send + Sync + 'static {
 pub struct Stores {
     /// The configuration documents (industryData entity sets, operations, runs).
     pub resources: Arc<dyn Store>,
+    /// Inbound flows' roster snapshots.
+    pub roster: Arc<dyn roster::RosterStore>,
 }
 
 impl Stores {
-    fn of<B: Store>(backend: Arc<B>) -> Stores {
-        Stores { resources: backend }
+    fn of<B: Store + roster::RosterStore>(backend: Arc<B>) -> Stores {
+        Stores { resources: backend.clone(), roster: backend }
     }
 }
 

@@ -16,7 +16,14 @@ impl Migration {
     }
 }
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration::shared(1, include_str!("../migrations/0001_resources.sql"))];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration::shared(1, include_str!("../migrations/0001_resources.sql")),
+    Migration {
+        version: 2,
+        sqlite: include_str!("../migrations/0002_roster.sqlite.sql"),
+        postgres: include_str!("../migrations/0002_roster.postgres.sql"),
+    },
+];
 
 pub(crate) const CREATE_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)";

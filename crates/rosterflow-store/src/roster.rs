@@ -1,0 +1,167 @@
+//! Roster snapshots: each inbound flow's validated records, by natural key, across its loads (the `roster`
+//! table family, `migrations/0002_roster.*.sql`; design in docs/architecture.md, "Roster snapshots").
+//!
+//! Full-snapshot semantics (sds-semantics §0): loading snapshot N+1 of a flow is one transaction in which
+//! - a record whose key is new is inserted (`first_seen = changed_in = N+1`);
+//! - a record whose hash changed, or that comes back after a removal, is rewritten (`changed_in = N+1`);
+//! - a record absent from N+1 becomes inactive (`removed_in = changed_in = N+1`);
+//! - an unchanged record is not touched at all: it is active (`removed_in IS NULL`) and so last seen in the
+//!   flow's latest snapshot. Its "last seen" needs no bump: [`StoredRecord::last_seen`] derives it.
+//!
+//! So a run asks "what changed since snapshot M" with `changed_in > M` (an index), and reads the whole active
+//! snapshot with one streaming scan. The store knows records only as (kind, key, hash, fields): the model
+//! (`rosterflow-engine`'s `schema`) encodes and decodes them.
+
+use async_trait::async_trait;
+use rustc_hash::FxHashMap;
+
+use crate::{Result, StoreError, TenantId};
+
+/// A record as loaded: its kind (the engine's `Kind` discriminant), natural key, content hash and fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRow {
+    pub kind: i16,
+    pub key: String,
+    pub hash: i64,
+    pub fields: String,
+}
+
+/// A record as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub kind: i16,
+    pub key: String,
+    pub hash: i64,
+    pub fields: String,
+    /// The snapshot that first held it.
+    pub first_seen: i64,
+    /// The snapshot that last inserted, changed, removed or restored it.
+    pub changed_in: i64,
+    /// The snapshot that no longer held it (`None`: active).
+    pub removed_in: Option<i64>,
+}
+
+impl StoredRecord {
+    pub fn active(&self) -> bool {
+        self.removed_in.is_none()
+    }
+
+    /// The last snapshot that held it, given the flow's latest snapshot.
+    pub fn last_seen(&self, latest: i64) -> i64 {
+        self.removed_in.map_or(latest, |r| r - 1)
+    }
+}
+
+/// What a load is, besides its records.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SnapshotMeta {
+    /// The `RefFileFormat` code the files were read as.
+    pub format: String,
+    /// The files validated (a later upload that leaves one out is warned).
+    pub files: Vec<String>,
+}
+
+/// One load of a flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    pub seq: i64,
+    /// RFC 3339 UTC.
+    pub loaded_at: String,
+    pub format: String,
+    pub files: Vec<String>,
+    /// Active records after the load.
+    pub records: i64,
+    pub inserted: i64,
+    pub changed: i64,
+    pub removed: i64,
+}
+
+/// Which records a scan returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// The active snapshot.
+    Active,
+    /// Records inserted, changed, removed or restored by a snapshot after this one (active or not).
+    ChangedSince(i64),
+    /// Everything, removed records included.
+    All,
+}
+
+/// Records arrive in chunks of at most [`SCAN_CHUNK`], in (kind, key) order; the channel closes at the end.
+pub type RecordStream = tokio::sync::mpsc::Receiver<Result<Vec<StoredRecord>>>;
+
+pub const SCAN_CHUNK: usize = 8192;
+
+/// Tenant-first storage of inbound flows' roster snapshots.
+#[async_trait]
+pub trait RosterStore: Send + Sync + 'static {
+    /// Load the flow's next snapshot: `records` is the complete set (unique by kind and key), in one
+    /// transaction, diffed against what is stored.
+    async fn load_snapshot(
+        &self,
+        tenant: &TenantId,
+        flow: &str,
+        meta: SnapshotMeta,
+        records: Vec<RecordRow>,
+    ) -> Result<SnapshotInfo>;
+    /// The flow's loads, oldest first.
+    async fn snapshots(&self, tenant: &TenantId, flow: &str) -> Result<Vec<SnapshotInfo>>;
+    /// A bulk streaming read.
+    async fn scan(&self, tenant: &TenantId, flow: &str, scan: Scan) -> Result<RecordStream>;
+    /// Forget a flow's snapshots (the flow was deleted).
+    async fn delete_flow(&self, tenant: &TenantId, flow: &str) -> Result<()>;
+
+    async fn latest_snapshot(&self, tenant: &TenantId, flow: &str) -> Result<Option<SnapshotInfo>> {
+        Ok(self.snapshots(tenant, flow).await?.pop())
+    }
+}
+
+/// What a load changes, worked out in memory from the stored (kind, key, hash, removed) of the flow.
+#[derive(Debug, Default)]
+pub(crate) struct Diff {
+    /// Indexes into the load's records.
+    pub insert: Vec<usize>,
+    pub update: Vec<usize>,
+    /// Stored active records the load doesn't have.
+    pub remove: Vec<(i16, String)>,
+    pub active_after: i64,
+}
+
+/// A stored record's state, for diffing.
+pub(crate) struct Known {
+    pub hash: i64,
+    pub removed: bool,
+}
+
+/// Stored records by kind, then key.
+pub(crate) type KnownRecords = FxHashMap<i16, FxHashMap<String, Known>>;
+
+pub(crate) fn diff(mut known: KnownRecords, records: &[RecordRow]) -> Result<Diff> {
+    let mut d = Diff { active_after: records.len() as i64, ..Diff::default() };
+    let mut seen: rustc_hash::FxHashSet<(i16, &str)> = Default::default();
+    for (i, r) in records.iter().enumerate() {
+        if !seen.insert((r.kind, r.key.as_str())) {
+            return Err(StoreError::Backend(format!("snapshot record kind {} key {:?} appears twice", r.kind, r.key)));
+        }
+        // Take it out: what's left afterwards is what the load doesn't have.
+        match known.get_mut(&r.kind).and_then(|m| m.remove(r.key.as_str())) {
+            None => d.insert.push(i),
+            Some(k) if k.removed || k.hash != r.hash => d.update.push(i),
+            Some(_) => {}
+        }
+    }
+    d.remove = known
+        .into_iter()
+        .flat_map(|(kind, m)| m.into_iter().filter(|(_, k)| !k.removed).map(move |(key, _)| (kind, key)))
+        .collect();
+    d.remove.sort();
+    Ok(d)
+}
+
+pub(crate) fn join_files(files: &[String]) -> String {
+    files.join("\n")
+}
+
+pub(crate) fn split_files(s: &str) -> Vec<String> {
+    s.lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
