@@ -18,6 +18,7 @@
 pub mod finding;
 pub mod formats;
 pub mod generate;
+pub mod inbound;
 pub mod render;
 pub mod roster;
 pub mod schema;

@@ -11,7 +11,7 @@ use crate::validate::Outcome;
 /// end, whatever it found (as the docs' example: a missing required file is an error of a succeeded
 /// operation); `statusDetail` says whether the files were loaded.
 pub fn operation_json(outcome: &Outcome, id: &str, created: &str, finished: &str) -> Value {
-    let loaded = outcome.roster.is_some();
+    let loaded = !outcome.refused;
     json!({
         "@odata.type": "#microsoft.graph.industryData.fileValidateOperation",
         "id": id,
@@ -46,10 +46,10 @@ pub fn table(outcome: &Outcome) -> String {
         }
     }
     let (errors, warnings) = (r.count(Severity::Error), r.count(Severity::Warning));
-    let verdict = match (&outcome.roster, errors) {
-        (None, _) => "REFUSED: the upload can't be loaded",
-        (Some(_), 0) => "OK",
-        (Some(_), _) => "LOADABLE: records with errors would be dropped",
+    let verdict = match (outcome.refused, errors) {
+        (true, _) => "REFUSED: the upload can't be loaded",
+        (false, 0) => "OK",
+        (false, _) => "LOADABLE: records with errors would be dropped",
     };
     out.push_str(&format!(
         "{verdict}. Format {}; {} files, {} rows; {errors} errors, {warnings} warnings.\n",

@@ -83,7 +83,10 @@ impl Progress for NoProgress {}
 pub struct Outcome {
     pub format: Format,
     pub report: Report,
-    /// The records that passed, unless the upload was refused (a basic validation failure).
+    /// A basic validation failed (a required file or header missing, a file not UTF-8 or not CSV, a broken
+    /// archive): nothing may be loaded.
+    pub refused: bool,
+    /// The records that passed, unless the upload was refused.
     pub roster: Option<Roster>,
     /// Data rows read, over all files.
     pub rows: u64,
@@ -193,7 +196,7 @@ pub fn validate(source: &mut dyn FileSource, opts: &Options, progress: &dyn Prog
         }
     }
     let Validator { report, roster, refused, .. } = v;
-    Ok(Outcome { format, report, roster: (!refused).then_some(roster), rows })
+    Ok(Outcome { format, report, refused, roster: (!refused).then_some(roster), rows })
 }
 
 #[derive(Debug, Default)]
