@@ -8,3 +8,4 @@ mod doc_examples;
 mod outbound_api;
 mod persistence;
 mod production_auth;
+mod roster_cli;
