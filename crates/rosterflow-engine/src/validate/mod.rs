@@ -124,9 +124,9 @@ pub fn validate(source: &mut dyn FileSource, opts: &Options, progress: &dyn Prog
 
     let mut manifest = Manifest::default();
     if format == Format::OneRoster {
-        match by_name.get("manifest.csv").and_then(|c| c.first()) {
-            Some(f) => manifest = v.read_manifest(source, f),
-            None => {} // reported as a missing required file below
+        // Without one, `RequiredFileNotFound` below.
+        if let Some(f) = by_name.get("manifest.csv").and_then(|c| c.first()) {
+            manifest = v.read_manifest(source, f);
         }
     }
     let specs = format.files(manifest.version);

@@ -19,11 +19,14 @@ const CODE_CACHE: usize = 4096;
 /// Widest kind (users).
 const WIDTH: usize = 11;
 
+/// Raw value → code index, or why it is none.
+type CodeCache = FxHashMap<Box<str>, Result<u32, Code>>;
+
 /// Per-validation state of the record layer.
 #[derive(Default)]
 pub(crate) struct State {
-    /// (kind, field) → raw value → code index or problem.
-    codes: FxHashMap<(u8, u8), FxHashMap<Box<str>, Result<u32, Code>>>,
+    /// Per (kind, field).
+    codes: FxHashMap<(u8, u8), CodeCache>,
     /// Lower-cased usernames.
     usernames: IdIndex,
     username_buf: String,
