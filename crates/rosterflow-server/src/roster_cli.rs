@@ -31,6 +31,9 @@ pub struct ValidateArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Print each file's rows and time on stderr.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// Files smaller than this get no progress bar.
@@ -40,10 +43,15 @@ const BAR_FROM_BYTES: u64 = 8 << 20;
 struct Bar {
     bar: ProgressBar,
     quiet: bool,
+    /// `--timings`: when the current file started.
+    timings: Option<std::sync::Mutex<Instant>>,
 }
 
 impl Progress for Bar {
     fn file_started(&self, name: &str, size: Option<u64>) {
+        if let Some(t) = &self.timings {
+            *t.lock().expect("timer") = Instant::now();
+        }
         match size {
             Some(n) if n >= BAR_FROM_BYTES && !self.quiet => {
                 self.bar.set_draw_target(ProgressDrawTarget::stderr());
@@ -58,8 +66,12 @@ impl Progress for Bar {
     fn advanced(&self, _name: &str, _rows: u64, bytes: u64) {
         self.bar.set_position(bytes);
     }
-    fn file_finished(&self, _name: &str, _rows: u64) {
+    fn file_finished(&self, name: &str, rows: u64) {
         self.bar.finish_and_clear();
+        if let Some(t) = &self.timings {
+            let secs = t.lock().expect("timer").elapsed().as_secs_f64();
+            eprintln!("{name:>22} {rows:>10} rows {secs:>8.3} s {:>12.0} rows/s", rows as f64 / secs.max(1e-9));
+        }
     }
 }
 
@@ -86,7 +98,8 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<i32> {
     let style = ProgressStyle::with_template("{msg:>20} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
         .map(|s| s.progress_chars("=> "))
         .unwrap_or_else(|_| ProgressStyle::default_bar());
-    let bar = Bar { bar: ProgressBar::hidden().with_style(style), quiet: args.quiet };
+    let timings = args.timings.then(|| std::sync::Mutex::new(Instant::now()));
+    let bar = Bar { bar: ProgressBar::hidden().with_style(style), quiet: args.quiet, timings };
     let started = Instant::now();
     let created = rosterflow_model::time::now();
     let outcome = run(&mut LocalSource::new(&args.path), &opts, &bar)?;

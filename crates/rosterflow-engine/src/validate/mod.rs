@@ -343,6 +343,15 @@ impl<'o> Validator<'o> {
                 return 0;
             }
         };
+        // Keys of big files: sized once from the file's size (rows are 20 bytes or more), not grown and rehashed.
+        if let Some(size) = f.size {
+            for e in &spec.emits {
+                let t = self.roster.table_mut(e.kind);
+                if !e.kind.has_id() && t.keys.is_empty() {
+                    t.keys.reserve((size / 20).min(1 << 27) as usize);
+                }
+            }
+        }
         let rows = self.read_csv(input, spec, progress);
         progress.file_finished(spec.name, rows);
         self.report.validated_files.push(spec.name.to_string());
