@@ -10,6 +10,7 @@ CREATE TABLE roster_snapshot (
     inserted   BIGINT NOT NULL,
     changed    BIGINT NOT NULL,
     removed    BIGINT NOT NULL,
+    digests    TEXT   NOT NULL,
     PRIMARY KEY (tenant, flow, seq)
 );
 

@@ -11,6 +11,7 @@ CREATE TABLE roster_snapshot (
     inserted   INTEGER NOT NULL,
     changed    INTEGER NOT NULL,
     removed    INTEGER NOT NULL,
+    digests    TEXT    NOT NULL, -- per kind: count and a sum of record mixes (a load skips kinds that match)
     PRIMARY KEY (tenant, flow, seq)
 );
 

@@ -116,6 +116,63 @@ pub trait RosterStore: Send + Sync + 'static {
     }
 }
 
+/// Per kind: how many records and a sum of their (key, hash) mixes. A load whose digest of a kind equals the
+/// latest snapshot's leaves that kind alone without reading it: a snapshot's active records are exactly what
+/// it loaded. (Unequal digests only cost a full diff of the kind; equal digests of different sets need a
+/// 64-bit collision.)
+pub(crate) type Digests = std::collections::BTreeMap<i16, (i64, u64)>;
+
+pub(crate) fn digests(records: &[RecordRow]) -> Digests {
+    use std::hash::{BuildHasher, Hasher};
+    let mut d = Digests::new();
+    for r in records {
+        let mut h = rustc_hash::FxBuildHasher.build_hasher();
+        h.write(r.key.as_bytes());
+        h.write_i64(r.hash);
+        // splitmix64's finalizer: spreads the bits so that a sum of mixes behaves as a set hash.
+        let mut z = h.finish().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let e = d.entry(r.kind).or_insert((0, 0));
+        e.0 += 1;
+        e.1 = e.1.wrapping_add(z);
+    }
+    d
+}
+
+/// `kind:count:sum` per kind, comma-separated (stored with each snapshot).
+pub(crate) fn format_digests(d: &Digests) -> String {
+    d.iter().map(|(k, (n, s))| format!("{k}:{n}:{s:x}")).collect::<Vec<_>>().join(",")
+}
+
+pub(crate) fn parse_digests(s: &str) -> Option<Digests> {
+    let mut d = Digests::new();
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        let mut it = part.split(':');
+        let (k, n, sum) =
+            (it.next()?.parse().ok()?, it.next()?.parse().ok()?, u64::from_str_radix(it.next()?, 16).ok()?);
+        d.insert(k, (n, sum));
+    }
+    Some(d)
+}
+
+/// The kinds a load must diff: those whose digest differs from the previous snapshot's (all of them when
+/// there is none, or its digests can't be read).
+pub(crate) fn kinds_to_diff(new: &Digests, previous: Option<&str>) -> Vec<i16> {
+    let Some(old) = previous.and_then(parse_digests) else {
+        let mut all: Vec<i16> = new.keys().copied().collect();
+        all.extend(0..16);
+        all.sort();
+        all.dedup();
+        return all;
+    };
+    let mut kinds: Vec<i16> = new.keys().chain(old.keys()).copied().filter(|k| new.get(k) != old.get(k)).collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}
+
 /// What a load changes, worked out in memory from the stored (kind, key, hash, removed) of the flow.
 #[derive(Debug, Default)]
 pub(crate) struct Diff {
@@ -136,12 +193,16 @@ pub(crate) struct Known {
 /// Stored records by kind, then key.
 pub(crate) type KnownRecords = FxHashMap<i16, FxHashMap<String, Known>>;
 
-pub(crate) fn diff(mut known: KnownRecords, records: &[RecordRow]) -> Result<Diff> {
+/// Diff the records of the `kinds` that changed against what is stored of those kinds (`known`).
+pub(crate) fn diff(mut known: KnownRecords, records: &[RecordRow], kinds: &[i16]) -> Result<Diff> {
     let mut d = Diff { active_after: records.len() as i64, ..Diff::default() };
     let mut seen: rustc_hash::FxHashSet<(i16, &str)> = Default::default();
     for (i, r) in records.iter().enumerate() {
         if !seen.insert((r.kind, r.key.as_str())) {
             return Err(StoreError::Backend(format!("snapshot record kind {} key {:?} appears twice", r.kind, r.key)));
+        }
+        if kinds.binary_search(&r.kind).is_err() {
+            continue; // the same records as the previous snapshot
         }
         // Take it out: what's left afterwards is what the load doesn't have.
         match known.get_mut(&r.kind).and_then(|m| m.remove(r.key.as_str())) {

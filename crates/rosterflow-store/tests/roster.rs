@@ -148,3 +148,24 @@ async fn a_load_with_a_repeated_key_fails_whole() {
         assert_eq!(store.load_snapshot(&t, "f", meta(&[]), fine).await.unwrap().seq, 1, "keys are per kind");
     }
 }
+
+#[tokio::test]
+async fn keys_and_fields_keep_every_character_and_unchanged_kinds_are_skipped() {
+    for stores in common::all_backends().await {
+        let store = &*stores.roster;
+        let t = common::tenant();
+        let odd = vec![row(1, "a\\b\tc\nd\re", "x\\y\tz"), row(2, "é—ß", "\u{1f}\u{1e}"), row(3, "u1", "u1")];
+        store.load_snapshot(&t, "f", meta(&[]), odd.clone()).await.unwrap();
+        let back = collect(store, &t, "f", Scan::All).await;
+        let got: Vec<(&str, &str)> = back.iter().map(|r| (r.key.as_str(), r.fields.as_str())).collect();
+        assert_eq!(got, [("a\\b\tc\nd\re", "x\\y\tz"), ("é—ß", "\u{1f}\u{1e}"), ("u1", "u1")]);
+        // Kinds 1 and 2 unchanged (skipped by their digests), kind 3 changed.
+        let next = vec![odd[0].clone(), odd[1].clone(), row(3, "u1", "u1 changed")];
+        let s = store.load_snapshot(&t, "f", meta(&[]), next).await.unwrap();
+        assert_eq!((s.records, s.inserted, s.changed, s.removed), (3, 0, 1, 0));
+        // Kind 2 left out: its records go.
+        let s =
+            store.load_snapshot(&t, "f", meta(&[]), vec![odd[0].clone(), row(3, "u1", "u1 changed")]).await.unwrap();
+        assert_eq!((s.records, s.inserted, s.changed, s.removed), (2, 0, 0, 1));
+    }
+}

@@ -1,6 +1,6 @@
-//! Roster snapshots on PostgreSQL: a load is one transaction, serialized per flow by an advisory lock; rows
-//! go in and change through `UNNEST` array parameters, [`BATCH`] rows a statement (no per-row round trips);
-//! scans stream rows from the pool in chunks.
+//! Roster snapshots on PostgreSQL: a load is one transaction, serialized per flow by an advisory lock; new
+//! rows go in with `COPY`, changes through `UNNEST` array parameters, [`BATCH`] rows a statement (no per-row
+//! round trips); scans stream rows from the pool in chunks.
 
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
@@ -8,8 +8,8 @@ use sqlx::Row;
 
 use super::PgStore;
 use crate::roster::{
-    diff, join_files, split_files, Known, KnownRecords, RecordRow, RecordStream, RosterStore, Scan, SnapshotInfo,
-    SnapshotMeta, StoredRecord, SCAN_CHUNK,
+    diff, digests, format_digests, join_files, kinds_to_diff, split_files, Known, KnownRecords, RecordRow,
+    RecordStream, RosterStore, Scan, SnapshotInfo, SnapshotMeta, StoredRecord, SCAN_CHUNK,
 };
 use crate::{backend, Result, TenantId};
 
@@ -30,6 +30,19 @@ fn snapshot_of(r: &sqlx::postgres::PgRow) -> Result<SnapshotInfo> {
         changed: r.try_get(6).map_err(get)?,
         removed: r.try_get(7).map_err(get)?,
     })
+}
+
+/// A value in `COPY`'s text format.
+fn copy_text(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
 }
 
 /// The columns of some of a load's records, as arrays.
@@ -75,35 +88,57 @@ impl RosterStore for PgStore {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(backend)?;
+        let previous: Option<String> = sqlx::query_scalar(
+            "SELECT digests FROM roster_snapshot WHERE tenant = $1 AND flow = $2 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(t)
+        .bind(flow)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let new_digests = digests(&records);
+        let kinds = kinds_to_diff(&new_digests, previous.as_deref());
         let mut known = KnownRecords::default();
         {
             let mut rows = sqlx::query_as::<_, (i16, String, i64, bool)>(
-                "SELECT kind, natural_key, hash, removed_in IS NOT NULL FROM roster_record WHERE tenant = $1 AND flow = $2",
+                "SELECT kind, natural_key, hash, removed_in IS NOT NULL FROM roster_record
+                 WHERE tenant = $1 AND flow = $2 AND kind = ANY($3)",
             )
             .bind(t)
             .bind(flow)
+            .bind(&kinds)
             .fetch(&mut *tx);
             while let Some((kind, key, hash, removed)) = rows.try_next().await.map_err(backend)? {
                 known.entry(kind).or_default().insert(key, Known { hash, removed });
             }
         }
-        let d = diff(known, &records)?;
-        for part in d.insert.chunks(BATCH) {
-            let (k, n, h, f) = columns(&records, part);
-            sqlx::query(
-                "INSERT INTO roster_record (tenant, flow, kind, natural_key, hash, fields, first_seen, changed_in)
-                 SELECT $1, $2, u.k, u.n, u.h, u.f, $3, $3 FROM UNNEST($4::smallint[], $5::text[], $6::bigint[], $7::text[]) AS u(k, n, h, f)",
-            )
-            .bind(t)
-            .bind(flow)
-            .bind(seq)
-            .bind(k)
-            .bind(n)
-            .bind(h)
-            .bind(f)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        let d = diff(known, &records, &kinds)?;
+        if !d.insert.is_empty() {
+            let mut copy = (*tx)
+                .copy_in_raw(
+                    "COPY roster_record (tenant, flow, kind, natural_key, hash, fields, first_seen, changed_in) FROM STDIN",
+                )
+                .await
+                .map_err(backend)?;
+            let mut buf = String::with_capacity(1 << 20);
+            for &i in &d.insert {
+                let r = &records[i];
+                for v in [t, flow] {
+                    copy_text(&mut buf, v);
+                    buf.push('\t');
+                }
+                buf.push_str(&format!("{}\t", r.kind));
+                copy_text(&mut buf, &r.key);
+                buf.push_str(&format!("\t{}\t", r.hash));
+                copy_text(&mut buf, &r.fields);
+                buf.push_str(&format!("\t{seq}\t{seq}\n"));
+                if buf.len() > 1 << 20 {
+                    copy.send(buf.as_bytes()).await.map_err(backend)?;
+                    buf.clear();
+                }
+            }
+            copy.send(buf.as_bytes()).await.map_err(backend)?;
+            copy.finish().await.map_err(backend)?;
         }
         for part in d.update.chunks(BATCH) {
             let (k, n, h, f) = columns(&records, part);
@@ -151,8 +186,8 @@ impl RosterStore for PgStore {
             removed: d.remove.len() as i64,
         };
         sqlx::query(
-            "INSERT INTO roster_snapshot (tenant, flow, seq, loaded_at, format, files, records, inserted, changed, removed)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO roster_snapshot (tenant, flow, seq, loaded_at, format, files, records, inserted, changed, removed, digests)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(t)
         .bind(flow)
@@ -164,6 +199,7 @@ impl RosterStore for PgStore {
         .bind(info.inserted)
         .bind(info.changed)
         .bind(info.removed)
+        .bind(format_digests(&new_digests))
         .execute(&mut *tx)
         .await
         .map_err(backend)?;

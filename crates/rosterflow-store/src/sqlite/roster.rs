@@ -6,8 +6,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{exec, SqliteStore};
 use crate::roster::{
-    diff, join_files, split_files, Known, KnownRecords, RecordRow, RecordStream, RosterStore, Scan, SnapshotInfo,
-    SnapshotMeta, StoredRecord, SCAN_CHUNK,
+    diff, digests, format_digests, join_files, kinds_to_diff, split_files, Known, KnownRecords, RecordRow,
+    RecordStream, RosterStore, Scan, SnapshotInfo, SnapshotMeta, StoredRecord, SCAN_CHUNK,
 };
 use crate::{backend, Result, TenantId};
 
@@ -19,21 +19,34 @@ fn load(conn: &Connection, t: &str, flow: &str, meta: &SnapshotMeta, records: &[
             |r| r.get(0),
         )
         .map_err(backend)?;
+    let previous: Option<String> = conn
+        .query_row(
+            "SELECT digests FROM roster_snapshot WHERE tenant = ?1 AND flow = ?2 ORDER BY seq DESC LIMIT 1",
+            params![t, flow],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    let new_digests = digests(records);
+    let kinds = kinds_to_diff(&new_digests, previous.as_deref());
     let mut known = KnownRecords::default();
     {
         let mut stmt = conn
-            .prepare_cached("SELECT kind, natural_key, hash, removed_in IS NOT NULL FROM roster_record WHERE tenant = ?1 AND flow = ?2")
+            .prepare_cached(
+                "SELECT natural_key, hash, removed_in IS NOT NULL FROM roster_record
+                 WHERE tenant = ?1 AND flow = ?2 AND kind = ?3",
+            )
             .map_err(backend)?;
-        let mut rows = stmt.query(params![t, flow]).map_err(backend)?;
-        while let Some(r) = rows.next().map_err(backend)? {
-            let (kind, key): (i16, String) = (r.get(0).map_err(backend)?, r.get(1).map_err(backend)?);
-            known
-                .entry(kind)
-                .or_default()
-                .insert(key, Known { hash: r.get(2).map_err(backend)?, removed: r.get(3).map_err(backend)? });
+        for &kind in &kinds {
+            let mut rows = stmt.query(params![t, flow, kind]).map_err(backend)?;
+            let of_kind = known.entry(kind).or_default();
+            while let Some(r) = rows.next().map_err(backend)? {
+                let known = Known { hash: r.get(1).map_err(backend)?, removed: r.get(2).map_err(backend)? };
+                of_kind.insert(r.get(0).map_err(backend)?, known);
+            }
         }
     }
-    let d = diff(known, records)?;
+    let d = diff(known, records, &kinds)?;
     {
         let mut insert = conn
             .prepare_cached(
@@ -77,8 +90,8 @@ fn load(conn: &Connection, t: &str, flow: &str, meta: &SnapshotMeta, records: &[
     };
     exec(
         conn,
-        "INSERT INTO roster_snapshot (tenant, flow, seq, loaded_at, format, files, records, inserted, changed, removed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO roster_snapshot (tenant, flow, seq, loaded_at, format, files, records, inserted, changed, removed, digests)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             t,
             flow,
@@ -89,7 +102,8 @@ fn load(conn: &Connection, t: &str, flow: &str, meta: &SnapshotMeta, records: &[
             info.records,
             info.inserted,
             info.changed,
-            info.removed
+            info.removed,
+            format_digests(&new_digests)
         ],
     )?;
     Ok(info)
