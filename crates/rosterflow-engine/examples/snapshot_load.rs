@@ -32,12 +32,14 @@ async fn main() {
     let tenant = TenantId("bench".into());
     let meta = SnapshotMeta { format: "schoolDataSyncV2Rev1".into(), files: outcome.report.validated_files.clone() };
 
+    let copy = records.clone();
     let t = Instant::now();
-    let s = stores.roster.load_snapshot(&tenant, "flow", meta.clone(), records.clone()).await.expect("load 1");
+    let s = stores.roster.load_snapshot(&tenant, "flow", meta.clone(), copy).await.expect("load 1");
     println!("load 1 (all new): {:.2} s, inserted {}", t.elapsed().as_secs_f64(), s.inserted);
 
+    let copy = records.clone();
     let t = Instant::now();
-    let s = stores.roster.load_snapshot(&tenant, "flow", meta.clone(), records.clone()).await.expect("load 2");
+    let s = stores.roster.load_snapshot(&tenant, "flow", meta.clone(), copy).await.expect("load 2");
     println!("load 2 (unchanged): {:.2} s, changed {} removed {}", t.elapsed().as_secs_f64(), s.changed, s.removed);
 
     // 1 % of enrollments change role (a new key, the old one removed).

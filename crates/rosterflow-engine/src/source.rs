@@ -48,8 +48,9 @@ pub struct Listing {
 /// A set of roster files to validate.
 pub trait FileSource {
     fn list(&mut self) -> std::io::Result<Listing>;
-    /// Open a file [`list`](Self::list) returned.
-    fn open(&mut self, file: &SourceFile) -> std::io::Result<Box<dyn Read + '_>>;
+    /// Open a file [`list`](Self::list) returned. The stream is read on a thread of its own (parsing runs
+    /// ahead of validation), hence `Send`.
+    fn open(&mut self, file: &SourceFile) -> std::io::Result<Box<dyn Read + Send + '_>>;
 }
 
 /// Files held in memory (tests; small uploads).
@@ -80,7 +81,7 @@ impl FileSource for MemorySource {
         Ok(Listing { files, problems: Vec::new() })
     }
 
-    fn open(&mut self, file: &SourceFile) -> std::io::Result<Box<dyn Read + '_>> {
+    fn open(&mut self, file: &SourceFile) -> std::io::Result<Box<dyn Read + Send + '_>> {
         Ok(Box::new(&self.files[file.handle].1[..]))
     }
 }
@@ -238,7 +239,7 @@ impl FileSource for LocalSource {
         Ok(out)
     }
 
-    fn open(&mut self, file: &SourceFile) -> std::io::Result<Box<dyn Read + '_>> {
+    fn open(&mut self, file: &SourceFile) -> std::io::Result<Box<dyn Read + Send + '_>> {
         match &self.items[file.handle] {
             Item::Loose(path) => Ok(Box::new(File::open(path)?)),
             &Item::Entry { archive, index, declared } => {

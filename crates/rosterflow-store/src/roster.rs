@@ -198,11 +198,11 @@ pub(crate) fn diff(mut known: KnownRecords, records: &[RecordRow], kinds: &[i16]
     let mut d = Diff { active_after: records.len() as i64, ..Diff::default() };
     let mut seen: rustc_hash::FxHashSet<(i16, &str)> = Default::default();
     for (i, r) in records.iter().enumerate() {
+        if kinds.binary_search(&r.kind).is_err() {
+            continue; // the same records as the previous snapshot (a repeated key would have changed the digest)
+        }
         if !seen.insert((r.kind, r.key.as_str())) {
             return Err(StoreError::Backend(format!("snapshot record kind {} key {:?} appears twice", r.kind, r.key)));
-        }
-        if kinds.binary_search(&r.kind).is_err() {
-            continue; // the same records as the previous snapshot
         }
         // Take it out: what's left afterwards is what the load doesn't have.
         match known.get_mut(&r.kind).and_then(|m| m.remove(r.key.as_str())) {
@@ -216,6 +216,8 @@ pub(crate) fn diff(mut known: KnownRecords, records: &[RecordRow], kinds: &[i16]
         .flat_map(|(kind, m)| m.into_iter().filter(|(_, k)| !k.removed).map(move |(key, _)| (kind, key)))
         .collect();
     d.remove.sort();
+    // New rows in primary-key order: B-tree inserts append instead of splitting pages all over the index.
+    d.insert.sort_by(|&a, &b| (records[a].kind, &records[a].key).cmp(&(records[b].kind, &records[b].key)));
     Ok(d)
 }
 

@@ -44,6 +44,75 @@ struct Deferred {
     column: &'static str,
 }
 
+/// Rows handed from the parsing thread to the validating one, per batch.
+const BATCH: usize = 512;
+
+/// What the parsing thread found: a row (UTF-8, without NULs), or why the file stops there.
+enum Item {
+    Row { line: u64, byte: u64, rec: csv::StringRecord },
+    Nul { line: u64, rec: csv::ByteRecord, offset: usize },
+    BadUtf8 { line: u64, rec: csv::ByteRecord, field: usize },
+    Failed { line: u64, malformed: bool, message: String },
+}
+
+/// The parsing thread: records in batches until the end of the file or the first fatal problem.
+fn parse(
+    input: Box<dyn Read + Send + '_>,
+    limits: read::Limits,
+    tx: std::sync::mpsc::SyncSender<Vec<Item>>,
+    recycle: std::sync::mpsc::Receiver<Vec<csv::StringRecord>>,
+) {
+    let starts = read::Lines::default();
+    let mut reader = read::reader(input, limits, starts.clone());
+    let mut last_line = 0;
+    let mut next_line = move || {
+        last_line = starts.borrow_mut().pop_front().unwrap_or(last_line + 1);
+        last_line
+    };
+    let mut spare: Vec<csv::StringRecord> = Vec::new();
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        let item = match reader.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Err(e) => {
+                let (malformed, message) = read::describe(&e);
+                Item::Failed { line: next_line(), malformed, message }
+            }
+            Ok(true) => {
+                let line = next_line();
+                let byte = rec.position().map_or(0, |p| p.byte());
+                if let Some(offset) = memchr::memchr(0, rec.as_slice()) {
+                    Item::Nul { line, rec: std::mem::take(&mut rec), offset }
+                } else {
+                    // Checked once here: the fields are `&str` from now on, without another check each.
+                    match csv::StringRecord::from_byte_record(std::mem::take(&mut rec)) {
+                        Ok(s) => {
+                            if spare.is_empty() {
+                                spare.extend(recycle.try_iter().flatten());
+                            }
+                            rec = spare.pop().map(csv::StringRecord::into_byte_record).unwrap_or_default();
+                            Item::Row { line, byte, rec: s }
+                        }
+                        Err(e) => {
+                            let field = e.utf8_error().field();
+                            Item::BadUtf8 { line, rec: e.into_byte_record(), field }
+                        }
+                    }
+                }
+            }
+        };
+        let last = !matches!(item, Item::Row { .. });
+        batch.push(item);
+        if batch.len() == BATCH || last {
+            if tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() || last {
+                return;
+            }
+        }
+    }
+    let _ = tx.send(batch);
+}
+
 /// Where an emit's field comes from, resolved against the file's header.
 #[derive(Clone, Copy)]
 enum Plan {
@@ -72,81 +141,80 @@ fn field_str(rec: &csv::StringRecord, i: usize) -> &str {
 }
 
 impl Validator<'_> {
-    pub(super) fn read_csv(&mut self, input: Box<dyn Read + '_>, spec: &FileSpec, progress: &dyn Progress) -> u64 {
-        let starts = read::Lines::default();
-        let mut reader = read::reader(input, self.opts.limits, starts.clone());
-        let mut last_line = 1;
-        let mut next_line = move || {
-            last_line = starts.borrow_mut().pop_front().unwrap_or(last_line + 1);
-            last_line
-        };
-        let mut rec = csv::ByteRecord::new();
-        match reader.read_byte_record(&mut rec) {
-            Ok(true) => {
-                next_line();
-            }
-            Ok(false) => {
-                self.refuse(
-                    spec,
-                    Code::EmptyFile,
-                    0,
-                    None,
-                    None,
-                    format!("{} is empty: it has no header row", spec.name),
-                );
+    /// Read a file: a thread of its own parses it (the `csv` crate, the guard, UTF-8 and NUL checks) and
+    /// hands rows over in batches, while this thread validates them.
+    pub(super) fn read_csv(
+        &mut self,
+        input: Box<dyn Read + Send + '_>,
+        spec: &FileSpec,
+        progress: &dyn Progress,
+    ) -> u64 {
+        let limits = self.opts.limits;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(8);
+        let (recycle_tx, recycle_rx) = std::sync::mpsc::channel::<Vec<csv::StringRecord>>();
+        std::thread::scope(|scope| {
+            scope.spawn(move || parse(input, limits, tx, recycle_rx));
+            self.consume(rx, recycle_tx, spec, progress)
+        })
+    }
+
+    fn consume(
+        &mut self,
+        rx: std::sync::mpsc::Receiver<Vec<Item>>,
+        recycle: std::sync::mpsc::Sender<Vec<csv::StringRecord>>,
+        spec: &FileSpec,
+        progress: &dyn Progress,
+    ) -> u64 {
+        let mut items = rx.iter().flatten();
+        let header = match items.next() {
+            None => {
+                let message = format!("{} is empty: it has no header row", spec.name);
+                self.refuse(spec, Code::EmptyFile, 0, None, None, message);
                 return 0;
             }
-            Err(e) => {
-                let (malformed, msg) = read::describe(&e);
+            Some(Item::Failed { malformed, message, .. }) => {
                 let code = if malformed { Code::MalformedCsv } else { Code::FileUnreadable };
-                self.refuse(spec, code, 1, None, None, msg);
+                self.refuse(spec, code, 1, None, None, message);
                 return 0;
             }
-        }
-        let Some((columns, min_len)) = self.header(spec, &rec) else { return 0 };
+            Some(Item::Row { rec, .. }) => rec.into_byte_record(),
+            Some(Item::Nul { rec, .. } | Item::BadUtf8 { rec, .. }) => rec,
+        };
+        let Some((columns, min_len)) = self.header(spec, &header) else { return 0 };
         let plans: Vec<EmitPlan> = spec.emits.iter().map(|e| plan(e, &columns)).collect();
         let status = spec.status.and_then(|s| columns.get(s).copied());
-        let (max_len, mut rows, mut deferred) = (rec.len(), 0u64, Vec::new());
-        loop {
-            match reader.read_byte_record(&mut rec) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => {
-                    let (malformed, msg) = read::describe(&e);
-                    let line = next_line();
-                    let code = if malformed { Code::MalformedCsv } else { Code::FileUnreadable };
-                    self.refuse(spec, code, line, None, None, msg);
-                    break;
-                }
-            }
+        let (max_len, mut rows, mut deferred) = (header.len(), 0u64, Vec::new());
+        let column_name = |ix: usize| columns.iter().find(|(_, &c)| c == ix).map(|(n, _)| n.to_string());
+        let mut done = Vec::with_capacity(BATCH);
+        for item in items {
             rows += 1;
-            let line = next_line();
-            if rows % super::PROGRESS_EVERY == 0 {
-                progress.advanced(spec.name, rows, rec.position().map_or(0, |p| p.byte()));
-            }
-            if let Some(i) = memchr::memchr(0, rec.as_slice()) {
-                let column = column_of(&rec, i)
-                    .and_then(|c| columns.iter().find(|(_, &ix)| ix == c))
-                    .map(|(n, _)| n.to_string());
-                let message = format!("line {line}: a NUL character; the file was refused");
-                self.refuse(spec, Code::EmbeddedNullCharacter, line, column, None, message);
-                break;
-            }
-            // Checked once here: the fields are `&str` from now on, without another check each.
-            let srec = match csv::StringRecord::from_byte_record(std::mem::take(&mut rec)) {
-                Ok(s) => s,
-                Err(e) => {
-                    let bad = e.utf8_error().field();
-                    rec = e.into_byte_record();
-                    let column = columns.iter().find(|(_, &ix)| ix == bad).map(|(n, _)| n.to_string());
-                    let value = quote(rec.get(bad).unwrap_or_default());
-                    let message = format!("line {line}: bytes that are not UTF-8 ({value}); the file was refused");
-                    self.refuse(spec, Code::InvalidEncoding, line, column, Some(value), message);
-                    break;
+            match item {
+                Item::Row { line, byte, rec } => {
+                    if rows % super::PROGRESS_EVERY == 0 {
+                        progress.advanced(spec.name, rows, byte);
+                    }
+                    self.row(spec, &plans, &rec, line, (min_len, max_len), status, &mut deferred);
+                    done.push(rec);
+                    if done.len() == BATCH {
+                        let _ = recycle.send(std::mem::replace(&mut done, Vec::with_capacity(BATCH)));
+                    }
                 }
-            };
-            self.row(spec, &plans, &srec, line, (min_len, max_len), status, &mut deferred);
-            rec = srec.into_byte_record();
+                Item::Nul { line, rec, offset } => {
+                    let column = column_of(&rec, offset).and_then(column_name);
+                    let message = format!("line {line}: a NUL character; the file was refused");
+                    self.refuse(spec, Code::EmbeddedNullCharacter, line, column, None, message);
+                }
+                Item::BadUtf8 { line, rec, field } => {
+                    let value = quote(rec.get(field).unwrap_or_default());
+                    let message = format!("line {line}: bytes that are not UTF-8 ({value}); the file was refused");
+                    self.refuse(spec, Code::InvalidEncoding, line, column_name(field), Some(value), message);
+                }
+                Item::Failed { line, malformed, message } => {
+                    rows -= 1;
+                    let code = if malformed { Code::MalformedCsv } else { Code::FileUnreadable };
+                    self.refuse(spec, code, line, None, None, message);
+                }
+            }
         }
         self.resolve_deferred(spec, deferred);
         rows
@@ -597,7 +665,12 @@ impl Validator<'_> {
         let name = field_str(rec, i).trim();
         let st = &mut self.record;
         st.username_buf.clear();
-        st.username_buf.extend(name.chars().flat_map(char::to_lowercase));
+        if name.is_ascii() {
+            st.username_buf.push_str(name);
+            st.username_buf.make_ascii_lowercase();
+        } else {
+            st.username_buf.extend(name.chars().flat_map(char::to_lowercase));
+        }
         if st.usernames.insert(st.username_buf.as_bytes()).is_err() {
             let message = format!(
                 "line {line}, column {column}: username '{}' is shared with an earlier user",
