@@ -104,8 +104,10 @@ fn parse(
         };
         let last = !matches!(item, Item::Row { .. });
         batch.push(item);
+        // A full batch goes; after the last item (or once the validator went away) the thread ends.
         if batch.len() == BATCH || last {
-            if tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() || last {
+            let sent = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_ok();
+            if !sent || last {
                 return;
             }
         }
