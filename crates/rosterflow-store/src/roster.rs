@@ -184,6 +184,22 @@ pub(crate) struct Diff {
     pub active_after: i64,
 }
 
+impl Diff {
+    /// The load's row of `roster_snapshot`.
+    pub(crate) fn info(&self, seq: i64, meta: SnapshotMeta) -> SnapshotInfo {
+        SnapshotInfo {
+            seq,
+            loaded_at: rosterflow_model::time::now(),
+            format: meta.format,
+            files: meta.files,
+            records: self.active_after,
+            inserted: self.insert.len() as i64,
+            changed: self.update.len() as i64,
+            removed: self.remove.len() as i64,
+        }
+    }
+}
+
 /// A stored record's state, for diffing.
 pub(crate) struct Known {
     pub hash: i64,

@@ -175,16 +175,7 @@ impl RosterStore for PgStore {
             .await
             .map_err(backend)?;
         }
-        let info = SnapshotInfo {
-            seq,
-            loaded_at: rosterflow_model::time::now(),
-            format: meta.format,
-            files: meta.files,
-            records: d.active_after,
-            inserted: d.insert.len() as i64,
-            changed: d.update.len() as i64,
-            removed: d.remove.len() as i64,
-        };
+        let info = d.info(seq, meta);
         sqlx::query(
             "INSERT INTO roster_snapshot (tenant, flow, seq, loaded_at, format, files, records, inserted, changed, removed, digests)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",

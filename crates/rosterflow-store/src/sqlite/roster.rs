@@ -78,16 +78,7 @@ fn load(conn: &Connection, t: &str, flow: &str, meta: &SnapshotMeta, records: &[
             remove.execute(params![t, flow, kind, key, seq]).map_err(backend)?;
         }
     }
-    let info = SnapshotInfo {
-        seq,
-        loaded_at: rosterflow_model::time::now(),
-        format: meta.format.clone(),
-        files: meta.files.clone(),
-        records: d.active_after,
-        inserted: d.insert.len() as i64,
-        changed: d.update.len() as i64,
-        removed: d.remove.len() as i64,
-    };
+    let info = d.info(seq, meta.clone());
     exec(
         conn,
         "INSERT INTO roster_snapshot (tenant, flow, seq, loaded_at, format, files, records, inserted, changed, removed, digests)
