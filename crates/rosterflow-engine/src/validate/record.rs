@@ -44,8 +44,12 @@ struct Deferred {
     column: &'static str,
 }
 
-/// Rows handed from the parsing thread to the validating one, per batch.
+/// Rows handed from the parsing thread to the validating one, per batch (fewer when they are large: a batch
+/// closes at [`BATCH_BYTES`]). With 8 batches in flight, at most ~16 MiB of rows wait whatever the file.
 const BATCH: usize = 512;
+const BATCH_BYTES: usize = 1 << 20;
+/// Rows longer than this don't go back to the parsing thread for reuse (their buffers would stay that large).
+const RECYCLE_MAX: usize = 4096;
 
 /// What the parsing thread found: a row (UTF-8, without NULs), or why the file stops there.
 enum Item {
@@ -71,6 +75,7 @@ fn parse(
     };
     let mut spare: Vec<csv::StringRecord> = Vec::new();
     let mut batch = Vec::with_capacity(BATCH);
+    let mut batch_bytes = 0;
     let mut rec = csv::ByteRecord::new();
     loop {
         let item = match reader.read_byte_record(&mut rec) {
@@ -82,6 +87,7 @@ fn parse(
             Ok(true) => {
                 let line = next_line();
                 let byte = rec.position().map_or(0, |p| p.byte());
+                batch_bytes += rec.as_slice().len() + 8 * rec.len();
                 if let Some(offset) = memchr::memchr(0, rec.as_slice()) {
                     Item::Nul { line, rec: std::mem::take(&mut rec), offset }
                 } else {
@@ -105,7 +111,8 @@ fn parse(
         let last = !matches!(item, Item::Row { .. });
         batch.push(item);
         // A full batch goes; after the last item (or once the validator went away) the thread ends.
-        if batch.len() == BATCH || last {
+        if batch.len() == BATCH || batch_bytes >= BATCH_BYTES || last {
+            batch_bytes = 0;
             let sent = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_ok();
             if !sent || last {
                 return;
@@ -196,7 +203,9 @@ impl Validator<'_> {
                         progress.advanced(spec.name, rows, byte);
                     }
                     self.row(spec, &plans, &rec, line, (min_len, max_len), status, &mut deferred);
-                    done.push(rec);
+                    if rec.as_byte_record().as_slice().len() <= RECYCLE_MAX {
+                        done.push(rec);
+                    }
                     if done.len() == BATCH {
                         let _ = recycle.send(std::mem::replace(&mut done, Vec::with_capacity(BATCH)));
                     }
