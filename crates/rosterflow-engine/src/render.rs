@@ -21,7 +21,8 @@ pub fn operation_json(outcome: &Outcome, id: &str, created: &str, finished: &str
         "statusDetail": if loaded { "validated: the files can be loaded" } else { "refused: the files can't be loaded (see errors)" },
         "errors": outcome.report.public_errors(Severity::Error),
         "warnings": outcome.report.public_errors(Severity::Warning),
-        "validatedFiles": outcome.report.validated_files,
+        // The docs' example of a refused upload lists none: validated files are those that will be processed.
+        "validatedFiles": if loaded { outcome.report.validated_files.clone() } else { Vec::new() },
     })
 }
 

@@ -53,6 +53,10 @@ fn validate_with_errors_exits_1_and_names_each_finding() {
     assert_eq!(out.status.code(), Some(1));
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.contains("RequiredHeaderNotFound") && table.contains("REFUSED"), "{table}");
+    let out = rosterflow(&["validate", "--json", fixture("catalyst-oneroster-1.2").to_str().unwrap()]);
+    let op = json(&out);
+    assert_eq!(op["validatedFiles"], serde_json::json!([]), "a refused upload validates no file for processing");
+    assert!(op["statusDetail"].as_str().unwrap().starts_with("refused"));
 }
 
 #[test]
