@@ -7,8 +7,9 @@ use std::io::Read;
 use rosterflow_model::reference::CodeProblem;
 use rustc_hash::FxHashMap;
 
+use super::read::{parse, Item, BATCH, RECYCLE_MAX};
 use super::values::{self, Problem};
-use super::{read, Progress, Validator};
+use super::{Progress, Validator};
 use crate::finding::{quote, Code, Finding, Severity};
 use crate::formats::{Emit, FileSpec, Src};
 use crate::roster::IdIndex;
@@ -42,84 +43,6 @@ struct Deferred {
     value: String,
     line: u64,
     column: &'static str,
-}
-
-/// Rows handed from the parsing thread to the validating one, per batch (fewer when they are large: a batch
-/// closes at [`BATCH_BYTES`]). With 8 batches in flight, at most ~16 MiB of rows wait whatever the file.
-const BATCH: usize = 512;
-const BATCH_BYTES: usize = 1 << 20;
-/// Rows longer than this don't go back to the parsing thread for reuse (their buffers would stay that large).
-const RECYCLE_MAX: usize = 4096;
-
-/// What the parsing thread found: a row (UTF-8, without NULs), or why the file stops there.
-enum Item {
-    Row { line: u64, byte: u64, rec: csv::StringRecord },
-    Nul { line: u64, rec: csv::ByteRecord, offset: usize },
-    BadUtf8 { line: u64, rec: csv::ByteRecord, field: usize },
-    Failed { line: u64, malformed: bool, message: String },
-}
-
-/// The parsing thread: records in batches until the end of the file or the first fatal problem.
-fn parse(
-    input: Box<dyn Read + Send + '_>,
-    limits: read::Limits,
-    tx: std::sync::mpsc::SyncSender<Vec<Item>>,
-    recycle: std::sync::mpsc::Receiver<Vec<csv::StringRecord>>,
-) {
-    let starts = read::Lines::default();
-    let mut reader = read::reader(input, limits, starts.clone());
-    let mut last_line = 0;
-    let mut next_line = move || {
-        last_line = starts.borrow_mut().pop_front().unwrap_or(last_line + 1);
-        last_line
-    };
-    let mut spare: Vec<csv::StringRecord> = Vec::new();
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut batch_bytes = 0;
-    let mut rec = csv::ByteRecord::new();
-    loop {
-        let item = match reader.read_byte_record(&mut rec) {
-            Ok(false) => break,
-            Err(e) => {
-                let (malformed, message) = read::describe(&e);
-                Item::Failed { line: next_line(), malformed, message }
-            }
-            Ok(true) => {
-                let line = next_line();
-                let byte = rec.position().map_or(0, |p| p.byte());
-                batch_bytes += rec.as_slice().len() + 8 * rec.len();
-                if let Some(offset) = memchr::memchr(0, rec.as_slice()) {
-                    Item::Nul { line, rec: std::mem::take(&mut rec), offset }
-                } else {
-                    // Checked once here: the fields are `&str` from now on, without another check each.
-                    match csv::StringRecord::from_byte_record(std::mem::take(&mut rec)) {
-                        Ok(s) => {
-                            if spare.is_empty() {
-                                spare.extend(recycle.try_iter().flatten());
-                            }
-                            rec = spare.pop().map(csv::StringRecord::into_byte_record).unwrap_or_default();
-                            Item::Row { line, byte, rec: s }
-                        }
-                        Err(e) => {
-                            let field = e.utf8_error().field();
-                            Item::BadUtf8 { line, rec: e.into_byte_record(), field }
-                        }
-                    }
-                }
-            }
-        };
-        let last = !matches!(item, Item::Row { .. });
-        batch.push(item);
-        // A full batch goes; after the last item (or once the validator went away) the thread ends.
-        if batch.len() == BATCH || batch_bytes >= BATCH_BYTES || last {
-            batch_bytes = 0;
-            let sent = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_ok();
-            if !sent || last {
-                return;
-            }
-        }
-    }
-    let _ = tx.send(batch);
 }
 
 /// Where an emit's field comes from, resolved against the file's header.
@@ -494,9 +417,6 @@ impl Validator<'_> {
                         Ok(())
                     }
                     None if self.incomplete[target as usize] => Ok(()),
-                    None if def.required => {
-                        Err((Code::ReferenceNotFound, format!("names no record of {}", target.name())))
-                    }
                     None => Err((Code::ReferenceNotFound, format!("names no record of {}", target.name()))),
                 },
                 Ty::Refs(target) => {
