@@ -24,6 +24,10 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Print a dev-mode bearer token that `serve --data-dir DIR` (without --jwks-*) accepts.
     Token(TokenArgs),
+    /// Validate roster files offline (a folder or a zip), as the `validate` action would; exits 1 on errors.
+    Validate(crate::roster_cli::ValidateArgs),
+    /// Write a realistic, deterministic SDS v2.1 district (for tests, benchmarks and demos).
+    Generate(crate::roster_cli::GenerateArgs),
 }
 
 #[derive(Debug, Clone, Args)]

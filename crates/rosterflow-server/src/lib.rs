@@ -19,6 +19,7 @@ mod keyfile;
 pub mod limits;
 pub mod logging;
 pub mod request;
+pub mod roster_cli;
 pub mod secrets;
 pub mod storage;
 pub mod throttle;

@@ -1,4 +1,4 @@
-//! The `rosterflow` binary: `serve` and `token`.
+//! The `rosterflow` binary: `serve`, `token`, `validate` and `generate`.
 
 use std::time::Duration;
 
@@ -44,6 +44,8 @@ async fn run() -> anyhow::Result<()> {
             };
             println!("{}", auth::dev_token(&args.data_dir, &spec)?);
         }
+        Command::Validate(args) => std::process::exit(rosterflow_server::roster_cli::validate(&args)?),
+        Command::Generate(args) => rosterflow_server::roster_cli::generate(&args)?,
         Command::Serve(args) => {
             rosterflow_server::logging::init(args.log_format);
             std::fs::create_dir_all(&args.data_dir)?;

@@ -20,7 +20,7 @@ fn args(data_dir: &std::path::Path) -> ServeArgs {
     argv.push(data_dir.into());
     match Cli::try_parse_from(argv).expect("serve's arguments parse").command {
         Command::Serve(args) => *args,
-        Command::Token(_) => unreachable!(),
+        _ => unreachable!("the arguments name serve"),
     }
 }
 

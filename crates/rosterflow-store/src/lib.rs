@@ -13,6 +13,7 @@ pub mod files;
 mod migrations;
 mod postgres;
 pub mod query;
+pub mod roster;
 pub mod secrets;
 mod sqlite;
 
@@ -146,14 +147,21 @@ pub struct Stores {
     pub directory: Arc<dyn directory::DirectoryStore>,
     /// Uploaded files: upload containers, their blobs, and what the validator reads.
     pub files: files::Files,
+    /// Inbound flows' roster snapshots.
+    pub roster: Arc<dyn roster::RosterStore>,
 }
 
 impl Stores {
-    fn of<B: Store + directory::DirectoryStore + files::Meta>(
+    fn of<B: Store + directory::DirectoryStore + roster::RosterStore + files::Meta>(
         backend: Arc<B>,
         files: files::FilesConfig,
     ) -> Result<Stores> {
-        Ok(Stores { resources: backend.clone(), directory: backend.clone(), files: files::Files::new(backend, files)? })
+        Ok(Stores {
+            resources: backend.clone(),
+            directory: backend.clone(),
+            roster: backend.clone(),
+            files: files::Files::new(backend, files)?,
+        })
     }
 }
 

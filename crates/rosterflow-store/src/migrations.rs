@@ -24,6 +24,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/0002_directory.postgres.sql"),
     },
     Migration::shared(3, include_str!("../migrations/0003_files.sql")),
+    Migration {
+        version: 4,
+        sqlite: include_str!("../migrations/0004_roster.sqlite.sql"),
+        postgres: include_str!("../migrations/0004_roster.postgres.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str =

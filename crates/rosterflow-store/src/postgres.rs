@@ -2,6 +2,8 @@
 //! one transaction; the row lock taken by `SELECT ... FOR UPDATE` orders concurrent writers of one item, and
 //! the unique and reference tables' keys decide races between items.
 
+mod roster;
+
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};

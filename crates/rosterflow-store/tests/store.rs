@@ -3,23 +3,13 @@
 
 use std::sync::Arc;
 
+mod common;
+
 use rosterflow_store::{open, Expect, Ref, Resource, Store, StoreError, TenantId, Write};
 use serde_json::json;
 
 async fn stores() -> Vec<Arc<dyn Store>> {
-    let dir = std::env::temp_dir().join(format!("rosterflow-store-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut out = vec![open(dir.join("db.sqlite3").to_str().unwrap()).await.unwrap().resources];
-    if let Some(admin) = std::env::var("ROSTERFLOW_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
-        // The prefix lets scripts/test.sh drop this run's databases (see the server tests' `common` module).
-        let prefix = std::env::var("ROSTERFLOW_TEST_DB_PREFIX").unwrap_or_else(|_| "rosterflow_".into());
-        let name = format!("{prefix}store_{}", uuid::Uuid::new_v4().simple());
-        let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
-        let (prefix, _) = admin.rsplit_once('/').unwrap();
-        out.push(open(&format!("{prefix}/{name}")).await.unwrap().resources);
-    }
-    out
+    common::all_backends().await.into_iter().map(|s| s.resources).collect()
 }
 
 fn tenant() -> TenantId {

@@ -11,4 +11,5 @@ mod hardening;
 mod outbound_api;
 mod persistence;
 mod production_auth;
+mod roster_cli;
 mod uploads;

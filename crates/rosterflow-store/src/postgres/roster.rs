@@ -1,0 +1,282 @@
+//! Roster snapshots on PostgreSQL: a load is one transaction, serialized per flow by an advisory lock; new
+//! rows go in with `COPY`, changes through `UNNEST` array parameters, [`BATCH`] rows a statement (no per-row
+//! round trips); scans stream rows from the pool in chunks.
+
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use sqlx::Row;
+
+use super::PgStore;
+use crate::roster::{
+    diff, digests, format_digests, join_files, kinds_to_diff, split_files, Known, KnownRecords, RecordRow,
+    RecordStream, RosterStore, Scan, SnapshotInfo, SnapshotMeta, StoredRecord, SCAN_CHUNK,
+};
+use crate::{backend, Result, TenantId};
+
+/// Rows per multi-row statement.
+const BATCH: usize = 20_000;
+
+const SNAPSHOT_COLUMNS: &str = "seq, loaded_at, format, files, records, inserted, changed, removed";
+
+fn snapshot_of(r: &sqlx::postgres::PgRow) -> Result<SnapshotInfo> {
+    let get = |e: sqlx::Error| backend(e);
+    Ok(SnapshotInfo {
+        seq: r.try_get(0).map_err(get)?,
+        loaded_at: r.try_get(1).map_err(get)?,
+        format: r.try_get(2).map_err(get)?,
+        files: split_files(&r.try_get::<String, _>(3).map_err(get)?),
+        records: r.try_get(4).map_err(get)?,
+        inserted: r.try_get(5).map_err(get)?,
+        changed: r.try_get(6).map_err(get)?,
+        removed: r.try_get(7).map_err(get)?,
+    })
+}
+
+/// A value in `COPY`'s text format.
+fn copy_text(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// The columns of some of a load's records, as arrays.
+fn columns<'a>(records: &'a [RecordRow], which: &[usize]) -> (Vec<i16>, Vec<&'a str>, Vec<i64>, Vec<&'a str>) {
+    let mut c = (
+        Vec::with_capacity(which.len()),
+        Vec::with_capacity(which.len()),
+        Vec::with_capacity(which.len()),
+        Vec::with_capacity(which.len()),
+    );
+    for &i in which {
+        let r = &records[i];
+        c.0.push(r.kind);
+        c.1.push(r.key.as_str());
+        c.2.push(r.hash);
+        c.3.push(r.fields.as_str());
+    }
+    c
+}
+
+#[async_trait]
+impl RosterStore for PgStore {
+    async fn load_snapshot(
+        &self,
+        tenant: &TenantId,
+        flow: &str,
+        meta: SnapshotMeta,
+        records: Vec<RecordRow>,
+    ) -> Result<SnapshotInfo> {
+        let t = tenant.as_str();
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // One load of a flow at a time, across replicas.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 7213401))")
+            .bind(t)
+            .bind(flow)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let seq: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM roster_snapshot WHERE tenant = $1 AND flow = $2")
+                .bind(t)
+                .bind(flow)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+        let previous: Option<String> = sqlx::query_scalar(
+            "SELECT digests FROM roster_snapshot WHERE tenant = $1 AND flow = $2 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(t)
+        .bind(flow)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let new_digests = digests(&records);
+        let kinds = kinds_to_diff(&new_digests, previous.as_deref());
+        let mut known = KnownRecords::default();
+        {
+            let mut rows = sqlx::query_as::<_, (i16, String, i64, bool)>(
+                "SELECT kind, natural_key, hash, removed_in IS NOT NULL FROM roster_record
+                 WHERE tenant = $1 AND flow = $2 AND kind = ANY($3)",
+            )
+            .bind(t)
+            .bind(flow)
+            .bind(&kinds)
+            .fetch(&mut *tx);
+            while let Some((kind, key, hash, removed)) = rows.try_next().await.map_err(backend)? {
+                known.entry(kind).or_default().insert(key, Known { hash, removed });
+            }
+        }
+        let d = diff(known, &records, &kinds)?;
+        if !d.insert.is_empty() {
+            let mut copy = (*tx)
+                .copy_in_raw(
+                    "COPY roster_record (tenant, flow, kind, natural_key, hash, fields, first_seen, changed_in) FROM STDIN",
+                )
+                .await
+                .map_err(backend)?;
+            let mut buf = String::with_capacity(1 << 20);
+            for &i in &d.insert {
+                let r = &records[i];
+                for v in [t, flow] {
+                    copy_text(&mut buf, v);
+                    buf.push('\t');
+                }
+                buf.push_str(&format!("{}\t", r.kind));
+                copy_text(&mut buf, &r.key);
+                buf.push_str(&format!("\t{}\t", r.hash));
+                copy_text(&mut buf, &r.fields);
+                buf.push_str(&format!("\t{seq}\t{seq}\n"));
+                if buf.len() > 1 << 20 {
+                    copy.send(buf.as_bytes()).await.map_err(backend)?;
+                    buf.clear();
+                }
+            }
+            copy.send(buf.as_bytes()).await.map_err(backend)?;
+            copy.finish().await.map_err(backend)?;
+        }
+        for part in d.update.chunks(BATCH) {
+            let (k, n, h, f) = columns(&records, part);
+            sqlx::query(
+                "UPDATE roster_record r SET hash = u.h, fields = u.f, changed_in = $3, removed_in = NULL
+                 FROM UNNEST($4::smallint[], $5::text[], $6::bigint[], $7::text[]) AS u(k, n, h, f)
+                 WHERE r.tenant = $1 AND r.flow = $2 AND r.kind = u.k AND r.natural_key = u.n",
+            )
+            .bind(t)
+            .bind(flow)
+            .bind(seq)
+            .bind(k)
+            .bind(n)
+            .bind(h)
+            .bind(f)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        for part in d.remove.chunks(BATCH) {
+            let kinds: Vec<i16> = part.iter().map(|(k, _)| *k).collect();
+            let keys: Vec<&str> = part.iter().map(|(_, n)| n.as_str()).collect();
+            sqlx::query(
+                "UPDATE roster_record r SET changed_in = $3, removed_in = $3
+                 FROM UNNEST($4::smallint[], $5::text[]) AS u(k, n)
+                 WHERE r.tenant = $1 AND r.flow = $2 AND r.kind = u.k AND r.natural_key = u.n",
+            )
+            .bind(t)
+            .bind(flow)
+            .bind(seq)
+            .bind(kinds)
+            .bind(keys)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        let info = d.info(seq, meta);
+        sqlx::query(
+            "INSERT INTO roster_snapshot (tenant, flow, seq, loaded_at, format, files, records, inserted, changed, removed, digests)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(t)
+        .bind(flow)
+        .bind(seq)
+        .bind(&info.loaded_at)
+        .bind(&info.format)
+        .bind(join_files(&info.files))
+        .bind(info.records)
+        .bind(info.inserted)
+        .bind(info.changed)
+        .bind(info.removed)
+        .bind(format_digests(&new_digests))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(info)
+    }
+
+    async fn snapshots(&self, tenant: &TenantId, flow: &str) -> Result<Vec<SnapshotInfo>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SNAPSHOT_COLUMNS} FROM roster_snapshot WHERE tenant = $1 AND flow = $2 ORDER BY seq"
+        ))
+        .bind(tenant.as_str())
+        .bind(flow)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(snapshot_of).collect()
+    }
+
+    async fn latest_snapshot(&self, tenant: &TenantId, flow: &str) -> Result<Option<SnapshotInfo>> {
+        let row = sqlx::query(&format!(
+            "SELECT {SNAPSHOT_COLUMNS} FROM roster_snapshot WHERE tenant = $1 AND flow = $2 ORDER BY seq DESC LIMIT 1"
+        ))
+        .bind(tenant.as_str())
+        .bind(flow)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(snapshot_of).transpose()
+    }
+
+    async fn scan(&self, tenant: &TenantId, flow: &str, scan: Scan) -> Result<RecordStream> {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let pool = self.pool.clone();
+        let (t, flow) = (tenant.as_str().to_string(), flow.to_string());
+        let (filter, since) = match scan {
+            Scan::Active => ("AND removed_in IS NULL AND $3 = $3", 0i64),
+            Scan::ChangedSince(m) => ("AND changed_in > $3", m),
+            Scan::All => ("AND $3 = $3", 0),
+        };
+        let sql = format!(
+            "SELECT kind, natural_key, hash, fields, first_seen, changed_in, removed_in FROM roster_record
+             WHERE tenant = $1 AND flow = $2 {filter} ORDER BY kind, natural_key COLLATE \"C\""
+        );
+        tokio::spawn(async move {
+            let mut rows = sqlx::query_as::<_, (i16, String, i64, String, i64, i64, Option<i64>)>(&sql)
+                .bind(t)
+                .bind(flow)
+                .bind(since)
+                .fetch(&pool);
+            let mut chunk = Vec::with_capacity(SCAN_CHUNK);
+            loop {
+                match rows.try_next().await {
+                    Ok(Some((kind, key, hash, fields, first_seen, changed_in, removed_in))) => {
+                        chunk.push(StoredRecord { kind, key, hash, fields, first_seen, changed_in, removed_in });
+                        if chunk.len() == SCAN_CHUNK {
+                            let full = std::mem::replace(&mut chunk, Vec::with_capacity(SCAN_CHUNK));
+                            if tx.send(Ok(full)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = tx.send(Err(backend(e))).await;
+                        return;
+                    }
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = tx.send(Ok(chunk)).await;
+            }
+        });
+        Ok(rx)
+    }
+
+    async fn delete_flow(&self, tenant: &TenantId, flow: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for table in ["roster_record", "roster_snapshot"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE tenant = $1 AND flow = $2"))
+                .bind(tenant.as_str())
+                .bind(flow)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+}

@@ -1,0 +1,212 @@
+//! Roster snapshots on SQLite: a load is one exclusive write on the writer thread (prepared statements, no
+//! round trips: the database is in-process); scans stream from a read connection on the blocking pool.
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{exec, SqliteStore};
+use crate::roster::{
+    diff, digests, format_digests, join_files, kinds_to_diff, split_files, Known, KnownRecords, RecordRow,
+    RecordStream, RosterStore, Scan, SnapshotInfo, SnapshotMeta, StoredRecord, SCAN_CHUNK,
+};
+use crate::{backend, Result, TenantId};
+
+fn load(conn: &Connection, t: &str, flow: &str, meta: &SnapshotMeta, records: &[RecordRow]) -> Result<SnapshotInfo> {
+    let seq: i64 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM roster_snapshot WHERE tenant = ?1 AND flow = ?2",
+            params![t, flow],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    let previous: Option<String> = conn
+        .query_row(
+            "SELECT digests FROM roster_snapshot WHERE tenant = ?1 AND flow = ?2 ORDER BY seq DESC LIMIT 1",
+            params![t, flow],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    let new_digests = digests(records);
+    let kinds = kinds_to_diff(&new_digests, previous.as_deref());
+    let mut known = KnownRecords::default();
+    {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT natural_key, hash, removed_in IS NOT NULL FROM roster_record
+                 WHERE tenant = ?1 AND flow = ?2 AND kind = ?3",
+            )
+            .map_err(backend)?;
+        for &kind in &kinds {
+            let mut rows = stmt.query(params![t, flow, kind]).map_err(backend)?;
+            let of_kind = known.entry(kind).or_default();
+            while let Some(r) = rows.next().map_err(backend)? {
+                let known = Known { hash: r.get(1).map_err(backend)?, removed: r.get(2).map_err(backend)? };
+                of_kind.insert(r.get(0).map_err(backend)?, known);
+            }
+        }
+    }
+    let d = diff(known, records, &kinds)?;
+    {
+        let mut insert = conn
+            .prepare_cached(
+                "INSERT INTO roster_record (tenant, flow, kind, natural_key, hash, fields, first_seen, changed_in, removed_in)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, NULL)",
+            )
+            .map_err(backend)?;
+        for &i in &d.insert {
+            let r = &records[i];
+            insert.execute(params![t, flow, r.kind, r.key, r.hash, r.fields, seq]).map_err(backend)?;
+        }
+        let mut update = conn
+            .prepare_cached(
+                "UPDATE roster_record SET hash = ?5, fields = ?6, changed_in = ?7, removed_in = NULL
+                 WHERE tenant = ?1 AND flow = ?2 AND kind = ?3 AND natural_key = ?4",
+            )
+            .map_err(backend)?;
+        for &i in &d.update {
+            let r = &records[i];
+            update.execute(params![t, flow, r.kind, r.key, r.hash, r.fields, seq]).map_err(backend)?;
+        }
+        let mut remove = conn
+            .prepare_cached(
+                "UPDATE roster_record SET changed_in = ?5, removed_in = ?5
+                 WHERE tenant = ?1 AND flow = ?2 AND kind = ?3 AND natural_key = ?4",
+            )
+            .map_err(backend)?;
+        for (kind, key) in &d.remove {
+            remove.execute(params![t, flow, kind, key, seq]).map_err(backend)?;
+        }
+    }
+    let info = d.info(seq, meta.clone());
+    exec(
+        conn,
+        "INSERT INTO roster_snapshot (tenant, flow, seq, loaded_at, format, files, records, inserted, changed, removed, digests)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            t,
+            flow,
+            seq,
+            info.loaded_at,
+            info.format,
+            join_files(&info.files),
+            info.records,
+            info.inserted,
+            info.changed,
+            info.removed,
+            format_digests(&new_digests)
+        ],
+    )?;
+    Ok(info)
+}
+
+fn snapshot_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotInfo> {
+    Ok(SnapshotInfo {
+        seq: r.get(0)?,
+        loaded_at: r.get(1)?,
+        format: r.get(2)?,
+        files: split_files(&r.get::<_, String>(3)?),
+        records: r.get(4)?,
+        inserted: r.get(5)?,
+        changed: r.get(6)?,
+        removed: r.get(7)?,
+    })
+}
+
+#[async_trait]
+impl RosterStore for SqliteStore {
+    async fn load_snapshot(
+        &self,
+        tenant: &TenantId,
+        flow: &str,
+        meta: SnapshotMeta,
+        records: Vec<RecordRow>,
+    ) -> Result<SnapshotInfo> {
+        let (t, flow) = (tenant.as_str().to_string(), flow.to_string());
+        self.write_exclusive(tenant, move |conn| load(conn, &t, &flow, &meta, &records)).await
+    }
+
+    async fn snapshots(&self, tenant: &TenantId, flow: &str) -> Result<Vec<SnapshotInfo>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, loaded_at, format, files, records, inserted, changed, removed FROM roster_snapshot
+                 WHERE tenant = ?1 AND flow = ?2 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![tenant.as_str(), flow], snapshot_of)?;
+            rows.collect()
+        })
+    }
+
+    async fn latest_snapshot(&self, tenant: &TenantId, flow: &str) -> Result<Option<SnapshotInfo>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT seq, loaded_at, format, files, records, inserted, changed, removed FROM roster_snapshot
+                 WHERE tenant = ?1 AND flow = ?2 ORDER BY seq DESC LIMIT 1",
+                params![tenant.as_str(), flow],
+                snapshot_of,
+            )
+            .optional()
+        })
+    }
+
+    async fn scan(&self, tenant: &TenantId, flow: &str, scan: Scan) -> Result<RecordStream> {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let readers = self.readers.clone();
+        let (t, flow) = (tenant.as_str().to_string(), flow.to_string());
+        let (filter, since) = match scan {
+            Scan::Active => ("AND removed_in IS NULL", 0),
+            Scan::ChangedSince(m) => ("AND changed_in > ?3", m),
+            Scan::All => ("AND ?3 = ?3", 0),
+        };
+        let sql = format!(
+            "SELECT kind, natural_key, hash, fields, first_seen, changed_in, removed_in FROM roster_record
+             WHERE tenant = ?1 AND flow = ?2 {filter} ORDER BY kind, natural_key"
+        );
+        tokio::task::spawn_blocking(move || {
+            let result = readers.read_with(|c| {
+                let mut stmt = c.prepare(&sql).map_err(backend)?;
+                let mut rows = if scan == Scan::Active {
+                    stmt.query(params![t, flow])
+                } else {
+                    stmt.query(params![t, flow, since])
+                }
+                .map_err(backend)?;
+                let mut chunk = Vec::with_capacity(SCAN_CHUNK);
+                while let Some(r) = rows.next().map_err(backend)? {
+                    chunk.push(StoredRecord {
+                        kind: r.get(0).map_err(backend)?,
+                        key: r.get(1).map_err(backend)?,
+                        hash: r.get(2).map_err(backend)?,
+                        fields: r.get(3).map_err(backend)?,
+                        first_seen: r.get(4).map_err(backend)?,
+                        changed_in: r.get(5).map_err(backend)?,
+                        removed_in: r.get(6).map_err(backend)?,
+                    });
+                    if chunk.len() == SCAN_CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(SCAN_CHUNK));
+                        if tx.blocking_send(Ok(full)).is_err() {
+                            return Ok(()); // the reader went away
+                        }
+                    }
+                }
+                if !chunk.is_empty() {
+                    let _ = tx.blocking_send(Ok(chunk));
+                }
+                Ok(())
+            });
+            if let Err(e) = result {
+                let _ = tx.blocking_send(Err(e));
+            }
+        });
+        Ok(rx)
+    }
+
+    async fn delete_flow(&self, tenant: &TenantId, flow: &str) -> Result<()> {
+        let (t, flow) = (tenant.as_str().to_string(), flow.to_string());
+        self.write_exclusive(tenant, move |conn| {
+            exec(conn, "DELETE FROM roster_record WHERE tenant = ?1 AND flow = ?2", params![t, flow])?;
+            exec(conn, "DELETE FROM roster_snapshot WHERE tenant = ?1 AND flow = ?2", params![t, flow])
+        })
+        .await
+    }
+}
