@@ -27,10 +27,14 @@ LIMIT, WINDOW_SECONDS = 2, 2
 
 
 @pytest.fixture(scope="module")
-def throttled():
+def throttled(rosterflow: Rosterflow):
     with tempfile.TemporaryDirectory(prefix="rosterflow-sdk-throttle-") as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
+        if rosterflow.database_url:
+            # A second replica of the suite's PostgreSQL database: it must open what the first one sealed
+            # (the upload signing key), so it shares the secrets key file and the dev token key.
+            data_dir = rosterflow.data_dir
         server = Rosterflow(
             binary=find_binary(), data_dir=data_dir, port=free_port(), log_path=Path(tmp) / "server.log",
             extra_args=["--throttle-limit", str(LIMIT), "--throttle-window-seconds", str(WINDOW_SECONDS),

@@ -14,6 +14,7 @@
 //! - [`validate`]: findings ([`finding`]) and a [`roster::Roster`].
 //! - [`snapshot`]: a roster as the inbound flow's current snapshot in the store.
 //! - [`generate`]: a realistic, deterministic district, for tests and benchmarks.
+//! - [`run`]: what a run does (plan every flow over the snapshots, apply to the directory), and its preview.
 
 pub mod finding;
 pub mod formats;
@@ -21,6 +22,7 @@ pub mod generate;
 pub mod inbound;
 pub mod render;
 pub mod roster;
+pub mod run;
 pub mod schema;
 pub mod snapshot;
 pub mod source;
