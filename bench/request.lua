@@ -4,6 +4,7 @@
 --   BENCH_TOKEN       the bearer token, sent as Authorization: Bearer ...
 --   BENCH_PATHS_FILE  request paths, one a line; with more than one, requests take them in turn
 --                     (the URL given to wrk only names the server then)
+--   BENCH_RANDOM      1: take the paths at random instead of in turn
 -- At the end it prints one machine-readable line that bench/run.sh parses:
 --   BENCH requests=N seconds=S rps=R p50_us=.. p99_us=.. max_us=.. non2xx=N errors=N
 
@@ -11,6 +12,7 @@ local method = os.getenv("BENCH_METHOD") or "GET"
 local body_file = os.getenv("BENCH_BODY_FILE") or ""
 local token = os.getenv("BENCH_TOKEN") or ""
 local paths_file = os.getenv("BENCH_PATHS_FILE") or ""
+local random = os.getenv("BENCH_RANDOM") == "1"
 
 wrk.method = method
 wrk.headers["Accept"] = "application/json"
@@ -36,9 +38,16 @@ elseif #paths > 1 then
   -- Pre-formatted, so the cost on wrk's side is one Lua call a request.
   local requests, i = {}, 0
   for n, path in ipairs(paths) do requests[n] = wrk.format(nil, path) end
-  function request()
-    i = i % #requests + 1
-    return requests[i]
+  if random then
+    math.randomseed(os.time())
+    function request()
+      return requests[math.random(#requests)]
+    end
+  else
+    function request()
+      i = i % #requests + 1
+      return requests[i]
+    end
   end
 end
 

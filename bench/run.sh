@@ -11,7 +11,8 @@
 #   rosterflow-get           GET of the one flow
 #   baseline-get             GET, the same path, against bare204
 #
-# Usage: bench/run.sh
+# Usage: bench/run.sh             (this file's targets)
+#        bench/run.sh backends    SQLite, PostgreSQL and pgbench's ceiling side by side (bench/backends.sh)
 # Environment (defaults in brackets):
 #   BENCH_THREADS [1] BENCH_CONNECTIONS [32] BENCH_DURATION [10s]   wrk -t / -c / -d, the same for every target
 #   BENCH_WARMUP [2s]       an unmeasured wrk run before each measured one ("0" skips it)
@@ -164,7 +165,8 @@ measure() {
     local target=$1 round=$2 method=$3 server=$4 paths=$5 body=${6:-} busy load1 before after line
     local out=$WORK/wrk.$target.$round.txt url
     url=$server$(head -n1 "$paths")
-    local vars=(BENCH_METHOD="$method" BENCH_BODY_FILE="$body" BENCH_TOKEN="$TOKEN" BENCH_PATHS_FILE="$paths")
+    local vars=(BENCH_METHOD="$method" BENCH_BODY_FILE="$body" BENCH_TOKEN="$TOKEN" BENCH_PATHS_FILE="$paths"
+        BENCH_RANDOM="${BENCH_RANDOM:-0}")
     local wrk=(wrk -t"$THREADS" -c"$CONNECTIONS" -s "$BENCH/request.lua")
     if [[ $WARMUP != 0 ]]; then
         env "${vars[@]}" "${wrk[@]}" -d"$WARMUP" "$url" >/dev/null
@@ -316,6 +318,8 @@ main() {
 }
 
 # Sourced (bench/batch.sh uses the functions above), it runs nothing.
-if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+if [[ ${BASH_SOURCE[0]} == "$0" && ${1:-} == backends ]]; then
+    exec bash "$BENCH/backends.sh" # SQLite, PostgreSQL and pgbench side by side (issue 14)
+elif [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     main "$@"
 fi

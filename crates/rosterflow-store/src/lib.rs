@@ -55,11 +55,45 @@ pub struct Constraints {
     pub refs: Vec<Ref>,
 }
 
-/// A change to a stored resource, run inside the write's transaction against the resource's current state,
-/// so that concurrent changes of one item apply one after another instead of racing. It edits the document in
-/// place and returns the constraints that must hold afterwards; `Err(VersionConflict)` asks the caller to
-/// start over (the item is no longer what it was checked against).
-pub type Edit = Box<dyn FnOnce(&mut Resource) -> Result<Constraints> + Send>;
+/// A change to a stored resource, run inside the write against the resource's current state, so that
+/// concurrent changes of one item apply one after another instead of racing. It edits the document in place
+/// and returns the constraints that must hold afterwards; `Err(VersionConflict)` asks the caller to start over
+/// (the item is no longer what it was checked against). The store may run it more than once (PostgreSQL
+/// computes a write from the state it last knew and redoes it from the row when another replica wrote
+/// first), so it must depend on nothing but the resource it is given.
+pub type Edit = Box<dyn FnMut(&mut Resource) -> Result<Constraints> + Send>;
+
+/// Where an item stands in its set's creation order: `seq`, then the id key (concurrent creations on
+/// PostgreSQL may share a `seq`). Keyset paging continues after a position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub seq: i64,
+    pub id_key: String,
+}
+
+/// A page of a set's items in creation order, filtered and counted in SQL.
+#[derive(Debug, Clone, Default)]
+pub struct PageQuery<'a> {
+    /// The containing item (a flow set's flows); `None` for a set that is not contained.
+    pub parent: Option<&'a str>,
+    /// Only items of these types (a type-cast segment: the type named and those derived from it).
+    pub types: Option<Vec<String>>,
+    /// Only items after this position.
+    pub after: Option<Position>,
+    /// Items to leave out first (`$skip`).
+    pub skip: u64,
+    /// Items to return at most.
+    pub limit: u64,
+    /// Also count every item the query matches (without `after`, `skip` and `limit`).
+    pub count: bool,
+}
+
+/// What [`Store::page`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub items: Vec<(Position, Resource)>,
+    pub total: Option<u64>,
+}
 
 /// What a write expects to find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +163,14 @@ pub trait Store: Send + Sync + 'static {
     async fn get(&self, tenant: &TenantId, set: &str, id: &str) -> Result<Option<Resource>>;
     /// Items of a set in creation order; `parent` restricts a contained set to one parent's items.
     async fn list(&self, tenant: &TenantId, set: &str, parent: Option<&str>) -> Result<Vec<Resource>>;
+    /// An item as a recent read or write left it, possibly older than the row: for checks that depend only on
+    /// what an item's id fixes (its type, its parent) before an [`Store::edit`], which works on the current
+    /// state. Saves a read per write where the store remembers the item; otherwise it is [`Store::get`].
+    async fn peek(&self, tenant: &TenantId, set: &str, id: &str) -> Result<Option<Resource>> {
+        self.get(tenant, set, id).await
+    }
+    /// A page of a set's items in creation order (see [`PageQuery`]).
+    async fn page(&self, tenant: &TenantId, set: &str, query: &PageQuery<'_>) -> Result<Page>;
     /// Create or update; committed (durable) when this returns `Ok`.
     async fn put(&self, tenant: &TenantId, write: Write) -> Result<()>;
     /// Change a stored item in place (see [`Edit`]); `NotFound` when there is no such item.

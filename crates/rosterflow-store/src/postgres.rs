@@ -1,24 +1,39 @@
 //! The PostgreSQL backend: the store that several stateless `rosterflow serve` replicas share. Each write is
-//! one transaction; the row lock taken by `SELECT ... FOR UPDATE` orders concurrent writers of one item, and
+//! one transaction (a PATCH usually one autocommitted statement, see `edits.rs`); the row lock taken by
+//! `SELECT ... FOR UPDATE` or the version in an `UPDATE`'s `WHERE` orders concurrent writers of one item, and
 //! the unique and reference tables' keys decide races between items.
 
+mod edits;
 mod roster;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
 use crate::migrations::{CREATE_TABLE, MIGRATIONS};
-use crate::{backend, id_key, Constraints, Edit, Expect, Resource, Result, Store, StoreError, TenantId, Write};
+use crate::{
+    backend, id_key, Edit, Page, PageQuery, Position, Resource, Result, Store, StoreError, TenantId, Write,
+};
+use edits::{item_key, Edits, Known};
 
 pub struct PgStore {
     pub(crate) pool: PgPool,
+    edits: Arc<Edits>,
 }
 
 impl PgStore {
     pub async fn connect(url: &str) -> Result<PgStore> {
-        let pool = PgPoolOptions::new().max_connections(16).connect(url).await.map_err(backend)?;
-        let store = PgStore { pool };
+        // No test query before handing a connection out (sqlx's default): it is a round trip per request, and
+        // a connection that broke fails its statement, which the caller sees as a 503 the SDKs retry.
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .test_before_acquire(false)
+            .connect(url)
+            .await
+            .map_err(backend)?;
+        let store = PgStore { edits: Edits::new(pool.clone()), pool };
         store.migrate().await?;
         Ok(store)
     }
@@ -159,7 +174,8 @@ async fn write_constraints(tx: &mut Tx<'_>, t: &str, key: &str, parent: &str, w:
     Ok(())
 }
 
-async fn delete(tx: &mut Tx<'_>, tenant: &TenantId, set: &str, id: &str) -> Result<()> {
+/// Delete an item and the items contained in it; returns the (set, id key) of each.
+async fn delete(tx: &mut Tx<'_>, tenant: &TenantId, set: &str, id: &str) -> Result<Vec<(String, String)>> {
     let (t, key) = (tenant.as_str(), id_key(id));
     // Lock the item and everything contained in it (a flow set's flows).
     let doomed: Vec<(String, String)> = sqlx::query_as(
@@ -199,7 +215,7 @@ async fn delete(tx: &mut Tx<'_>, tenant: &TenantId, set: &str, id: &str) -> Resu
     ] {
         sqlx::query(sql).bind(t).bind(&sets).bind(&keys).execute(&mut **tx).await.map_err(backend)?;
     }
-    Ok(())
+    Ok(sets.into_iter().zip(keys).collect())
 }
 
 fn to_resource(set: &str, row: sqlx::postgres::PgRow) -> Result<Resource> {
@@ -220,7 +236,8 @@ fn to_resource(set: &str, row: sqlx::postgres::PgRow) -> Result<Resource> {
 impl Store for PgStore {
     async fn get(&self, tenant: &TenantId, set: &str, id: &str) -> Result<Option<Resource>> {
         let row = sqlx::query(
-            "SELECT odata_type, body, parent_key, version FROM resource WHERE tenant = $1 AND set_name = $2 AND id_key = $3",
+            "SELECT odata_type, body, parent_key, version, constraints FROM resource
+             WHERE tenant = $1 AND set_name = $2 AND id_key = $3",
         )
         .bind(tenant.as_str())
         .bind(set)
@@ -228,7 +245,62 @@ impl Store for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
-        row.map(|r| to_resource(set, r)).transpose()
+        let Some(row) = row else { return Ok(None) };
+        let constraints: String = row.get("constraints");
+        let resource = to_resource(set, row)?;
+        // What was read is the base of this replica's next write of the item.
+        self.edits.remember(&item_key(tenant.as_str(), set, id), Known { resource: resource.clone(), constraints });
+        Ok(Some(resource))
+    }
+
+    async fn peek(&self, tenant: &TenantId, set: &str, id: &str) -> Result<Option<Resource>> {
+        match self.edits.known(&item_key(tenant.as_str(), set, id)) {
+            Some(k) => Ok(Some(k.resource)),
+            None => self.get(tenant, set, id).await,
+        }
+    }
+
+    async fn page(&self, tenant: &TenantId, set: &str, q: &PageQuery<'_>) -> Result<Page> {
+        let parent = q.parent.map(id_key).unwrap_or_default();
+        let matches = "tenant = $1 AND set_name = $2 AND parent_key = $3 AND ($4::text[] IS NULL OR odata_type = ANY($4))";
+        let (after_seq, after_key) = q.after.clone().map(|p| (p.seq, p.id_key)).unzip();
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        let items = sqlx::query(&format!(
+            "SELECT odata_type, body, parent_key, version, seq, id_key FROM resource
+             WHERE {matches} AND ($5::bigint IS NULL OR (seq, id_key) > ($5, $6::text))
+             ORDER BY seq, id_key LIMIT $7 OFFSET $8"
+        ))
+        .bind(tenant.as_str())
+        .bind(set)
+        .bind(&parent)
+        .bind(&q.types)
+        .bind(after_seq)
+        .bind(after_key)
+        .bind(q.limit as i64)
+        .bind(q.skip as i64)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?
+        .into_iter()
+        .map(|row| {
+            let position = Position { seq: row.get("seq"), id_key: row.get("id_key") };
+            Ok((position, to_resource(set, row)?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let total = match q.count {
+            true => Some(
+                sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM resource WHERE {matches}"))
+                    .bind(tenant.as_str())
+                    .bind(set)
+                    .bind(&parent)
+                    .bind(&q.types)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(backend)? as u64,
+            ),
+            false => None,
+        };
+        Ok(Page { items, total })
     }
 
     async fn list(&self, tenant: &TenantId, set: &str, parent: Option<&str>) -> Result<Vec<Resource>> {
@@ -248,34 +320,25 @@ impl Store for PgStore {
     }
 
     async fn put(&self, tenant: &TenantId, write: Write) -> Result<()> {
+        let key = item_key(tenant.as_str(), &write.resource.set, &write.resource.id);
         let mut tx = self.pool.begin().await.map_err(backend)?;
         put(&mut tx, tenant, &write).await?;
-        tx.commit().await.map_err(backend)
+        tx.commit().await.map_err(backend)?;
+        self.edits.forget(&key);
+        Ok(())
     }
 
     async fn edit(&self, tenant: &TenantId, set: &str, id: &str, edit: Edit) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        let row = sqlx::query(
-            "SELECT odata_type, body, parent_key, version FROM resource
-             WHERE tenant = $1 AND set_name = $2 AND id_key = $3 FOR UPDATE",
-        )
-        .bind(tenant.as_str())
-        .bind(set)
-        .bind(id_key(id))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?
-        .ok_or(StoreError::NotFound)?;
-        let mut current = to_resource(set, row)?;
-        let version = current.version;
-        let Constraints { unique, refs } = edit(&mut current)?;
-        put(&mut tx, tenant, &Write { resource: current, expect: Expect::Version(version), unique, refs }).await?;
-        tx.commit().await.map_err(backend)
+        self.edits.edit(tenant, set, id, edit).await
     }
 
     async fn delete(&self, tenant: &TenantId, set: &str, id: &str) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        delete(&mut tx, tenant, set, id).await?;
-        tx.commit().await.map_err(backend)
+        let deleted = delete(&mut tx, tenant, set, id).await?;
+        tx.commit().await.map_err(backend)?;
+        for (set, key) in deleted {
+            self.edits.forget(&item_key(tenant.as_str(), &set, &key));
+        }
+        Ok(())
     }
 }

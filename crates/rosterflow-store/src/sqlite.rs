@@ -26,7 +26,10 @@ use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
 
 use crate::migrations::{CREATE_TABLE, MIGRATIONS};
-use crate::{backend, id_key, Constraints, Edit, Expect, Resource, Result, Store, StoreError, TenantId, Write};
+use crate::{
+    backend, id_key, Constraints, Edit, Expect, Page, PageQuery, Position, Resource, Result, Store, StoreError,
+    TenantId, Write,
+};
 
 /// Most writes committed together.
 const MAX_BATCH: usize = 1024;
@@ -552,7 +555,7 @@ fn edit_in_place(
     tenant: &TenantId,
     set: &str,
     id: &str,
-    edit: Edit,
+    mut edit: Edit,
     pending: &FxHashMap<String, Option<Stored>>,
     cache: &Cache,
 ) -> Result<(Stored, bool)> {
@@ -669,6 +672,43 @@ impl Store for SqliteStore {
             let rows = stmt.query_map(params![tenant.as_str(), set, parent], |row| row_to_resource(set, row))?;
             rows.collect()
         })
+    }
+
+    async fn page(&self, tenant: &TenantId, set: &str, q: &PageQuery<'_>) -> Result<Page> {
+        let (tenant, set) = (tenant.as_str().to_string(), set.to_string());
+        let parent = q.parent.map(id_key).unwrap_or_default();
+        let types = q.types.as_ref().map(|t| serde_json::to_string(t).expect("strings serialise"));
+        let (after_seq, after_key) = q.after.clone().map(|p| (p.seq, p.id_key)).unzip();
+        let (skip, limit, count) = (q.skip as i64, q.limit as i64, q.count);
+        // Up to a thousand documents to parse: off the threads that serve requests.
+        self.read_blocking(move |c| {
+            let matches = "tenant = ?1 AND set_name = ?2 AND parent_key = ?3
+                 AND (?4 IS NULL OR odata_type IN (SELECT value FROM json_each(?4)))";
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT odata_type, body, parent_key, version, seq, id_key FROM resource
+                     WHERE {matches} AND (?5 IS NULL OR (seq, id_key) > (?5, ?6))
+                     ORDER BY seq, id_key LIMIT ?7 OFFSET ?8"
+                ))
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![tenant, set, parent, types, after_seq, after_key, limit, skip], |row| {
+                    let position = Position { seq: row.get(4)?, id_key: row.get(5)? };
+                    Ok((position, row_to_resource(&set, row)?))
+                })
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(backend)?;
+            let total = match count {
+                true => Some(
+                    c.prepare_cached(&format!("SELECT COUNT(*) FROM resource WHERE {matches}"))
+                        .and_then(|mut s| s.query_row(params![tenant, set, parent, types], |r| r.get::<_, i64>(0)))
+                        .map_err(backend)? as u64,
+                ),
+                false => None,
+            };
+            Ok(Page { items: rows, total })
+        })
+        .await
     }
 
     async fn put(&self, tenant: &TenantId, write: Write) -> Result<()> {

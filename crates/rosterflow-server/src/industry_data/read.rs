@@ -10,7 +10,8 @@ use rosterflow_model::schema::{schema, TypeDef};
 use rosterflow_model::sets::{EntitySet, Source};
 use rosterflow_model::{render, DomainError, ErrorKind, TenantId};
 use rosterflow_odata::{select_properties, QueryOptions};
-use rosterflow_store::Resource;
+use rosterflow_store::query::{Cursor, Param};
+use rosterflow_store::{PageQuery, Position, Resource};
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
@@ -101,9 +102,41 @@ pub(super) async fn load(
     parent: Option<&str>,
     id: &str,
 ) -> ApiResult<Item> {
-    let missing = || ApiError(DomainError::not_found(format_args!("The {} item '{id}'", set.name)));
+    find(app, tenant, set, parent, id, false).await
+}
+
+/// One item as the store last saw it ([`rosterflow_store::Store::peek`]), or 404: for the checks before an
+/// edit, which the store then applies to the item as it is.
+pub(super) async fn load_recent(
+    app: &AppState,
+    tenant: &TenantId,
+    set: &EntitySet,
+    parent: Option<&str>,
+    id: &str,
+) -> ApiResult<Item> {
+    find(app, tenant, set, parent, id, true).await
+}
+
+pub(super) fn missing(set: &EntitySet, id: &str) -> ApiError {
+    ApiError(DomainError::not_found(format_args!("The {} item '{id}'", set.name)))
+}
+
+async fn find(
+    app: &AppState,
+    tenant: &TenantId,
+    set: &EntitySet,
+    parent: Option<&str>,
+    id: &str,
+    recent: bool,
+) -> ApiResult<Item> {
+    let missing = || missing(set, id);
     if set.source != Source::Builtin {
-        if let Some(r) = app.stores.resources.get(tenant, set.name, id).await? {
+        let stores = &app.stores.resources;
+        let found = match recent {
+            true => stores.peek(tenant, set.name, id).await?,
+            false => stores.get(tenant, set.name, id).await?,
+        };
+        if let Some(r) = found {
             let parent_ok = match (parent, r.parent.as_deref()) {
                 (Some(want), Some(have)) => same_id(want, have),
                 (None, _) => set.parent.is_none(),
@@ -185,7 +218,21 @@ fn query_options(ctx: &Ctx<'_>, set: &EntitySet, collection: bool) -> ApiResult<
     Ok(q)
 }
 
-/// The filtered, sorted wire items of a collection.
+/// A page of a collection's wire items: where the next page starts, and the count when `$count` asked.
+struct Listed {
+    value: Vec<Value>,
+    next: Option<Cursor>,
+    total: Option<usize>,
+}
+
+/// Whether the store pages a collection in SQL: stored sets in creation order. `$filter` and `$orderby`
+/// are evaluated over the wire documents in memory (`rosterflow_odata`), as are sets with built-in items.
+fn paged_in_sql(set: &EntitySet, q: &QueryOptions) -> bool {
+    matches!(set.source, Source::Stored | Source::System) && q.filter.is_none() && q.orderby.is_empty()
+}
+
+/// The page of a collection after `cursor`, `page` items at most. A cursor in SQL is the last item's
+/// position; in memory, the offset reached.
 async fn query(
     app: &AppState,
     ctx: &Ctx<'_>,
@@ -193,15 +240,52 @@ async fn query(
     parent: Option<&str>,
     cast: Option<&TypeDef>,
     q: &QueryOptions,
-) -> ApiResult<Vec<Value>> {
-    let items = load_all(app, ctx.tenant, set, parent).await?;
+    (cursor, page): (Option<Cursor>, usize),
+) -> ApiResult<Listed> {
+    let invalid = || ApiError::new(ErrorKind::BadRequest, "The $skiptoken is not valid for this query.");
     let s = schema();
+    if paged_in_sql(set, q) {
+        let after = match cursor {
+            Some(Cursor { keys, id }) => match keys.as_slice() {
+                [Param::Int(seq)] => Some(Position { seq: *seq, id_key: id }),
+                _ => return Err(invalid()),
+            },
+            None => None,
+        };
+        ensure_parent(app, ctx.tenant, set, parent).await?;
+        let types = cast.map(|c| s.concrete_types_of(&c.name).iter().map(|t| t.name.clone()).collect());
+        let query = PageQuery {
+            parent,
+            types,
+            after: after.clone(),
+            skip: q.skip.unwrap_or(0) as u64,
+            limit: page as u64 + 1, // one more than the page: whether there is a next one
+            count: q.count,
+        };
+        let mut found = app.stores.resources.page(ctx.tenant, set.name, &query).await?;
+        let more = found.items.len() > page;
+        found.items.truncate(page);
+        let last = found.items.last().map(|(p, _)| p.clone()).or(after);
+        let next = more.then(|| last.map(|p| Cursor { keys: vec![Param::Int(p.seq)], id: p.id_key })).flatten();
+        let value = found.items.into_iter().map(|(_, r)| item_from(r).map(|i| wire(set, &i))).collect::<Result<_, _>>()?;
+        return Ok(Listed { value, next, total: found.total.map(|n| n as usize) });
+    }
+    let offset = match cursor {
+        Some(Cursor { keys, id }) if keys.is_empty() => id.parse::<usize>().map_err(|_| invalid())?,
+        Some(_) => return Err(invalid()),
+        None => 0,
+    } + q.skip.unwrap_or(0);
+    let items = load_all(app, ctx.tenant, set, parent).await?;
     let docs = items
         .iter()
         .filter(|i| cast.is_none_or(|c| s.derives_from(&i.ty.name, &c.name)))
         .map(|i| wire(set, i))
         .collect();
-    Ok(q.apply(docs))
+    let all = q.apply(docs);
+    let total = all.len();
+    let next = (offset + page < total).then(|| Cursor { keys: Vec::new(), id: (offset + page).to_string() });
+    let value = all.into_iter().skip(offset).take(page).collect();
+    Ok(Listed { value, next, total: q.count.then_some(total) })
 }
 
 pub(super) async fn list(
@@ -212,18 +296,18 @@ pub(super) async fn list(
     cast: Option<&TypeDef>,
 ) -> ApiResult<Response> {
     let q = query_options(ctx, set, true)?;
-    let all = query(app, ctx, set, parent.as_deref(), cast, &q).await?;
-    let offset = q.skip.unwrap_or(0)
-        + match q.skiptoken.as_deref() {
-            Some(t) => {
-                t.parse::<usize>().map_err(|_| ApiError::new(ErrorKind::BadRequest, "The $skiptoken is not valid."))?
-            }
-            None => 0,
-        };
+    // A token is good for the query it was made for: the request's options but the position.
+    let scope = continued_query(ctx);
+    let cursor = match q.skiptoken.as_deref() {
+        Some(t) => Some(
+            Cursor::decode(t, &scope)
+                .ok_or_else(|| ApiError::new(ErrorKind::BadRequest, "The $skiptoken is not valid for this query."))?,
+        ),
+        None => None,
+    };
     // As in Graph's directory APIs, $top sets the page size; the rest is reachable through @odata.nextLink.
     let page = q.top.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
-    let total = all.len();
-    let mut value: Vec<Value> = all.into_iter().skip(offset).take(page).collect();
+    let Listed { mut value, next, total } = query(app, ctx, set, parent.as_deref(), cast, &q, (cursor, page)).await?;
     if let Some(select) = &q.select {
         for v in &mut value {
             if let Value::Object(m) = v {
@@ -238,18 +322,21 @@ pub(super) async fn list(
     }
     let mut body = Map::new();
     body.insert("@odata.context".into(), Value::String(context));
-    if q.count {
+    if let Some(total) = total {
         body.insert("@odata.count".into(), total.into());
     }
-    if offset + page < total {
-        body.insert("@odata.nextLink".into(), Value::String(next_link(ctx, offset + page)));
+    if let Some(next) = next {
+        let token = next.encode(&scope);
+        let sep = if scope.is_empty() { "" } else { "&" };
+        let link = format!("http://{}{}?{scope}{sep}$skiptoken={token}", ctx.host, ctx.path);
+        body.insert("@odata.nextLink".into(), Value::String(link));
     }
     body.insert("value".into(), Value::Array(value));
     Ok(json_response(StatusCode::OK, &Value::Object(body)))
 }
 
-/// The same request, continuing at `offset`.
-fn next_link(ctx: &Ctx<'_>, offset: usize) -> String {
+/// The request's query without `$skiptoken` and `$skip` (a next link's position replaces both).
+fn continued_query(ctx: &Ctx<'_>) -> String {
     let kept: Vec<&str> = ctx
         .query
         .split('&')
@@ -258,11 +345,7 @@ fn next_link(ctx: &Ctx<'_>, offset: usize) -> String {
             !p.is_empty() && name != "$skiptoken" && name != "$skip"
         })
         .collect();
-    let mut query = kept.join("&");
-    if !query.is_empty() {
-        query.push('&');
-    }
-    format!("http://{}{}?{query}$skiptoken={offset}", ctx.host, ctx.path)
+    kept.join("&")
 }
 
 pub(super) async fn count(
@@ -272,8 +355,9 @@ pub(super) async fn count(
     parent: Option<String>,
     cast: Option<&TypeDef>,
 ) -> ApiResult<Response> {
-    let q = query_options(ctx, set, true)?;
-    let n = query(app, ctx, set, parent.as_deref(), cast, &q).await?.len();
+    let mut q = query_options(ctx, set, true)?;
+    q.count = true;
+    let n = query(app, ctx, set, parent.as_deref(), cast, &q, (None, 0)).await?.total.unwrap_or(0);
     let mut r = n.to_string().into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     Ok(r)

@@ -17,7 +17,9 @@ use serde_json::{Map, Value};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
-use super::read::{collection_path, ensure_parent, load, load_all, load_as, same_id, wire, with_context, Item};
+use super::read::{
+    collection_path, ensure_parent, load, load_all, load_as, load_recent, missing, same_id, wire, with_context, Item,
+};
 use super::{no_content, Ctx};
 use crate::body::json_response;
 
@@ -206,7 +208,9 @@ pub(super) async fn update(
     // client's to decide about again (409), not something to apply the body to (docs/decisions.md).
     let mut checked_as: Option<&'static TypeDef> = None;
     for _ in 0..UPDATE_ATTEMPTS {
-        let item = match load(app, ctx.tenant, set, parent, id).await {
+        // The item as last seen is enough for the checks (its type and parent never change); the store applies
+        // the change to the item as it is, and answers NotFound if it is gone.
+        let item = match load_recent(app, ctx.tenant, set, parent, id).await {
             Ok(item) => item,
             // A body that no item could take is a 400 even for a missing item, as when the body is read first.
             Err(e) => return Err(document::syntax_error(&body).map_or(e, ApiError::from)),
@@ -239,7 +243,7 @@ pub(super) async fn update(
                     if r.odata_type != ty.name {
                         return Err(StoreError::VersionConflict); // replaced by another item meanwhile
                     }
-                    r.doc = Arc::new(patched(ty, &r.doc, props));
+                    r.doc = Arc::new(patched(ty, &r.doc, props.clone()));
                     Ok(constraints(set, ty, &r.doc))
                 });
                 app.stores.resources.edit(ctx.tenant, set.name, &stored_id, edit).await
@@ -268,6 +272,7 @@ pub(super) async fn update(
                 return Ok(no_content(StatusCode::NO_CONTENT));
             }
             Err(StoreError::VersionConflict | StoreError::Exists) => continue, // someone else wrote first: redo
+            Err(StoreError::NotFound) => return Err(missing(set, id)),
             Err(e) => return Err(write_error(set, e)),
         }
     }

@@ -32,7 +32,7 @@ const MISSING: &str = "0b7e5c1a-1111-4a4a-9c9c-08daddab0000";
 // ---- fixtures: the docs' own examples -----------------------------------------------------------------------
 
 /// "Create sourceSystemDefinition", verbatim.
-fn source_system_body() -> Value {
+pub(crate) fn source_system_body() -> Value {
     json!({
         "displayName": "Rostering source",
         "userMatchingSettings": [
@@ -53,12 +53,12 @@ fn source_system_body() -> Value {
 }
 
 /// "Create yearTimePeriodDefinition", verbatim.
-fn year_body() -> Value {
+pub(crate) fn year_body() -> Value {
     json!({"displayName": "Fiscal Year 2022", "endDate": "2023-06-15", "startDate": "2022-09-01", "year": {"code": "2022"}})
 }
 
 /// "Create azureDataLakeConnector", with this tenant's source system.
-fn lake_body(source_system: &str) -> Value {
+pub(crate) fn lake_body(source_system: &str) -> Value {
     json!({
         "@odata.type": format!("#{NS}.azureDataLakeConnector"),
         "displayName": "CSV connector",
@@ -90,7 +90,7 @@ fn one_roster_body(source_system: &str) -> Value {
 }
 
 /// "Create inboundFileFlow" / "Create inboundApiFlow" (`kind`), bound to this tenant's connector and year.
-fn flow_body(kind: &str, connector: &str, year: &str) -> Value {
+pub(crate) fn flow_body(kind: &str, connector: &str, year: &str) -> Value {
     json!({
         "@odata.type": format!("#{NS}.{kind}"),
         "dataConnector@odata.bind": format!("{GRAPH}/dataConnectors/{connector}"),
@@ -114,7 +114,7 @@ fn reference_definition_body() -> Value {
     })
 }
 
-fn definition(reference_type: &str, code: &str, sort_index: i64) -> Value {
+pub(crate) fn definition(reference_type: &str, code: &str, sort_index: i64) -> Value {
     json!({"referenceType": reference_type, "code": code, "isDisabled": false, "sortIndex": sort_index})
 }
 

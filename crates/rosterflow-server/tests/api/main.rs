@@ -3,6 +3,7 @@
 
 mod batch;
 mod common;
+mod concurrency;
 mod configuration_api;
 mod coverage;
 mod directory;

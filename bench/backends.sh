@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# SQLite, PostgreSQL and PostgreSQL's own ceiling side by side, in one run (docs/benchmarks.md, "PostgreSQL").
+# Run as `bench/run.sh backends` (or directly). Every request carries an RS256 token; writes are durable on
+# both backends (SQLite synchronous=FULL, PostgreSQL synchronous_commit as the server has it: on).
+#
+# Targets, in this order in each round (BACKEND is sqlite, pg: one replica, pg2: two replicas on one database,
+# each loaded by a wrk of half the connections):
+#   BACKEND-patch-random  the seed PATCH to one of BENCH_FLOWS flows at random
+#   BACKEND-patch-one     the seed PATCH, every request to the same flow
+#   BACKEND-get           GET of one flow
+#   BACKEND-page          GET /OutboundProvisioningFlowSets?$top=50 (a page of the BENCH_FLOWS flow sets)
+#   pgbench-random        pgbench -M prepared: BEGIN; SELECT ... FOR UPDATE; UPDATE ...; COMMIT on a random row
+#                         of BENCH_FLOWS (the row as wide as a flow's document, rewritten each time)
+#   pgbench-one           the same on one row
+#   pgbench-get           pgbench -M prepared: SELECT of a random row
+#
+# Usage: bench/run.sh backends
+# Environment (defaults in brackets), besides run.sh's BENCH_DURATION, BENCH_WARMUP, BENCH_ROUNDS,
+# BENCH_QUIET_WAIT, BENCH_MAX_BUSY, BENCH_KEEP, BENCH_LOG, BENCH_OUT:
+#   BENCH_CONNECTIONS [16]   wrk -c and pgbench -c
+#   BENCH_FLOWS [200]        flows (each in a flow set of its own) per backend
+#   BENCH_PG_URL [postgres://postgres@127.0.0.1:5432/test]   an administrative database; the benchmark creates
+#                            its own database beside it and drops it at the end
+#   BENCH_BACKENDS_ENFORCE [0]  1: exit 1 when a goal of issue 14 is missed
+set -euo pipefail
+
+export BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-16}
+# shellcheck source=bench/run.sh
+source "$(dirname "${BASH_SOURCE[0]}")/run.sh"
+
+readonly FLOWS=${BENCH_FLOWS:-200}
+readonly PG_ADMIN=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+readonly PG_DB=rf_bench_$$
+readonly PG_URL=${PG_ADMIN%/*}/$PG_DB
+readonly BACKEND_TARGETS=(
+    sqlite-patch-random pg-patch-random pg2-patch-random pgbench-random
+    sqlite-patch-one pg-patch-one pg2-patch-one pgbench-one
+    sqlite-get pg-get pg2-get pgbench-get
+    sqlite-page pg-page pg2-page
+)
+
+declare -A URL TOKENS # per backend: the server's http://HOST:PORT (pg2: the second replica) and token
+
+drop_db() { psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true; }
+
+backends_cleanup() {
+    cleanup
+    drop_db
+}
+
+# db_ticks: CPU clock ticks PostgreSQL's processes used so far: the live ones', and those of ended backends
+# (the postmaster's waited-for children: pgbench opens connections per run).
+db_ticks() {
+    local pid stat total=0 postmaster
+    postmaster=$(head -n1 "$(psql -Atq "$PG_ADMIN" -c 'show data_directory')/postmaster.pid" 2>/dev/null || echo)
+    for pid in $(pgrep -x postgres || true); do
+        read -ra stat <<<"$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null)" || continue
+        ((${#stat[@]} > 14)) || continue
+        total=$((total + stat[11] + stat[12]))
+        [[ $pid == "$postmaster" ]] && total=$((total + stat[13] + stat[14]))
+    done
+    echo "$total"
+}
+
+# db_per_request TARGET ROUND BEFORE AFTER REQUESTS: appends "TARGET ROUND µs" of PostgreSQL CPU per request.
+db_per_request() {
+    awk -v t="$1" -v r="$2" -v d="$(($4 - $3))" -v n="$5" -v hz="$HZ" \
+        'BEGIN { printf "%s %s %d\n", t, r, n > 0 ? 1e6 * d / hz / n + 0.5 : 0 }' >>"$WORK/db"
+}
+
+# requests_of FILE: the request count of a wrk output.
+requests_of() { grep -o 'requests=[0-9]*' "$1" | head -n1 | cut -d= -f2; }
+
+# wrk_target TARGET ROUND BACKEND METHOD PATHS [BODY] [RANDOM]: one wrk measurement against one server.
+wrk_target() {
+    local target=$1 round=$2 backend=$3 method=$4 paths=$5 body=${6:-} random=${7:-0} before after
+    TOKEN=${TOKENS[$backend]}
+    before=$(db_ticks)
+    BENCH_RANDOM=$random measure "$target" "$round" "$method" "${URL[$backend]}" "$paths" "$body"
+    after=$(db_ticks)
+    db_per_request "$target" "$round" "$before" "$after" "$(requests_of "$WORK/wrk.$target.$round.txt")"
+}
+
+# pair_target TARGET ROUND METHOD PATHS [BODY] [RANDOM]: two wrk runs at once, half the connections each, one
+# against each PostgreSQL replica; the row adds their rates and takes the worse p99.
+pair_target() {
+    local target=$1 round=$2 method=$3 paths=$4 body=${5:-} random=${6:-0} before after half i
+    half=$((CONNECTIONS / 2))
+    TOKEN=${TOKENS[pg]}
+    local vars=(BENCH_METHOD="$method" BENCH_BODY_FILE="$body" BENCH_TOKEN="$TOKEN" BENCH_PATHS_FILE="$paths"
+        BENCH_RANDOM="$random")
+    local wrk=(wrk -t1 -c"$half" -s "$BENCH/request.lua")
+    for i in 1 2; do
+        [[ $WARMUP == 0 ]] || env "${vars[@]}" "${wrk[@]}" -d"$WARMUP" "${URL[pg$i]}$(head -n1 "$paths")" >/dev/null &
+    done
+    wait
+    log "round $round: $target (others busy $(await_quiet)% just before; load $(cut -d' ' -f1 /proc/loadavg))"
+    before=$(db_ticks)
+    for i in 1 2; do
+        env "${vars[@]}" "${wrk[@]}" -d"$DURATION" --latency "${URL[pg$i]}$(head -n1 "$paths")" \
+            >"$WORK/wrk.$target.$round.$i.txt" &
+    done
+    wait
+    after=$(db_ticks)
+    cat "$WORK/wrk.$target.$round.1.txt" "$WORK/wrk.$target.$round.2.txt" | grep '^BENCH ' | awk -v t="$target" \
+        -v r="$round" -v load1="$(cut -d' ' -f1 /proc/loadavg)" '{
+            for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+            rps += v["rps"]; req += v["requests"]; bad += v["non2xx"]; err += v["errors"]
+            ok += v["requests"] > 0 ? v["rps"] * (v["requests"] - v["non2xx"]) / v["requests"] : 0
+            if (v["p50_us"] > p50) p50 = v["p50_us"]; if (v["p99_us"] > p99) p99 = v["p99_us"]
+            if (v["max_us"] > max) max = v["max_us"]
+        } END { print t, r, rps, int(ok), p50, p99, max, bad, err, 0, 0, load1 }' >>"$WORK/results"
+    db_per_request "$target" "$round" "$before" "$after" \
+        "$(($(requests_of "$WORK/wrk.$target.$round.1.txt") + $(requests_of "$WORK/wrk.$target.$round.2.txt")))"
+}
+
+# pgbench_target TARGET ROUND SCRIPT: PostgreSQL's own rate for SCRIPT, as a results row (p50/p99 from the
+# per-transaction log).
+pgbench_target() {
+    local target=$1 round=$2 script=$3 before after out=$WORK/pgbench.$1.$2 tps n
+    pgbench -n -M prepared -c"$CONNECTIONS" -j1 -T"${WARMUP%s}" -f "$script" "$PG_URL" >/dev/null 2>&1 || true
+    log "round $round: $target (others busy $(await_quiet)% just before; load $(cut -d' ' -f1 /proc/loadavg))"
+    mkdir -p "$out"
+    before=$(db_ticks)
+    (cd "$out" && pgbench -n -M prepared -c"$CONNECTIONS" -j1 -T"${DURATION%s}" -l -f "$script" "$PG_URL" \
+        >"$out/summary.txt" 2>&1) || die "pgbench failed: $(cat "$out/summary.txt")"
+    after=$(db_ticks)
+    tps=$(awk '/^tps = / { print int($3); exit }' "$out/summary.txt")
+    cat "$out"/pgbench_log.* | awk '{ print $3 }' | sort -n >"$out/latencies"
+    n=$(wc -l <"$out/latencies")
+    awk -v t="$target" -v r="$round" -v tps="$tps" -v n="$n" -v load1="$(cut -d' ' -f1 /proc/loadavg)" '
+        NR == int(n * 0.5) + 1 { p50 = $1 } NR == int(n * 0.99) + 1 { p99 = $1 } { max = $1 }
+        END { print t, r, tps, tps, p50, p99, max, 0, 0, 0, 0, load1 }' "$out/latencies" >>"$WORK/results"
+    db_per_request "$target" "$round" "$before" "$after" "$n"
+    rm -f "$out"/pgbench_log.*
+}
+
+# pgbench_setup: a table of FLOWS rows as wide as a flow's stored document, and the three scripts.
+pgbench_setup() {
+    local width
+    width=$(psql -Atq "$PG_URL" -c "SELECT max(length(body)) FROM resource WHERE set_name = 'provisioningFlows'")
+    psql -q "$PG_URL" <<SQL >/dev/null
+CREATE TABLE bench_row (id int PRIMARY KEY, body text NOT NULL, version bigint NOT NULL);
+INSERT INTO bench_row SELECT i, repeat('x', $width), 1 FROM generate_series(1, $FLOWS) i;
+SQL
+    # The body rewritten as a new value of the same width each time, as a PATCH rewrites its document.
+    local update="UPDATE bench_row SET body = repeat(md5(random()::text), $((width / 32 + 1))), version = version + 1 WHERE id = :id;"
+    printf '\\set id random(1, %d)\nBEGIN;\nSELECT body FROM bench_row WHERE id = :id FOR UPDATE;\n%s\nCOMMIT;\n' \
+        "$FLOWS" "$update" >"$WORK/random.sql"
+    printf '\\set id 1\nBEGIN;\nSELECT body FROM bench_row WHERE id = :id FOR UPDATE;\n%s\nCOMMIT;\n' \
+        "$update" >"$WORK/one.sql"
+    printf '\\set id random(1, %d)\nSELECT body FROM bench_row WHERE id = :id;\n' "$FLOWS" >"$WORK/get.sql"
+}
+
+# setup_backend NAME: FLOWS flows on the backend, their paths in $WORK/NAME.{flows,one,page}.paths.
+setup_backend() {
+    local name=$1
+    RF=${URL[$name]}
+    TOKEN=${TOKENS[$name]}
+    create_flows "$FLOWS" >"$WORK/$name.flows.paths"
+    head -n1 "$WORK/$name.flows.paths" >"$WORK/$name.one.paths"
+    echo '/beta/external/industryData/OutboundProvisioningFlowSets?$top=50' >"$WORK/$name.page.paths"
+    api PATCH "$RF$(cat "$WORK/$name.one.paths")" "$BENCH/seed-patch.json" >/dev/null
+    log "$name: $FLOWS flows created"
+}
+
+backends_report() {
+    local t
+    {
+        echo "| target | req/s (2xx) | p50 (ms) | p99 (ms) | max (ms) | non-2xx | rosterflow CPU/req (µs) | PostgreSQL CPU/req (µs) | load |"
+        echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        for t in "${BACKEND_TARGETS[@]}"; do
+            local row db
+            row=$(median "$t")
+            [[ -n $row ]] || continue
+            db=$(awk -v t="$t" -v r="$(cut -d' ' -f2 <<<"$row")" '$1 == t && $2 == r { print $3 }' "$WORK/db")
+            awk -v db="${db:-0}" '{ printf "| %s | %d | %.2f | %.2f | %.2f | %d | %s | %d | %s |\n",
+                $1, $4, $5 / 1000, $6 / 1000, $7 / 1000, $8, ($1 ~ /^(pg2|pgbench)/ ? "" : $10), db, $12 }' <<<"$row"
+        done
+        echo
+        echo "wrk -t1 -c$CONNECTIONS (pg2: two wrk -t1 -c$((CONNECTIONS / 2)), one per replica) and pgbench -M prepared" \
+            "-c$CONNECTIONS -j1, -d$DURATION after a $WARMUP warm-up; median of $ROUNDS round(s); $FLOWS flows;" \
+            "$(nproc) CPUs; PostgreSQL $(psql -Atq "$PG_ADMIN" -c 'show server_version'), synchronous_commit" \
+            "$(psql -Atq "$PG_ADMIN" -c 'show synchronous_commit'); $(date -u +%Y-%m-%dT%H:%MZ);" \
+            "$(git -C "$ROOT" describe --always --dirty 2>/dev/null)."
+    } | tee "${BENCH_OUT:-/dev/null}"
+}
+
+# backends_verdict: issue 14's goals; returns 1 when one is missed.
+backends_verdict() {
+    {
+        echo "random $(ratio_median pg-patch-random pgbench-random) $(field pg-patch-random 6)"
+        echo "one $(ratio_median pg-patch-one pgbench-one) $(field pg-patch-one 6)"
+        echo "get $(field pg-get 4)"
+        echo "page-sqlite $(field sqlite-page 4)"
+        echo "page-pg $(field pg-page 4)"
+        echo "replicas $(ratio_median pg2-patch-random pg-patch-random)"
+    } | awk '
+        function goal(name, value, want, met) {
+            printf "%-52s %-12s (goal %s): %s\n", name, value, want, met ? "met" : "MISSED"
+            ok = ok && met
+        }
+        BEGIN { ok = 1 }
+        $1 == "random" { goal("random PATCH, PostgreSQL / pgbench random row", sprintf("%.3f", $2), ">= 0.7", $2 >= 0.7)
+                         goal("random PATCH, PostgreSQL p99", sprintf("%.2f ms", $3 / 1000), "<= 10 ms", $3 <= 10000) }
+        $1 == "one" { goal("one-flow PATCH, PostgreSQL / pgbench one row", sprintf("%.3f", $2), ">= 0.9", $2 >= 0.9) }
+        $1 == "get" { goal("GET one flow, PostgreSQL req/s", $2, ">= 20000", $2 >= 20000) }
+        $1 ~ /^page/ { goal("GET $top=50 page, " substr($1, 6) " req/s", $2, ">= 10000", $2 >= 10000) }
+        $1 == "replicas" { goal("random PATCH, two replicas / one", sprintf("%.3f", $2), ">= 1", $2 >= 1) }
+        END { exit !ok }'
+}
+
+backends_main() {
+    ensure_wrk
+    command -v pgbench >/dev/null || die "pgbench is missing (Debian package postgresql-client)"
+    log "cargo build --release --bin rosterflow"
+    (cd "$ROOT" && cargo build --release --quiet -p rosterflow-server --bin rosterflow)
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/rosterflow-backends.XXXXXX")
+    trap backends_cleanup EXIT
+    psql -q "$PG_ADMIN" -c "CREATE DATABASE $PG_DB" >/dev/null
+    local bin=$TARGET_DIR/release/rosterflow
+    start_server sqlite env ROSTERFLOW_LOG="$LOG_FILTER" "$bin" serve --listen 127.0.0.1:0 --data-dir "$WORK/sqlite"
+    URL[sqlite]=http://$(server_address sqlite)
+    # The replicas share the database and the data directory (the dev token key and the secrets key).
+    start_server pg1 env ROSTERFLOW_LOG="$LOG_FILTER" "$bin" serve --listen 127.0.0.1:0 --data-dir "$WORK/pg" \
+        --database-url "$PG_URL"
+    URL[pg1]=http://$(server_address pg1)
+    start_server pg2 env ROSTERFLOW_LOG="$LOG_FILTER" "$bin" serve --listen 127.0.0.1:0 --data-dir "$WORK/pg" \
+        --database-url "$PG_URL"
+    URL[pg2]=http://$(server_address pg2)
+    URL[pg]=${URL[pg1]}
+    TOKENS[sqlite]=$("$bin" token --data-dir "$WORK/sqlite" --tenant bench --scopes "$SCOPES")
+    TOKENS[pg]=$("$bin" token --data-dir "$WORK/pg" --tenant bench --scopes "$SCOPES")
+    setup_backend sqlite
+    setup_backend pg
+    pgbench_setup
+    : >"$WORK/db"
+
+    local round b
+    for round in $(seq "$ROUNDS"); do
+        for b in sqlite pg; do
+            wrk_target "$b-patch-random" "$round" "$b" PATCH "$WORK/$b.flows.paths" "$BENCH/seed-patch.json" 1
+        done
+        pair_target pg2-patch-random "$round" PATCH "$WORK/pg.flows.paths" "$BENCH/seed-patch.json" 1
+        pgbench_target pgbench-random "$round" "$WORK/random.sql"
+        for b in sqlite pg; do
+            wrk_target "$b-patch-one" "$round" "$b" PATCH "$WORK/$b.one.paths" "$BENCH/seed-patch.json"
+        done
+        pair_target pg2-patch-one "$round" PATCH "$WORK/pg.one.paths" "$BENCH/seed-patch.json"
+        pgbench_target pgbench-one "$round" "$WORK/one.sql"
+        for b in sqlite pg; do
+            wrk_target "$b-get" "$round" "$b" GET "$WORK/$b.flows.paths" "" 1
+        done
+        pair_target pg2-get "$round" GET "$WORK/pg.flows.paths" "" 1
+        pgbench_target pgbench-get "$round" "$WORK/get.sql"
+        for b in sqlite pg; do
+            wrk_target "$b-page" "$round" "$b" GET "$WORK/$b.page.paths"
+        done
+        pair_target pg2-page "$round" GET "$WORK/pg.page.paths"
+    done
+
+    echo
+    backends_report
+    echo
+    if backends_verdict; then
+        echo "issue 14's goals are met"
+    elif [[ ${BENCH_BACKENDS_ENFORCE:-0} == 1 ]]; then
+        exit 1
+    fi
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    backends_main "$@"
+fi

@@ -1,0 +1,301 @@
+//! PATCHes on PostgreSQL: one statement per write in the common case, a locked transaction when that can't be.
+//!
+//! Each replica remembers the items it last read or wrote (`Known`: the document, its version and the
+//! constraints stored with it). An edit is computed from that state and written by one autocommitted
+//! `UPDATE ... WHERE version = $known`: one round trip, and the commit is PostgreSQL's own (durable with
+//! `synchronous_commit` on). The version in the `WHERE` clause is the check: a concurrent writer, in this
+//! replica or another, makes it match nothing (READ COMMITTED re-reads the row after waiting for the other
+//! writer's lock), and the edit is then redone from the row under `SELECT ... FOR UPDATE`. So the memory is a
+//! hint that saves reads, never something a write trusts. A write whose unique keys or references change goes
+//! through the locked transaction too, which checks and rewrites them (`write_constraints`).
+//!
+//! Writes of one item through one replica are queued and applied by one task at a time, all that queued
+//! meanwhile together: N concurrent PATCHes of one flow become one `UPDATE` (each edit applied in turn, none
+//! lost), and none of them races the others of its replica for the row. A write is answered after its
+//! statement committed.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use rustc_hash::FxHashMap;
+use sqlx::postgres::PgPool;
+use sqlx::Row;
+use tokio::sync::oneshot;
+
+use super::{to_resource, write_constraints};
+use crate::{backend, id_key, Constraints, Edit, Expect, Resource, Result, StoreError, TenantId, Write};
+
+/// Items remembered per replica at most; past it the memory starts over (it is only a hint).
+const KNOWN_MAX: usize = 65_536;
+
+/// An item as this replica last read or wrote it, with the constraints stored with that version.
+#[derive(Clone)]
+pub(super) struct Known {
+    pub(super) resource: Resource,
+    pub(super) constraints: String,
+}
+
+struct Queued {
+    edit: Edit,
+    reply: oneshot::Sender<Result<()>>,
+}
+
+/// The replica's memory of items and its queues of edits per item.
+pub(super) struct Edits {
+    pool: PgPool,
+    known: RwLock<FxHashMap<String, Known>>,
+    queues: Mutex<FxHashMap<String, Vec<Queued>>>,
+}
+
+/// `tenant␟set␟id key`.
+pub(super) fn item_key(tenant: &str, set: &str, id: &str) -> String {
+    let mut key = String::with_capacity(tenant.len() + set.len() + id.len() + 2);
+    key.push_str(tenant);
+    key.push('\u{1f}');
+    key.push_str(set);
+    key.push('\u{1f}');
+    key.extend(id.chars().map(|c| c.to_ascii_lowercase()));
+    key
+}
+
+/// The item an edit applies to.
+struct Item {
+    key: String,
+    tenant: TenantId,
+    set: String,
+    id: String,
+}
+
+impl Edits {
+    pub(super) fn new(pool: PgPool) -> Arc<Edits> {
+        Arc::new(Edits { pool, known: RwLock::default(), queues: Mutex::default() })
+    }
+
+    /// What this replica last saw of an item.
+    pub(super) fn known(&self, key: &str) -> Option<Known> {
+        self.known.read().expect("known lock").get(key).cloned()
+    }
+
+    /// Remember `k` unless a later version is already remembered.
+    pub(super) fn remember(&self, key: &str, k: Known) {
+        if self.known(key).is_some_and(|had| had.resource.version >= k.resource.version) {
+            return;
+        }
+        let mut known = self.known.write().expect("known lock");
+        if known.len() >= KNOWN_MAX {
+            known.clear();
+        }
+        known.insert(key.to_string(), k);
+    }
+
+    pub(super) fn forget(&self, key: &str) {
+        self.known.write().expect("known lock").remove(key);
+    }
+
+    /// Queue `edit` of an item and wait until it is applied (committed) or refused.
+    pub(super) async fn edit(self: &Arc<Self>, tenant: &TenantId, set: &str, id: &str, edit: Edit) -> Result<()> {
+        let key = item_key(tenant.as_str(), set, id);
+        let (reply, answer) = oneshot::channel();
+        // An item has a queue while a task applies its edits; the first edit of an idle item starts the task.
+        let lead = {
+            let mut queues = self.queues.lock().expect("queue lock");
+            match queues.get_mut(&key) {
+                Some(queue) => {
+                    queue.push(Queued { edit, reply });
+                    false
+                }
+                None => {
+                    queues.insert(key.clone(), vec![Queued { edit, reply }]);
+                    true
+                }
+            }
+        };
+        if lead {
+            // A task of its own: a client that hangs up must not strand the edits queued behind its own.
+            let item = Item { key, tenant: tenant.clone(), set: set.to_string(), id: id.to_string() };
+            tokio::spawn(self.clone().drain(item));
+        }
+        answer.await.map_err(|_| StoreError::Backend("the write was abandoned".into()))?
+    }
+
+    /// Apply the item's queued edits, all that queued meanwhile at a time, until its queue is empty.
+    async fn drain(self: Arc<Self>, item: Item) {
+        let _guard = Drain { edits: &self, key: &item.key };
+        loop {
+            let batch = {
+                let mut queues = self.queues.lock().expect("queue lock");
+                let Some(queue) = queues.get_mut(&item.key) else { return };
+                let batch = std::mem::take(queue);
+                if batch.is_empty() {
+                    queues.remove(&item.key);
+                    return;
+                }
+                batch
+            };
+            let (mut edits, replies): (Vec<Edit>, Vec<_>) = batch.into_iter().map(|q| (q.edit, q.reply)).unzip();
+            let results = match self.apply(&item, &mut edits).await {
+                Ok(results) => results,
+                Err(e) => {
+                    self.forget(&item.key);
+                    vec![Err(e); replies.len()]
+                }
+            };
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    /// Apply a batch of edits of one item: from the remembered state in one statement when it is current and
+    /// the constraints stay, otherwise under the row's lock.
+    async fn apply(&self, item: &Item, edits: &mut [Edit]) -> Result<Vec<Result<()>>> {
+        if let Some(base) = self.known(&item.key) {
+            let folded = fold(&base, edits);
+            let Some(last) = folded.last else { return Ok(folded.results) }; // every edit refused
+            if !folded.constraints_change {
+                let body = serde_json::to_string(&last.resource.doc).map_err(backend)?;
+                let written = sqlx::query(
+                    "UPDATE resource SET body = $5, odata_type = $6, version = $7
+                     WHERE tenant = $1 AND set_name = $2 AND id_key = $3 AND version = $4",
+                )
+                .bind(item.tenant.as_str())
+                .bind(&item.set)
+                .bind(id_key(&item.id))
+                .bind(base.resource.version)
+                .bind(body)
+                .bind(&last.resource.odata_type)
+                .bind(last.resource.version)
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?
+                .rows_affected();
+                if written == 1 {
+                    self.remember(&item.key, last);
+                    return Ok(folded.results);
+                }
+                // Another writer was first: redo the edits from the row itself.
+            }
+        }
+        self.apply_locked(item, edits).await
+    }
+
+    /// Apply a batch of edits in one transaction under `SELECT ... FOR UPDATE`: edits that keep the unique keys
+    /// and references fold into one `UPDATE`; one that changes them is checked and written under a savepoint,
+    /// so that its refusal leaves the other edits alone.
+    async fn apply_locked(&self, item: &Item, edits: &mut [Edit]) -> Result<Vec<Result<()>>> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let row = sqlx::query(
+            "SELECT odata_type, body, parent_key, version, constraints FROM resource
+             WHERE tenant = $1 AND set_name = $2 AND id_key = $3 FOR UPDATE",
+        )
+        .bind(item.tenant.as_str())
+        .bind(&item.set)
+        .bind(id_key(&item.id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else {
+            self.forget(&item.key);
+            return Ok(vec![Err(StoreError::NotFound); edits.len()]);
+        };
+        let constraints: String = row.get("constraints");
+        let mut current = Known { resource: to_resource(&item.set, row)?, constraints };
+        let (t, key) = (item.tenant.as_str(), id_key(&item.id));
+        let parent = current.resource.parent.clone().unwrap_or_default();
+        let mut results = Vec::with_capacity(edits.len());
+        let mut changed = false;
+        for edit in edits.iter_mut() {
+            let Some((next, write)) = step(&current, edit, &mut results) else { continue };
+            if next.constraints != current.constraints {
+                sqlx::query("SAVEPOINT edit").execute(&mut *tx).await.map_err(backend)?;
+                match write_constraints(&mut tx, t, &key, &parent, &write).await {
+                    Ok(()) => {}
+                    Err(e @ (StoreError::Duplicate(_) | StoreError::MissingRef { .. })) => {
+                        sqlx::query("ROLLBACK TO SAVEPOINT edit").execute(&mut *tx).await.map_err(backend)?;
+                        *results.last_mut().expect("step pushed a result") = Err(e);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            current = next;
+            changed = true;
+        }
+        if changed {
+            let r = &current.resource;
+            sqlx::query(
+                "UPDATE resource SET body = $4, odata_type = $5, constraints = $6, version = $7
+                 WHERE tenant = $1 AND set_name = $2 AND id_key = $3",
+            )
+            .bind(t)
+            .bind(&item.set)
+            .bind(&key)
+            .bind(serde_json::to_string(&r.doc).map_err(backend)?)
+            .bind(&r.odata_type)
+            .bind(&current.constraints)
+            .bind(r.version)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        self.remember(&item.key, current);
+        Ok(results)
+    }
+}
+
+/// Ends an item's queue when its task panics (in an edit), so that the edits waiting there fail instead of
+/// waiting forever.
+struct Drain<'a> {
+    edits: &'a Edits,
+    key: &'a str,
+}
+
+impl Drop for Drain<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.edits.queues.lock().unwrap_or_else(|e| e.into_inner()).remove(self.key);
+        }
+    }
+}
+
+/// Edits applied in turn to a remembered state.
+struct Folded {
+    results: Vec<Result<()>>,
+    /// The state after the last edit that was applied, if any was.
+    last: Option<Known>,
+    /// Whether any edit changed the unique keys or references.
+    constraints_change: bool,
+}
+
+fn fold(base: &Known, edits: &mut [Edit]) -> Folded {
+    let mut results = Vec::with_capacity(edits.len());
+    let (mut current, mut last, mut constraints_change) = (base.clone(), None, false);
+    for edit in edits.iter_mut() {
+        if let Some((next, _)) = step(&current, edit, &mut results) {
+            constraints_change |= next.constraints != base.constraints;
+            current = next.clone();
+            last = Some(next);
+        }
+    }
+    Folded { results, last, constraints_change }
+}
+
+/// One edit applied to `current`: the next state and the write it amounts to, or `None` when the edit was
+/// refused. Pushes the edit's result.
+fn step(current: &Known, edit: &mut Edit, results: &mut Vec<Result<()>>) -> Option<(Known, Write)> {
+    let mut resource = current.resource.clone(); // the document is shared, not copied
+    let version = resource.version;
+    match edit(&mut resource) {
+        Ok(Constraints { unique, refs }) => {
+            resource.version = version + 1;
+            let write = Write { resource, expect: Expect::Version(version), unique, refs };
+            let next = Known { resource: write.resource.clone(), constraints: write.constraints() };
+            results.push(Ok(()));
+            Some((next, write))
+        }
+        Err(e) => {
+            results.push(Err(e));
+            None
+        }
+    }
+}
