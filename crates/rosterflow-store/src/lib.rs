@@ -74,7 +74,7 @@ pub struct Position {
 /// A page of a set's items in creation order, filtered and counted in SQL.
 #[derive(Debug, Clone, Default)]
 pub struct PageQuery<'a> {
-    /// The containing item (a flow set's flows); `None` for a set that is not contained.
+    /// The containing item (a flow set's flows); `None`: items under any parent, or none.
     pub parent: Option<&'a str>,
     /// Only items of these types (a type-cast segment: the type named and those derived from it).
     pub types: Option<Vec<String>>,

@@ -13,9 +13,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
 use crate::migrations::{CREATE_TABLE, MIGRATIONS};
-use crate::{
-    backend, id_key, Edit, Page, PageQuery, Position, Resource, Result, Store, StoreError, TenantId, Write,
-};
+use crate::{backend, id_key, Edit, Page, PageQuery, Position, Resource, Result, Store, StoreError, TenantId, Write};
 use edits::{item_key, Edits, Known};
 
 pub struct PgStore {
@@ -27,12 +25,8 @@ impl PgStore {
     pub async fn connect(url: &str) -> Result<PgStore> {
         // No test query before handing a connection out (sqlx's default): it is a round trip per request, and
         // a connection that broke fails its statement, which the caller sees as a 503 the SDKs retry.
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .test_before_acquire(false)
-            .connect(url)
-            .await
-            .map_err(backend)?;
+        let pool =
+            PgPoolOptions::new().max_connections(16).test_before_acquire(false).connect(url).await.map_err(backend)?;
         let store = PgStore { edits: Edits::new(pool.clone()), pool };
         store.migrate().await?;
         Ok(store)
@@ -235,21 +229,32 @@ fn to_resource(set: &str, row: sqlx::postgres::PgRow) -> Result<Resource> {
 #[async_trait]
 impl Store for PgStore {
     async fn get(&self, tenant: &TenantId, set: &str, id: &str) -> Result<Option<Resource>> {
+        // The document comes back only when it is not the one this replica already holds (same row, same
+        // version): a read of an unchanged item neither ships nor parses it again.
+        let key = item_key(tenant.as_str(), set, id);
+        let known = self.edits.known(&key);
+        let (version, seq) = known.as_ref().map(|k| (k.resource.version, k.seq)).unzip();
         let row = sqlx::query(
-            "SELECT odata_type, body, parent_key, version, constraints FROM resource
-             WHERE tenant = $1 AND set_name = $2 AND id_key = $3",
+            "SELECT odata_type, parent_key, version, constraints, seq,
+                    CASE WHEN version = $4 AND seq = $5 THEN NULL ELSE body END AS body
+             FROM resource WHERE tenant = $1 AND set_name = $2 AND id_key = $3",
         )
         .bind(tenant.as_str())
         .bind(set)
         .bind(id_key(id))
+        .bind(version)
+        .bind(seq)
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
-        let constraints: String = row.get("constraints");
+        if let (None, Some(known)) = (row.get::<Option<&str>, _>("body"), known) {
+            return Ok(Some(known.resource));
+        }
+        let (constraints, seq) = (row.get("constraints"), row.get("seq"));
         let resource = to_resource(set, row)?;
         // What was read is the base of this replica's next write of the item.
-        self.edits.remember(&item_key(tenant.as_str(), set, id), Known { resource: resource.clone(), constraints });
+        self.edits.remember(&key, Known { resource: resource.clone(), constraints, seq });
         Ok(Some(resource))
     }
 
@@ -261,8 +266,9 @@ impl Store for PgStore {
     }
 
     async fn page(&self, tenant: &TenantId, set: &str, q: &PageQuery<'_>) -> Result<Page> {
-        let parent = q.parent.map(id_key).unwrap_or_default();
-        let matches = "tenant = $1 AND set_name = $2 AND parent_key = $3 AND ($4::text[] IS NULL OR odata_type = ANY($4))";
+        let parent = q.parent.map(id_key);
+        let matches = "tenant = $1 AND set_name = $2 AND ($3::text IS NULL OR parent_key = $3)
+             AND ($4::text[] IS NULL OR odata_type = ANY($4))";
         let (after_seq, after_key) = q.after.clone().map(|p| (p.seq, p.id_key)).unzip();
         let mut conn = self.pool.acquire().await.map_err(backend)?;
         let items = sqlx::query(&format!(

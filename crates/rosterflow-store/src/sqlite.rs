@@ -676,13 +676,13 @@ impl Store for SqliteStore {
 
     async fn page(&self, tenant: &TenantId, set: &str, q: &PageQuery<'_>) -> Result<Page> {
         let (tenant, set) = (tenant.as_str().to_string(), set.to_string());
-        let parent = q.parent.map(id_key).unwrap_or_default();
+        let parent = q.parent.map(id_key);
         let types = q.types.as_ref().map(|t| serde_json::to_string(t).expect("strings serialise"));
         let (after_seq, after_key) = q.after.clone().map(|p| (p.seq, p.id_key)).unzip();
         let (skip, limit, count) = (q.skip as i64, q.limit as i64, q.count);
         // Up to a thousand documents to parse: off the threads that serve requests.
         self.read_blocking(move |c| {
-            let matches = "tenant = ?1 AND set_name = ?2 AND parent_key = ?3
+            let matches = "tenant = ?1 AND set_name = ?2 AND (?3 IS NULL OR parent_key = ?3)
                  AND (?4 IS NULL OR odata_type IN (SELECT value FROM json_each(?4)))";
             let mut stmt = c
                 .prepare_cached(&format!(

@@ -267,7 +267,8 @@ async fn query(
         found.items.truncate(page);
         let last = found.items.last().map(|(p, _)| p.clone()).or(after);
         let next = more.then(|| last.map(|p| Cursor { keys: vec![Param::Int(p.seq)], id: p.id_key })).flatten();
-        let value = found.items.into_iter().map(|(_, r)| item_from(r).map(|i| wire(set, &i))).collect::<Result<_, _>>()?;
+        let value =
+            found.items.into_iter().map(|(_, r)| item_from(r).map(|i| wire(set, &i))).collect::<Result<_, _>>()?;
         return Ok(Listed { value, next, total: found.total.map(|n| n as usize) });
     }
     let offset = match cursor {
@@ -297,7 +298,8 @@ pub(super) async fn list(
 ) -> ApiResult<Response> {
     let q = query_options(ctx, set, true)?;
     // A token is good for the query it was made for: the request's options but the position.
-    let scope = continued_query(ctx);
+    let kept = continued_query(ctx);
+    let scope = token_scope(ctx.path, &kept);
     let cursor = match q.skiptoken.as_deref() {
         Some(t) => Some(
             Cursor::decode(t, &scope)
@@ -326,26 +328,35 @@ pub(super) async fn list(
         body.insert("@odata.count".into(), total.into());
     }
     if let Some(next) = next {
-        let token = next.encode(&scope);
-        let sep = if scope.is_empty() { "" } else { "&" };
-        let link = format!("http://{}{}?{scope}{sep}$skiptoken={token}", ctx.host, ctx.path);
+        let mut query = kept.join("&");
+        if !query.is_empty() {
+            query.push('&');
+        }
+        let link = format!("http://{}{}?{query}$skiptoken={}", ctx.host, ctx.path, next.encode(&scope));
         body.insert("@odata.nextLink".into(), Value::String(link));
     }
     body.insert("value".into(), Value::Array(value));
     Ok(json_response(StatusCode::OK, &Value::Object(body)))
 }
 
-/// The request's query without `$skiptoken` and `$skip` (a next link's position replaces both).
-fn continued_query(ctx: &Ctx<'_>) -> String {
-    let kept: Vec<&str> = ctx
-        .query
+/// The request's query options but `$skiptoken` and `$skip` (a next link's position replaces both), as sent.
+fn continued_query<'q>(ctx: &Ctx<'q>) -> Vec<&'q str> {
+    ctx.query
         .split('&')
         .filter(|p| {
             let name = p.split('=').next().unwrap_or_default().to_ascii_lowercase().replace("%24", "$");
             !p.is_empty() && name != "$skiptoken" && name != "$skip"
         })
-        .collect();
-    kept.join("&")
+        .collect()
+}
+
+/// What a `$skiptoken` is bound to: the collection and those options decoded and sorted, so that a client that
+/// re-encodes or reorders the next link's query (`'` as `%27`) still presents the same query.
+fn token_scope(path: &str, options: &[&str]) -> String {
+    let mut decoded: Vec<String> =
+        options.iter().map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned()).collect();
+    decoded.sort_unstable();
+    format!("{}?{}", path.to_ascii_lowercase(), decoded.join("&"))
 }
 
 pub(super) async fn count(

@@ -27,11 +27,13 @@ use crate::{backend, id_key, Constraints, Edit, Expect, Resource, Result, StoreE
 /// Items remembered per replica at most; past it the memory starts over (it is only a hint).
 const KNOWN_MAX: usize = 65_536;
 
-/// An item as this replica last read or wrote it, with the constraints stored with that version.
+/// An item as this replica last read or wrote it, with the constraints stored with that version. `seq` tells
+/// a row apart from an earlier one of the same id that was deleted (its versions start over).
 #[derive(Clone)]
 pub(super) struct Known {
     pub(super) resource: Resource,
     pub(super) constraints: String,
+    pub(super) seq: i64,
 }
 
 struct Queued {
@@ -75,9 +77,10 @@ impl Edits {
         self.known.read().expect("known lock").get(key).cloned()
     }
 
-    /// Remember `k` unless a later version is already remembered.
+    /// Remember `k` unless a later version of the same row is already remembered.
     pub(super) fn remember(&self, key: &str, k: Known) {
-        if self.known(key).is_some_and(|had| had.resource.version >= k.resource.version) {
+        let newer = |had: &Known| had.seq == k.seq && had.resource.version >= k.resource.version;
+        if self.known.read().expect("known lock").get(key).is_some_and(newer) {
             return;
         }
         let mut known = self.known.write().expect("known lock");
@@ -150,8 +153,8 @@ impl Edits {
     async fn apply(&self, item: &Item, edits: &mut [Edit]) -> Result<Vec<Result<()>>> {
         if let Some(base) = self.known(&item.key) {
             let folded = fold(&base, edits);
-            let Some(last) = folded.last else { return Ok(folded.results) }; // every edit refused
-            if !folded.constraints_change {
+            // Refused on the remembered state, or changing constraints: decided on the row under its lock.
+            if let (Some(last), false) = (folded.last, folded.constraints_change) {
                 let body = serde_json::to_string(&last.resource.doc).map_err(backend)?;
                 let written = sqlx::query(
                     "UPDATE resource SET body = $5, odata_type = $6, version = $7
@@ -184,7 +187,7 @@ impl Edits {
     async fn apply_locked(&self, item: &Item, edits: &mut [Edit]) -> Result<Vec<Result<()>>> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let row = sqlx::query(
-            "SELECT odata_type, body, parent_key, version, constraints FROM resource
+            "SELECT odata_type, body, parent_key, version, constraints, seq FROM resource
              WHERE tenant = $1 AND set_name = $2 AND id_key = $3 FOR UPDATE",
         )
         .bind(item.tenant.as_str())
@@ -197,8 +200,8 @@ impl Edits {
             self.forget(&item.key);
             return Ok(vec![Err(StoreError::NotFound); edits.len()]);
         };
-        let constraints: String = row.get("constraints");
-        let mut current = Known { resource: to_resource(&item.set, row)?, constraints };
+        let (constraints, seq) = (row.get("constraints"), row.get("seq"));
+        let mut current = Known { resource: to_resource(&item.set, row)?, constraints, seq };
         let (t, key) = (item.tenant.as_str(), id_key(&item.id));
         let parent = current.resource.parent.clone().unwrap_or_default();
         let mut results = Vec::with_capacity(edits.len());
@@ -289,7 +292,7 @@ fn step(current: &Known, edit: &mut Edit, results: &mut Vec<Result<()>>) -> Opti
         Ok(Constraints { unique, refs }) => {
             resource.version = version + 1;
             let write = Write { resource, expect: Expect::Version(version), unique, refs };
-            let next = Known { resource: write.resource.clone(), constraints: write.constraints() };
+            let next = Known { resource: write.resource.clone(), constraints: write.constraints(), seq: current.seq };
             results.push(Ok(()));
             Some((next, write))
         }
