@@ -65,7 +65,7 @@ db_ticks() {
 # db_per_request TARGET ROUND BEFORE AFTER REQUESTS: appends "TARGET ROUND µs" of PostgreSQL CPU per request.
 db_per_request() {
     awk -v t="$1" -v r="$2" -v d="$(($4 - $3))" -v n="$5" -v hz="$HZ" \
-        'BEGIN { printf "%s %s %d\n", t, r, n > 0 ? 1e6 * d / hz / n + 0.5 : 0 }' >>"$WORK/db"
+        'BEGIN { printf "%s %s %d\n", t, r, (n > 0 ? 1e6 * d / hz / n + 0.5 : 0) }' >>"$WORK/db"
 }
 
 # requests_of FILE: the request count of a wrk output.
@@ -84,23 +84,28 @@ wrk_target() {
 # pair_target TARGET ROUND METHOD PATHS [BODY] [RANDOM]: two wrk runs at once, half the connections each, one
 # against each PostgreSQL replica; the row adds their rates and takes the worse p99.
 pair_target() {
-    local target=$1 round=$2 method=$3 paths=$4 body=${5:-} random=${6:-0} before after half i
+    local target=$1 round=$2 method=$3 paths=$4 body=${5:-} random=${6:-0} before after half i jobs=()
     half=$((CONNECTIONS / 2))
     TOKEN=${TOKENS[pg]}
     local vars=(BENCH_METHOD="$method" BENCH_BODY_FILE="$body" BENCH_TOKEN="$TOKEN" BENCH_PATHS_FILE="$paths"
         BENCH_RANDOM="$random")
     local wrk=(wrk -t1 -c"$half" -s "$BENCH/request.lua")
-    for i in 1 2; do
-        [[ $WARMUP == 0 ]] || env "${vars[@]}" "${wrk[@]}" -d"$WARMUP" "${URL[pg$i]}$(head -n1 "$paths")" >/dev/null &
-    done
-    wait
+    if [[ $WARMUP != 0 ]]; then
+        for i in 1 2; do
+            env "${vars[@]}" "${wrk[@]}" -d"$WARMUP" "${URL[pg$i]}$(head -n1 "$paths")" >/dev/null &
+            jobs+=($!)
+        done
+        wait "${jobs[@]}" # not a bare wait: the servers are children too
+        jobs=()
+    fi
     log "round $round: $target (others busy $(await_quiet)% just before; load $(cut -d' ' -f1 /proc/loadavg))"
     before=$(db_ticks)
     for i in 1 2; do
         env "${vars[@]}" "${wrk[@]}" -d"$DURATION" --latency "${URL[pg$i]}$(head -n1 "$paths")" \
             >"$WORK/wrk.$target.$round.$i.txt" &
+        jobs+=($!)
     done
-    wait
+    wait "${jobs[@]}"
     after=$(db_ticks)
     cat "$WORK/wrk.$target.$round.1.txt" "$WORK/wrk.$target.$round.2.txt" | grep '^BENCH ' | awk -v t="$target" \
         -v r="$round" -v load1="$(cut -d' ' -f1 /proc/loadavg)" '{
