@@ -23,6 +23,7 @@ use route::Target;
 mod read;
 pub mod route;
 mod upload;
+mod validate;
 mod write;
 
 /// The area's root, as [`crate::request::ROOTS`] spells it.

@@ -13,3 +13,4 @@ mod persistence;
 mod production_auth;
 mod roster_cli;
 mod uploads;
+mod validate;
