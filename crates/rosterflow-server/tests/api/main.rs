@@ -6,6 +6,7 @@ mod common;
 mod configuration_api;
 mod coverage;
 mod directory;
+mod directory_rules;
 mod doc_examples;
 mod hardening;
 mod outbound_api;

@@ -177,10 +177,10 @@ pub(crate) async fn apply(conn: &mut PgConnection, tenant: &TenantId, bulk: &Bul
 fn constraint(e: sqlx::Error) -> StoreError {
     if let Some(db) = e.as_database_error() {
         if db.code().as_deref() == Some("23505") {
-            return if db.constraint() == Some("dir_object_upn") {
-                StoreError::Duplicate("userPrincipalName".into())
-            } else {
-                StoreError::Exists
+            return match db.constraint() {
+                Some("dir_object_upn") => StoreError::Duplicate("userPrincipalName".into()),
+                Some("dir_object_group_nick") => StoreError::Duplicate("mailNickname".into()),
+                _ => StoreError::Exists,
             };
         }
     }

@@ -151,6 +151,8 @@ fn constraint(e: rusqlite::Error) -> StoreError {
         if f.code == rusqlite::ErrorCode::ConstraintViolation {
             return if msg.contains("upn_fold") {
                 StoreError::Duplicate("userPrincipalName".into())
+            } else if msg.contains("nick_fold") {
+                StoreError::Duplicate("mailNickname".into())
             } else {
                 StoreError::Exists
             };
