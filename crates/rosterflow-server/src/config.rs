@@ -71,6 +71,9 @@ pub struct ServeArgs {
     pub limits: crate::limits::Limits,
     #[command(flatten)]
     pub uploads: UploadArgs,
+    /// Runs: the on-demand limit, the scheduler, leases.
+    #[command(flatten)]
+    pub runs: crate::runs::RunArgs,
 }
 
 /// Upload sessions: where files go, how big they may be, how long sessions live (README, "Upload sessions").

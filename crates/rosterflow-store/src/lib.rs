@@ -10,6 +10,7 @@
 
 pub mod directory;
 pub mod files;
+pub mod leases;
 mod migrations;
 mod postgres;
 pub mod query;
@@ -149,10 +150,12 @@ pub struct Stores {
     pub files: files::Files,
     /// Inbound flows' roster snapshots.
     pub roster: Arc<dyn roster::RosterStore>,
+    /// One run per tenant at a time, across replicas.
+    pub leases: Arc<dyn leases::RunLeases>,
 }
 
 impl Stores {
-    fn of<B: Store + directory::DirectoryStore + roster::RosterStore + files::Meta>(
+    fn of<B: Store + directory::DirectoryStore + roster::RosterStore + leases::RunLeases + files::Meta>(
         backend: Arc<B>,
         files: files::FilesConfig,
     ) -> Result<Stores> {
@@ -160,6 +163,7 @@ impl Stores {
             resources: backend.clone(),
             directory: backend.clone(),
             roster: backend.clone(),
+            leases: backend.clone(),
             files: files::Files::new(backend, files)?,
         })
     }

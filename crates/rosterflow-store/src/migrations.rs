@@ -29,6 +29,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0004_roster.sqlite.sql"),
         postgres: include_str!("../migrations/0004_roster.postgres.sql"),
     },
+    Migration::shared(6, include_str!("../migrations/0006_run_leases.sql")),
 ];
 
 pub(crate) const CREATE_TABLE: &str =

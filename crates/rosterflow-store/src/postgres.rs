@@ -2,6 +2,7 @@
 //! one transaction; the row lock taken by `SELECT ... FOR UPDATE` orders concurrent writers of one item, and
 //! the unique and reference tables' keys decide races between items.
 
+mod leases;
 mod roster;
 
 use async_trait::async_trait;

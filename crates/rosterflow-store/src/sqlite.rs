@@ -15,6 +15,7 @@
 //! share PostgreSQL instead). Other reads use a small pool of read connections and run inline: WAL readers
 //! never wait for the writer, and a point read takes microseconds, less than a hop to a blocking thread would.
 
+mod leases;
 mod roster;
 
 use std::path::Path;

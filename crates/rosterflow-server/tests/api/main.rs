@@ -12,4 +12,5 @@ mod outbound_api;
 mod persistence;
 mod production_auth;
 mod roster_cli;
+mod runs;
 mod uploads;
