@@ -14,6 +14,7 @@ mod migrations;
 mod postgres;
 pub mod query;
 pub mod roster;
+pub mod runs;
 pub mod secrets;
 mod sqlite;
 
@@ -149,10 +150,12 @@ pub struct Stores {
     pub files: files::Files,
     /// Inbound flows' roster snapshots.
     pub roster: Arc<dyn roster::RosterStore>,
+    /// What provisioning runs wrote (each flow's managed objects and relations).
+    pub runs: Arc<dyn runs::RunStore>,
 }
 
 impl Stores {
-    fn of<B: Store + directory::DirectoryStore + roster::RosterStore + files::Meta>(
+    fn of<B: Store + directory::DirectoryStore + roster::RosterStore + runs::RunStore + files::Meta>(
         backend: Arc<B>,
         files: files::FilesConfig,
     ) -> Result<Stores> {
@@ -160,6 +163,7 @@ impl Stores {
             resources: backend.clone(),
             directory: backend.clone(),
             roster: backend.clone(),
+            runs: backend.clone(),
             files: files::Files::new(backend, files)?,
         })
     }

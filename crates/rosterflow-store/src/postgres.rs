@@ -3,6 +3,7 @@
 //! the unique and reference tables' keys decide races between items.
 
 mod roster;
+mod runs;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};

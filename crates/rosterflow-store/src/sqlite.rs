@@ -16,6 +16,7 @@
 //! never wait for the writer, and a point read takes microseconds, less than a hop to a blocking thread would.
 
 mod roster;
+mod runs;
 
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex, RwLock};
