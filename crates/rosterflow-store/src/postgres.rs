@@ -4,6 +4,7 @@
 
 mod leases;
 mod roster;
+mod runs;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};

@@ -17,6 +17,7 @@
 
 mod leases;
 mod roster;
+mod runs;
 
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex, RwLock};

@@ -8,10 +8,18 @@
 //! `industrydata-inboundactivityresults.md`, `industrydata-aggregatedinboundstatistics.md`; semantics in
 //! `shared/reference/sds-semantics.md` §0, §3, §4.
 
+pub mod config;
+pub mod desire;
+pub mod matching;
+mod pipeline;
+pub mod plan;
+
 use chrono::{DateTime, Utc};
 use rosterflow_store::secrets::Sealer;
 use rosterflow_store::{StoreError, Stores, TenantId};
 use serde::Serialize;
+
+pub use pipeline::{preview, reset, run};
 
 /// What a run works with.
 pub struct RunContext<'a> {
@@ -159,21 +167,5 @@ pub enum RunError {
     Unavailable(String),
 }
 
-/// Run every provisioning flow of the tenant once: read the active inbound flows' snapshots, plan, apply.
-/// The caller holds the tenant's run lease for the whole call.
-pub async fn run(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<RunReport, RunError> {
-    let _ = (ctx, observer);
-    Err(RunError::Unavailable("the run engine is not built yet".into()))
-}
-
-/// What [`run`] would do now, without writing anything.
-pub async fn preview(ctx: &RunContext<'_>) -> Result<Preview, RunError> {
-    let _ = ctx;
-    Err(RunError::Unavailable("the run engine is not built yet".into()))
-}
-
-/// Make the next run reprovision `flow` (a provisioning flow's id) as if it were its first, and clear its errors.
-pub async fn reset(ctx: &RunContext<'_>, flow: &str) -> Result<(), RunError> {
-    let _ = (ctx, flow);
-    Err(RunError::Unavailable("the run engine is not built yet".into()))
-}
+#[cfg(test)]
+mod tests;
