@@ -13,4 +13,5 @@ mod persistence;
 mod production_auth;
 mod roster_cli;
 mod runs;
+mod runs_e2e;
 mod uploads;
