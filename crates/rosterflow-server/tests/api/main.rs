@@ -14,4 +14,5 @@ mod production_auth;
 mod roster_cli;
 mod runs;
 mod runs_e2e;
+mod runs_resilience;
 mod uploads;
