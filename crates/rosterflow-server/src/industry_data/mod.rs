@@ -24,6 +24,7 @@ mod read;
 pub mod route;
 mod runs;
 mod upload;
+mod validate;
 mod write;
 
 /// The area's root, as [`crate::request::ROOTS`] spells it.

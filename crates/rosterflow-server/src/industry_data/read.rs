@@ -35,7 +35,11 @@ fn item_from(r: Resource) -> ApiResult<Item> {
     let ty = schema()
         .ty(&r.odata_type)
         .ok_or_else(|| ApiError::new(ErrorKind::Internal, format!("stored type '{}' is unknown", r.odata_type)))?;
-    Ok(Item { ty, doc: r.doc.clone(), stored: Some(r) })
+    let mut doc = r.doc.clone();
+    if r.set == "operations" {
+        super::validate::settle(&mut doc);
+    }
+    Ok(Item { ty, doc, stored: Some(r) })
 }
 
 fn builtin_items(set: &EntitySet) -> Vec<Item> {

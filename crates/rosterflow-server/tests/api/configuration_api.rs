@@ -67,7 +67,7 @@ fn lake_body(source_system: &str) -> Value {
 }
 
 /// "Create oneRosterApiDataConnector", with this tenant's source system.
-fn one_roster_body(source_system: &str) -> Value {
+pub(crate) fn one_roster_body(source_system: &str) -> Value {
     json!({
         "@odata.type": format!("#{NS}.oneRosterApiDataConnector"),
         "displayName": "Generic OAuth2 Connector",
@@ -920,9 +920,9 @@ async fn navigation_paths_reach_the_bound_entities() {
     let r = c.patch(&format!("inboundFlows/{flow}/dataConnector"), json!({"displayName": 5})).await;
     assert_eq!(r.error(400)["target"], "displayName");
 
-    // validate is routed through the flow as well; not carried out yet.
+    // validate is routed through the flow as well (409: the connector has no upload session; tests/api/validate.rs).
     for op in ["validate", "microsoft.graph.industryData.validate"] {
-        c.send(Method::POST, &format!("inboundFlows/{flow}/dataConnector/{op}"), None).await.error(501);
+        c.send(Method::POST, &format!("inboundFlows/{flow}/dataConnector/{op}"), None).await.error(409);
     }
     c.send(Method::GET, &format!("inboundFlows/{flow}/dataConnector/validate"), None).await.error(405);
     c.delete(&format!("inboundFlows/{flow}/dataConnector")).await.error(405);
@@ -1519,8 +1519,9 @@ async fn connector_operations_are_routed_and_authorized() {
     let c = server.admin();
     let ss = create(&c, "sourceSystems", source_system_body()).await;
     let lake = create(&c, "dataConnectors", lake_body(&ss)).await;
+    // Without an upload session there is nothing to validate: 409 (tests/api/validate.rs covers the rest).
     for op in ["validate", "microsoft.graph.industryData.validate"] {
-        c.send(Method::POST, &format!("dataConnectors/{lake}/{op}"), None).await.error(501);
+        c.send(Method::POST, &format!("dataConnectors/{lake}/{op}"), None).await.error(409);
     }
     let upload = format!("dataConnectors/{lake}/{NS}.azureDataLakeConnector/getUploadSession");
     let first = c.get(&upload).await.expect(200).body["containerId"].clone();
@@ -1531,7 +1532,7 @@ async fn connector_operations_are_routed_and_authorized() {
     c.send(Method::POST, &upload, None).await.error(405);
     c.send(Method::POST, &format!("dataConnectors/{MISSING}/validate"), None).await.error(404);
 
-    server.as_(CONN_UPLOAD).send(Method::POST, &format!("dataConnectors/{lake}/validate"), None).await.error(501);
+    server.as_(CONN_UPLOAD).send(Method::POST, &format!("dataConnectors/{lake}/validate"), None).await.expect(202);
     server.as_(CONN_UPLOAD).get(&upload).await.expect(200);
     let r = server.as_(CONN_R).send(Method::POST, &format!("dataConnectors/{lake}/validate"), None).await;
     assert!(message(r.error(403)).contains(CONN_UPLOAD), "{}", r.text);
@@ -1596,10 +1597,10 @@ async fn each_resource_family_needs_its_own_permission() {
         (CONN_R, Method::GET, flow_year.clone(), None, 403),
         (CONN_RW, Method::PATCH, flow_conn.clone(), Some(name.clone()), 204),
         (CONN_RW, Method::POST, "dataConnectors".into(), Some(lake_body(&source_system)), 201),
-        (CONN_RW, Method::POST, validate.clone(), None, 501),
+        (CONN_RW, Method::POST, validate.clone(), None, 409),
         (CONN_RW, Method::GET, "sourceSystems".into(), None, 403),
-        (CONN_UPLOAD, Method::POST, validate.clone(), None, 501),
-        (CONN_UPLOAD, Method::POST, format!("{flow_conn}/validate"), None, 501),
+        (CONN_UPLOAD, Method::POST, validate.clone(), None, 409),
+        (CONN_UPLOAD, Method::POST, format!("{flow_conn}/validate"), None, 409),
         (CONN_UPLOAD, Method::GET, "dataConnectors".into(), None, 403),
         (CONN_UPLOAD, Method::PATCH, conn_item.clone(), Some(name.clone()), 403),
         (FLOW_R, Method::GET, "inboundFlows".into(), None, 200),

@@ -16,3 +16,4 @@ mod runs;
 mod runs_e2e;
 mod runs_resilience;
 mod uploads;
+mod validate;

@@ -413,14 +413,14 @@ pub async fn load_snapshot(server: &TestServer, flow: &str, dir: &std::path::Pat
     let validated = validate_and_load(
         server.state.stores.roster.clone(),
         TenantId(server.tenant.clone()),
-        Some(flow.to_string()),
+        vec![flow.to_string()],
         Box::new(LocalSource::new(dir)),
         Options::default(),
         std::sync::Arc::new(NoProgress),
     )
     .await
     .unwrap();
-    assert!(validated.snapshot.is_some(), "the upload was refused: {:?}", validated.outcome.report);
+    assert!(validated.snapshot(flow).is_some(), "the upload was refused: {:?}", validated.outcome.report);
 }
 
 fn sample_dir() -> std::path::PathBuf {
