@@ -324,3 +324,39 @@ async fn an_operation_whose_server_stopped_reads_as_failed() {
     let listed = c.get("operations?$filter=status eq 'failed'").await.expect(200).body.clone();
     assert_eq!(listed["value"].as_array().unwrap().len(), 1, "{listed:#}");
 }
+
+#[tokio::test]
+async fn a_client_polling_sees_the_validation_run() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let connector = lake(&c).await;
+    let dir = temp_dir().join("district");
+    let district = rosterflow_engine::generate::District { students: 20_000, ..Default::default() };
+    let summary = rosterflow_engine::generate::generate(&district, &dir).unwrap();
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    files.sort();
+    upload(&c, &connector, &files).await;
+    let location = validate(&c, &connector).await;
+    let path = &location[location.find(BASE).unwrap() + BASE.len() + 1..];
+    let mut details = Vec::new();
+    let op = loop {
+        let op = c.get(path).await.expect(200).body.clone();
+        if op["status"] == "running" {
+            details.push(op["statusDetail"].as_str().unwrap().to_string());
+        }
+        if op["status"] == "succeeded" || op["status"] == "failed" {
+            break op;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_eq!(op["status"], "succeeded", "{op:#}");
+    assert!(!details.is_empty(), "the operation was seen running");
+    assert!(details.iter().all(|d| d.starts_with("running: validat")), "{details:?}");
+    assert_eq!(op["errors"], json!([]), "{op:#}");
+    assert_eq!(op["validatedFiles"].as_array().unwrap().len(), files.len());
+    assert!(summary.enrollments > 100_000);
+}
