@@ -117,13 +117,16 @@ async fn carry_out(app: Arc<AppState>, tenant: TenantId, id: String, start: Date
         })
     };
     let progress = Progress(tx);
+    // The keeper is a task of its own, so that a run busy on its worker never delays a renewal.
+    let mut keeper = tokio::spawn(keep_lease(app.clone(), tenant.clone(), id.clone()));
     let outcome = {
         let ctx = RunContext { stores: &app.stores, sealer: &app.secrets, tenant: &tenant, now: start };
         tokio::select! {
             report = engine::run(&ctx, &progress) => Some(report),
-            () = keep_lease(&app, &tenant, &id) => None,
+            _ = &mut keeper => None,
         }
     };
+    keeper.abort();
     drop(progress);
     let mut activities = writer.await.unwrap_or_default();
     let report = match outcome {
@@ -144,12 +147,12 @@ async fn carry_out(app: Arc<AppState>, tenant: TenantId, id: String, start: Date
 }
 
 /// Renew the lease every third of its lifetime; returns when it is lost.
-async fn keep_lease(app: &AppState, tenant: &TenantId, id: &str) {
+async fn keep_lease(app: Arc<AppState>, tenant: TenantId, id: String) {
     let every = Duration::from_millis((app.runs.lease_ms() / 3).max(100) as u64);
     loop {
         tokio::time::sleep(every).await;
         let expires_at = Utc::now().timestamp_millis() + app.runs.lease_ms();
-        match app.stores.leases.renew(tenant, &app.runs.holder, id, expires_at).await {
+        match app.stores.leases.renew(&tenant, &app.runs.holder, &id, expires_at).await {
             Ok(true) => {}
             Ok(false) => return,
             // A storage hiccup: try again at the next tick; the lease outlives two missed renewals.

@@ -364,8 +364,9 @@ const NS: &str = "microsoft.graph.industryData";
 pub const SAMPLE: &str = "../../tests/fixtures/rosters/microsoft-sds-v2.1";
 
 /// A source system matching staff and students by username against userPrincipalName, a lake connector, a
-/// year and an inbound file flow whose window is `[effective, expiration]`; the inbound flow's id.
-pub async fn inbound_chain(c: &Client, effective: &str, expiration: &str) -> String {
+/// year and an inbound file flow whose window is `[effective, expiration]`; the inbound flow's and the
+/// connector's ids.
+pub async fn inbound_chain(c: &Client, effective: &str, expiration: &str) -> (String, String) {
     let graph = "https://graph.microsoft.com/beta/external/industryData";
     let matching = |group: &str, order: u32| {
         json!({"matchTarget": {"code": "userPrincipalName"}, "priorityOrder": order,
@@ -393,16 +394,18 @@ pub async fn inbound_chain(c: &Client, effective: &str, expiration: &str) -> Str
         .await
         .expect(201)
         .id();
-    c.post(
-        "inboundFlows",
-        json!({"@odata.type": format!("#{NS}.inboundFileFlow"),
+    let flow = c
+        .post(
+            "inboundFlows",
+            json!({"@odata.type": format!("#{NS}.inboundFileFlow"),
         "dataConnector@odata.bind": format!("{graph}/dataConnectors/{connector}"), "dataDomain": "educationRostering",
         "displayName": "Inbound rostering flow", "effectiveDateTime": effective, "expirationDateTime": expiration,
         "year@odata.bind": format!("{graph}/years/{year}")}),
-    )
-    .await
-    .expect(201)
-    .id()
+        )
+        .await
+        .expect(201)
+        .id();
+    (flow, connector)
 }
 
 /// Validate the files in `dir` and load them as `flow`'s next snapshot, as the `validate` action does.
@@ -442,7 +445,7 @@ async fn readiness_follows_the_inbound_flows_window_and_snapshot() {
     let day = chrono::Duration::days(1);
     let (yesterday, tomorrow) =
         (rosterflow_model::time::format(Utc::now() - day), rosterflow_model::time::format(Utc::now() + day));
-    let inbound = inbound_chain(&c, &yesterday, &tomorrow).await;
+    let (inbound, _) = inbound_chain(&c, &yesterday, &tomorrow).await;
     assert_eq!(readiness(flow_path.clone()).await, "notReady", "no validated snapshot");
     assert_eq!(readiness(format!("inboundFlows/{inbound}")).await, "ready");
     load_snapshot(&server, &inbound, &sample_dir()).await;

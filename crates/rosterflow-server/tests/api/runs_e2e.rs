@@ -64,11 +64,16 @@ async fn provisioning(c: &Client, name: &str, orgs: &[&str]) -> (String, String)
     (set, class_flow)
 }
 
-/// An inbound flow open now, with `dir` validated into it.
-async fn inbound(server: &TestServer, c: &Client, dir: &std::path::Path) -> String {
+/// An inbound flow open now, and its connector.
+async fn open_inbound(c: &Client) -> (String, String) {
     let day = chrono::Duration::days(1);
     let (from, to) = (chrono::Utc::now() - day, chrono::Utc::now() + day);
-    let flow = inbound_chain(c, &rosterflow_model::time::format(from), &rosterflow_model::time::format(to)).await;
+    inbound_chain(c, &rosterflow_model::time::format(from), &rosterflow_model::time::format(to)).await
+}
+
+/// An inbound flow open now, with `dir` validated into it.
+async fn inbound(server: &TestServer, c: &Client, dir: &std::path::Path) -> String {
+    let (flow, _) = open_inbound(c).await;
     load_snapshot(server, &flow, dir).await;
     flow
 }
@@ -114,7 +119,11 @@ async fn the_sds_sample_runs_into_the_directory_as_the_flows_say() {
     let server = TestServer::start().await;
     let c = app(&server);
     let (set, class_flow) = provisioning(&c, "District", &["110001", "110002", "110003", "110004"]).await;
-    inbound(&server, &c, &sample()).await;
+    // Uploaded through the session URL (raw Put Blob), validated by the connector's `validate` action.
+    let (_, connector) = open_inbound(&c).await;
+    crate::validate::upload(&c, &connector, &crate::validate::files_of("microsoft-sds-v2.1")).await;
+    let (operation, _) = crate::validate::poll(&c, &crate::validate::validate(&c, &connector).await).await;
+    assert_eq!(operation["status"], "succeeded", "{operation}");
     let first = run(&c).await;
     let id = first["id"].as_str().unwrap();
 

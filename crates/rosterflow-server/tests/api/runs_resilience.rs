@@ -35,7 +35,7 @@ async fn configure(server: &TestServer, c: &Client, dir: &Path) {
     }
     let day = chrono::Duration::days(1);
     let (from, to) = (chrono::Utc::now() - day, chrono::Utc::now() + day);
-    let flow = inbound_chain(c, &rosterflow_model::time::format(from), &rosterflow_model::time::format(to)).await;
+    let (flow, _) = inbound_chain(c, &rosterflow_model::time::format(from), &rosterflow_model::time::format(to)).await;
     load_snapshot(server, &flow, dir).await;
 }
 
@@ -151,7 +151,7 @@ async fn a_server_killed_mid_run_completes_the_work_at_the_next_run_with_nothing
     ));
     setup.stop().await;
     let port = free_port();
-    let flags = ["--run-lease-seconds", "1"];
+    let flags = ["--run-lease-seconds", "2"];
     let mut killed = 0;
     for round in 0..3u32 {
         let mut process = spawn_binary_with(&dir, port, &flags, &[], Stdio::null()).await;
