@@ -186,3 +186,39 @@ async fn a_server_killed_mid_run_completes_the_work_at_the_next_run_with_nothing
     assert_eq!(got.2, expected.2, "classes with their members and owners");
     assert_eq!(got.1, expected.1, "groups and administrative units");
 }
+
+/// Two replicas sharing one PostgreSQL (one server on SQLite, whose file belongs to one process) receive a
+/// burst of starts for one tenant while its run takes a while: exactly one start is accepted and runs, every
+/// other answers 409 naming it.
+#[tokio::test]
+async fn replicas_racing_to_start_one_tenants_run_start_it_once() {
+    let first = TestServer::start().await;
+    let second = match std::env::var_os("ROSTERFLOW_TEST_DATABASE_URL") {
+        Some(_) => Some(TestServer::start_in(temp_dir(), &first.tenant).await),
+        None => None,
+    };
+    let c = app(&first, &first.tenant);
+    configure(&first, &c, &district(3_000)).await;
+    let clients: Vec<Client> = std::iter::once(&first).chain(second.iter()).map(|s| app(s, &first.tenant)).collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let c = clients[i % clients.len()].clone();
+        tasks.spawn(async move {
+            let r = c.send(Method::POST, "runs/start", None).await;
+            (r.status.as_u16(), r.header("location").map(str::to_string), r.text)
+        });
+    }
+    let mut accepted = vec![];
+    while let Some(done) = tasks.join_next().await {
+        let (status, location, text) = done.unwrap();
+        match status {
+            202 => accepted.push(location.unwrap().rsplit('/').next().unwrap().to_string()),
+            409 => assert!(text.contains("is in progress"), "{text}"),
+            other => panic!("{other}: {text}"),
+        }
+    }
+    assert_eq!(accepted.len(), 1, "{accepted:?}");
+    assert_eq!(wait(&c, &accepted[0]).await["status"], "completed");
+    let runs = c.get("runs").await.body["value"].as_array().unwrap().clone();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+}
