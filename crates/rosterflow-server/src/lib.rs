@@ -20,6 +20,7 @@ pub mod limits;
 pub mod logging;
 pub mod request;
 pub mod roster_cli;
+pub mod run_cli;
 pub mod runs;
 pub mod secrets;
 pub mod storage;

@@ -28,7 +28,8 @@ pub struct FlowState {
     pub links: Vec<Link>,
 }
 
-/// How a run changes one flow's state.
+/// How a run changes one flow's state. Its `link` and `unlink` are also the flow's relation changes in the
+/// directory ([`RunStore::commit`] writes both from the one list: a large first run holds its relations once).
 #[derive(Debug, Clone, Default)]
 pub struct FlowChanges {
     pub flow: String,
@@ -46,7 +47,8 @@ impl FlowChanges {
     }
 }
 
-/// A run's writes: the directory's and the state's, applied together.
+/// A run's writes, applied together: `bulk` (objects; its own links, if any), then every flow's unlinks, then
+/// every flow's links, in the directory and in the flows' state.
 #[derive(Debug, Clone, Default)]
 pub struct Commit {
     pub bulk: Bulk,

@@ -224,8 +224,6 @@ fn commit_of(plans: Vec<FlowPlan>) -> Commit {
     for p in plans {
         commit.bulk.upserts.extend(p.upserts.into_iter().filter(|o| ids.insert(o.id.clone())));
         commit.bulk.patches.extend(p.patches);
-        commit.bulk.unlink.extend(p.unlink);
-        commit.bulk.link.extend(p.link);
         if !p.state.is_empty() {
             commit.flows.push(p.state);
         }

@@ -22,9 +22,7 @@ use super::PublicError;
 pub struct FlowPlan {
     pub upserts: Vec<Object>,
     pub patches: Vec<Patch>,
-    pub link: Vec<Link>,
-    pub unlink: Vec<Link>,
-    /// The flow's new state, as changes.
+    /// The flow's new state, as changes; its `link` and `unlink` are the relations to add and remove.
     pub state: FlowChanges,
     pub warnings: Vec<PublicError>,
     /// Counts by kind (`users`, `classes`, `groups`, `schools`, `administrativeUnits`, `members`, `owners`).
@@ -37,7 +35,7 @@ pub struct FlowPlan {
 
 impl FlowPlan {
     pub fn is_empty(&self) -> bool {
-        self.upserts.is_empty() && self.patches.is_empty() && self.link.is_empty() && self.unlink.is_empty()
+        self.upserts.is_empty() && self.patches.is_empty() && self.state.link.is_empty() && self.state.unlink.is_empty()
     }
 }
 
@@ -142,19 +140,20 @@ pub fn diff(flow: &str, desired: Desired, previous: &FlowState) -> FlowPlan {
     plan.state.drop = previous.objects.iter().filter(|m| !wanted.contains(&m.key)).map(|m| m.key.clone()).collect();
 
     let had: FxHashSet<&Link> = previous.links.iter().collect();
-    let mut link: Vec<Link> = desired.links.iter().filter(|l| !had.contains(l)).cloned().collect();
     let mut unlink: Vec<&Link> = previous.links.iter().filter(|l| !desired.links.contains(*l)).collect();
-    link.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
     unlink.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
-
     // The last owner stays: per group, the owners left after the run are those kept plus those added.
-    let mut owners_after: FxHashMap<&str, usize> = FxHashMap::default();
+    let mut owners_after: FxHashMap<String, usize> = FxHashMap::default();
     for l in desired.links.iter().filter(|l| l.relation == Relation::Owners) {
-        *owners_after.entry(l.from.as_str()).or_default() += 1;
+        *owners_after.entry(l.from.clone()).or_default() += 1;
     }
+    let mut link: Vec<Link> = desired.links.into_iter().filter(|l| !had.contains(l)).collect();
+    drop(had);
+    // In key order: the relation table's B-tree takes appends, not page splits all over.
+    link.sort_unstable_by(|a, b| (a.relation.as_str(), &a.from, &a.to).cmp(&(b.relation.as_str(), &b.from, &b.to)));
     let mut kept: FxHashSet<&str> = FxHashSet::default();
     unlink.retain(|l| {
-        if l.relation != Relation::Owners || owners_after.get(l.from.as_str()).copied().unwrap_or(0) > 0 {
+        if l.relation != Relation::Owners || owners_after.get(&l.from).copied().unwrap_or(0) > 0 {
             return true;
         }
         if kept.insert(l.from.as_str()) {
@@ -181,10 +180,8 @@ pub fn diff(flow: &str, desired: Desired, previous: &FlowState) -> FlowPlan {
     for l in unlink.iter().take(3) {
         plan.samples.push(serde_json::json!({"remove": relation_kind(l.relation), "group": l.from, "object": l.to}));
     }
-    plan.unlink = unlink.into_iter().cloned().collect();
-    plan.link = link;
-    plan.state.link = plan.link.clone();
-    plan.state.unlink = plan.unlink.clone();
+    plan.state.unlink = unlink.into_iter().cloned().collect();
+    plan.state.link = link;
     if desired.skipped > 0 {
         plan.warnings.push(PublicError {
             code: "usersNotProvisioned".into(),

@@ -119,10 +119,10 @@ fn classes_get_owners_and_members_by_enrollment_role() {
     assert_eq!(math.doc["groupTypes"], json!(["Unified"]));
     assert_eq!(math.doc["externalId"], json!("c1"));
     // teacher in both lists: owner and member; substitute in neither: nothing.
-    assert!(has(&p.link, Relation::Owners, "c1", "t1") && has(&p.link, Relation::Members, "c1", "t1"));
-    assert!(has(&p.link, Relation::Members, "c1", "s1") && !has(&p.link, Relation::Owners, "c1", "s1"));
-    assert!(!p.link.iter().any(|l| l.to == "id-t2"));
-    assert_eq!(p.link.len(), 5);
+    assert!(has(&p.state.link, Relation::Owners, "c1", "t1") && has(&p.state.link, Relation::Members, "c1", "t1"));
+    assert!(has(&p.state.link, Relation::Members, "c1", "s1") && !has(&p.state.link, Relation::Owners, "c1", "s1"));
+    assert!(!p.state.link.iter().any(|l| l.to == "id-t2"));
+    assert_eq!(p.state.link.len(), 5);
 }
 
 #[test]
@@ -134,12 +134,18 @@ fn an_unchanged_roster_changes_nothing_and_a_mapping_change_adds_then_removes_su
     assert!(again.is_empty() && again.state.is_empty(), "{again:?}");
 
     let with_subs = plan(&sources, &set(None, class_flow(&["student", "substitute"])), &state);
-    assert_eq!(with_subs.link, vec![Link { relation: Relation::Members, from: class_id("c1"), to: "id-t2".into() }]);
-    assert!(with_subs.unlink.is_empty() && with_subs.upserts.is_empty() && with_subs.patches.is_empty());
+    assert_eq!(
+        with_subs.state.link,
+        vec![Link { relation: Relation::Members, from: class_id("c1"), to: "id-t2".into() }]
+    );
+    assert!(with_subs.state.unlink.is_empty() && with_subs.upserts.is_empty() && with_subs.patches.is_empty());
     let state = after(&state, &with_subs);
     let without = plan(&sources, &set(None, class_flow(&["student"])), &state);
-    assert_eq!(without.unlink, vec![Link { relation: Relation::Members, from: class_id("c1"), to: "id-t2".into() }]);
-    assert!(without.link.is_empty());
+    assert_eq!(
+        without.state.unlink,
+        vec![Link { relation: Relation::Members, from: class_id("c1"), to: "id-t2".into() }]
+    );
+    assert!(without.state.link.is_empty());
 }
 
 #[test]
@@ -149,8 +155,8 @@ fn a_removed_enrollment_removes_the_member_but_never_the_last_owner() {
     let state = after(&FlowState::default(), &plan(&sources, &s, &FlowState::default()));
     let fewer = "classSourcedId,userSourcedId,role\nc1,s1,student\nc2,s3,student\n";
     let p = plan(&[source(roster(fewer))], &s, &state);
-    assert!(has(&p.unlink, Relation::Members, "c1", "s2"));
-    assert!(!has(&p.unlink, Relation::Owners, "c1", "t1"), "the last owner stays");
+    assert!(has(&p.state.unlink, Relation::Members, "c1", "s2"));
+    assert!(!has(&p.state.unlink, Relation::Owners, "c1", "t1"), "the last owner stays");
     assert!(p.warnings.iter().any(|w| w.code == "lastOwnerNotRemoved"));
     assert!(p.upserts.is_empty());
     // The owner is still the flow's: a later run with a new owner removes it.
@@ -163,7 +169,7 @@ fn a_filter_restricts_classes_and_people_to_its_orgs() {
     let sources = [source(roster(ENROLLMENTS))];
     let p = plan(&sources, &set(Some(&["o2"]), class_flow(&["student"])), &FlowState::default());
     assert_eq!(p.upserts.iter().map(|o| o.id.clone()).collect::<Vec<_>>(), vec![class_id("c2")]);
-    assert!(p.link.iter().all(|l| l.from == class_id("c2")));
+    assert!(p.state.link.iter().all(|l| l.from == class_id("c2")));
 
     let users = FlowKind::User(UserFlow::default());
     let p = plan(&sources, &set(Some(&["o2"]), users), &FlowState::default());
@@ -234,14 +240,14 @@ fn security_groups_and_schools_hold_their_people() {
     );
     assert_eq!(p.upserts.len(), 2, "staff and students");
     let students = p.upserts.iter().find(|o| o.doc["displayName"] == json!("Students (Set)")).unwrap();
-    assert_eq!(p.link.iter().filter(|l| l.from == students.id).count(), 3);
+    assert_eq!(p.state.link.iter().filter(|l| l.from == students.id).count(), 3);
 
     let au = FlowKind::AdministrativeUnit { by_org: true, by_org_role_group: true };
     let p = plan(&sources, &set(Some(&["o1"]), au), &FlowState::default());
     let school = p.upserts.iter().find(|o| o.education).unwrap();
     assert_eq!(school.doc["displayName"], json!("North High"));
     assert_eq!(p.upserts.len(), 3, "the school, o1 staff, o1 students");
-    assert_eq!(p.link.iter().filter(|l| l.from == school.id).count(), 4);
+    assert_eq!(p.state.link.iter().filter(|l| l.from == school.id).count(), 4);
 }
 
 #[test]

@@ -115,8 +115,14 @@ impl RunStore for PgStore {
 
     async fn commit(&self, tenant: &TenantId, commit: Commit) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        crate::directory::postgres::apply(&mut tx, tenant, &commit.bulk).await?;
+        use crate::directory::postgres as dir;
+        dir::apply(&mut tx, tenant, &commit.bulk).await?;
+        let source = commit.bulk.source.unwrap_or(crate::directory::Source::Run);
         for c in &commit.flows {
+            dir::unlink(&mut tx, tenant, &c.unlink).await?;
+        }
+        for c in &commit.flows {
+            dir::link(&mut tx, tenant, &c.link, source).await?;
             save(&mut tx, tenant.as_str(), c).await?;
         }
         tx.commit().await.map_err(backend)

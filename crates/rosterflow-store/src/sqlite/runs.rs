@@ -87,8 +87,14 @@ impl RunStore for SqliteStore {
     async fn commit(&self, tenant: &TenantId, commit: Commit) -> Result<()> {
         let t = tenant.clone();
         self.write_exclusive(tenant, move |conn| {
-            crate::directory::sqlite::apply(conn, &t, &commit.bulk)?;
+            use crate::directory::sqlite as dir;
+            dir::apply(conn, &t, &commit.bulk)?;
+            let source = commit.bulk.source.unwrap_or(crate::directory::Source::Run);
             for c in &commit.flows {
+                dir::unlink(conn, &t, &c.unlink)?;
+            }
+            for c in &commit.flows {
+                dir::link(conn, &t, &c.link, source)?;
                 save(conn, t.as_str(), c)?;
             }
             Ok(())
