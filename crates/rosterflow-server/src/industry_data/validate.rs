@@ -61,14 +61,6 @@ pub(super) async fn validate(app: &AppState, ctx: &Ctx<'_>, connector: &Item) ->
              (a session ends when it is validated).",
         )
     };
-    let container = files.open_container(ctx.tenant, &id).await.map_err(file_error)?.ok_or_else(no_session)?;
-    // Finalized before anything is read: the files can't change under the validator, and a second validate
-    // of the same session finds none open.
-    files.finalize(ctx.tenant, &container.id).await.map_err(|e| match e {
-        rosterflow_store::files::FileError::Closed(_) => no_session(),
-        other => file_error(other),
-    })?;
-
     let flows_set = rosterflow_model::sets::by_name("inboundFlows").expect("a set of the model");
     let flows: Vec<String> = load_all(app, ctx.tenant, flows_set, None)
         .await?
@@ -76,7 +68,16 @@ pub(super) async fn validate(app: &AppState, ctx: &Ctx<'_>, connector: &Item) ->
         .filter(|f| f.doc.get("dataConnector@odata.bind").and_then(Value::as_str).is_some_and(|c| same_id(c, &id)))
         .filter_map(|f| f.doc.get("id").and_then(Value::as_str).map(str::to_string))
         .collect();
+    // Everything that may fail on a read is read before the session is ended.
     let opts = Options { format, catalog: super::write::catalog(app, ctx.tenant).await?, ..Options::default() };
+
+    let container = files.open_container(ctx.tenant, &id).await.map_err(file_error)?.ok_or_else(no_session)?;
+    // Finalized before anything is read: the files can't change under the validator, and a second validate
+    // of the same session finds none open.
+    files.finalize(ctx.tenant, &container.id).await.map_err(|e| match e {
+        rosterflow_store::files::FileError::Closed(_) => no_session(),
+        other => file_error(other),
+    })?;
 
     let op = uuid::Uuid::new_v4().to_string();
     let now = time::now();
