@@ -136,7 +136,7 @@ impl Backend {
         let out = validate_and_load(
             self.stores.roster.clone(),
             t.clone(),
-            Some(INBOUND.into()),
+            vec![INBOUND.into()],
             Box::new(source),
             Options::default(),
             Arc::new(NoProgress),
@@ -144,7 +144,7 @@ impl Backend {
         .await
         .unwrap();
         assert!(!out.outcome.report.has_errors());
-        assert!(out.snapshot.is_some());
+        assert!(out.snapshot(INBOUND).is_some());
     }
 
     pub fn ctx<'a>(&'a self, t: &'a TenantId) -> RunContext<'a> {
