@@ -145,14 +145,14 @@ async fn main() {
     let out = validate_and_load(
         stores.roster.clone(),
         tenant,
-        Some("inbound".into()),
+        vec!["inbound".into()],
         Box::new(MemorySource::new(files)),
         Options::default(),
         Arc::new(NoProgress),
     )
     .await
     .expect("validate and load");
-    let s = out.snapshot.expect("loaded");
+    let s = out.snapshot("inbound").expect("loaded").clone();
     println!(
         "snapshot {} loaded in {:.2} s: {} records, {} inserted, {} changed, {} removed",
         s.seq,
