@@ -100,8 +100,11 @@ fn names(list: &[&str]) -> BTreeSet<String> {
     list.iter().map(|n| upn(n)).collect()
 }
 
-/// The tenant's classes by display name, with their members', teachers' and group owners' UPNs.
-async fn classes(c: &Client) -> Vec<(String, BTreeSet<String>, BTreeSet<String>, BTreeSet<String>)> {
+/// A class as a test sees it: display name, then its members', teachers' and group owners' UPNs.
+type Class = (String, BTreeSet<String>, BTreeSet<String>, BTreeSet<String>);
+
+/// The tenant's classes, by display name.
+async fn classes(c: &Client) -> Vec<Class> {
     let mut out = vec![];
     for class in values(c, "/beta/education/classes").await {
         let id = class["id"].as_str().unwrap();
@@ -207,9 +210,7 @@ async fn a_substitute_enrollment_added_later_makes_a_member_under_the_seed_confi
     c.raw(reqwest::Method::PATCH, &flow_path, Some("application/json"), SEED_PATCH).await.expect(204);
     let flow = inbound(&server, &c, &sample()).await;
     run(&c).await;
-    let cs = |all: &[(String, BTreeSet<String>, BTreeSet<String>, BTreeSet<String>)]| {
-        all.iter().find(|c| c.0 == "Computer Science 101").unwrap().1.clone()
-    };
+    let cs = |all: &[Class]| all.iter().find(|c| c.0 == "Computer Science 101").unwrap().1.clone();
     assert_eq!(cs(&classes(&c).await), BTreeSet::new());
     // The next upload enrolls teacher 114007 as a substitute in Computer Science 101.
     let dir = temp_dir();
