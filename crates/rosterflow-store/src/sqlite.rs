@@ -148,6 +148,7 @@ impl SqliteStore {
             .map_err(|_| StoreError::Backend(format!("{} is in use by another rosterflow process", path.display())))?;
         let mut conn = connect(path)?;
         migrate(&mut conn)?;
+        leases::clear(&conn)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let cache = Cache::default();
         let writer_cache = cache.clone();

@@ -35,15 +35,13 @@ pub(crate) enum Started {
 /// Start a run of `tenant` now.
 pub(crate) async fn start(app: &Arc<AppState>, tenant: &TenantId, trigger: Trigger) -> Result<Started, StoreError> {
     let id = uuid::Uuid::new_v4().to_string();
-    let now = Utc::now();
-    let lease = Lease {
-        holder: app.runs.holder.clone(),
-        run_id: id.clone(),
-        expires_at: now.timestamp_millis() + app.runs.lease_ms(),
-    };
-    if let Some(held) = app.stores.leases.acquire(tenant, lease, now.timestamp_millis()).await? {
+    let asked = Utc::now().timestamp_millis();
+    let lease = Lease { holder: app.runs.holder.clone(), run_id: id.clone(), expires_at: asked + app.runs.lease_ms() };
+    if let Some(held) = app.stores.leases.acquire(tenant, lease, asked).await? {
         return Ok(Started::Busy(held));
     }
+    // The run starts once it holds the tenant: after the previous run's end.
+    let now = Utc::now();
     let admitted = async {
         record::settle(app, tenant).await?;
         if trigger == Trigger::OnDemand {

@@ -465,3 +465,20 @@ async fn readiness_follows_the_inbound_flows_window_and_snapshot() {
     assert_eq!(readiness(flow_path.clone()).await, "expired");
     assert_eq!(readiness(format!("inboundFlows/{inbound}")).await, "expired");
 }
+
+/// On SQLite one process owns the database, so a lease found when it opens belongs to a process that died:
+/// the tenant may run again at once, and the run it was running reads as failed.
+#[tokio::test]
+async fn a_sqlite_server_that_opens_its_database_drops_the_leases_of_the_dead() {
+    if std::env::var_os("ROSTERFLOW_TEST_DATABASE_URL").is_some() {
+        return; // replicas share PostgreSQL: there, only expiry frees a lease
+    }
+    let server = TestServer::start().await;
+    let tenant = server.tenant.clone();
+    let run = abandoned_run(&server, false).await;
+    let dir = server.stop().await;
+    let server = TestServer::start_in(dir, &tenant).await;
+    assert_eq!(server.state.stores.leases.current(&TenantId(tenant)).await.unwrap(), None);
+    assert_eq!(server.as_(RUN_R).get(&format!("runs/{run}")).await.body["status"], "failed");
+    start(&server.as_(RUN_START)).await;
+}

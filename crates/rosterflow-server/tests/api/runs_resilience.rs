@@ -151,7 +151,8 @@ async fn a_server_killed_mid_run_completes_the_work_at_the_next_run_with_nothing
     ));
     setup.stop().await;
     let port = free_port();
-    let flags = ["--run-lease-seconds", "2"];
+    // Short enough for the test to wait out on PostgreSQL, long enough for renewals on a busy machine.
+    let flags = ["--run-lease-seconds", "5"];
     let mut killed = 0;
     for round in 0..3u32 {
         let mut process = spawn_binary_with(&dir, port, &flags, &[], Stdio::null()).await;
@@ -169,7 +170,8 @@ async fn a_server_killed_mid_run_completes_the_work_at_the_next_run_with_nothing
     let mut process = spawn_binary_with(&dir, port, &flags, &[], Stdio::null()).await;
     let c = client_for(&process.url, token);
     let id = start_when_free(&c).await;
-    assert_eq!(wait(&c, &id).await["status"], "completed");
+    let last = wait(&c, &id).await;
+    assert_eq!(last["status"], "completed", "{last}");
     // The killed runs read as ended: completed if they finished before the kill, failed (abandoned) otherwise.
     let mut abandoned = 0;
     for run in c.get("runs").await.body["value"].as_array().unwrap() {

@@ -8,6 +8,13 @@ use super::SqliteStore;
 use crate::leases::{Lease, RunLeases, ACQUIRE, CURRENT, RELEASE, RENEW, TENANTS};
 use crate::{backend, Result, TenantId};
 
+/// Drop every lease when the file is opened: the lock file proves that no other process holds this database,
+/// so a lease in it belongs to a process that died; its tenant may run again at once (and its run reads as
+/// failed), instead of after the lease's expiry.
+pub(super) fn clear(conn: &rusqlite::Connection) -> Result<()> {
+    conn.execute("DELETE FROM run_lease", []).map(drop).map_err(backend)
+}
+
 fn current(conn: &rusqlite::Connection, tenant: &str) -> Result<Option<Lease>> {
     conn.query_row(CURRENT, [tenant], |r| Ok(Lease { holder: r.get(0)?, run_id: r.get(1)?, expires_at: r.get(2)? }))
         .optional()
