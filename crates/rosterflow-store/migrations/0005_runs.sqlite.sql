@@ -19,3 +19,12 @@ CREATE TABLE run_link (
     to_id   TEXT NOT NULL,
     PRIMARY KEY (tenant, flow, rel, from_id, to_id)
 ) WITHOUT ROWID;
+
+-- Per tenant, a digest of everything the last committed run planned from (configuration versions, snapshot
+-- sequence numbers, the directory's match keys) and that run's activity reports: a run over the same inputs
+-- would plan nothing, so it answers with those reports without reading the rosters.
+CREATE TABLE run_tenant (
+    tenant      TEXT NOT NULL PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    report      TEXT NOT NULL
+);

@@ -53,6 +53,8 @@ impl FlowChanges {
 pub struct Commit {
     pub bulk: Bulk,
     pub flows: Vec<FlowChanges>,
+    /// The inputs' digest and the run's report (JSON), kept for the next run ([`RunStore::last`]).
+    pub fingerprint: Option<(String, String)>,
 }
 
 /// Tenant-first storage of what runs wrote.
@@ -62,6 +64,9 @@ pub trait RunStore: Send + Sync + 'static {
     async fn state(&self, tenant: &TenantId, flow: &str) -> Result<FlowState>;
     /// Apply the directory changes and the state changes in one transaction.
     async fn commit(&self, tenant: &TenantId, commit: Commit) -> Result<()>;
-    /// Forget the flow's state: its next run provisions everything as if it were its first.
+    /// Forget the flow's state: its next run provisions everything as if it were its first (the tenant's
+    /// fingerprint goes too).
     async fn reset(&self, tenant: &TenantId, flow: &str) -> Result<()>;
+    /// The fingerprint and report the last committed run kept.
+    async fn last(&self, tenant: &TenantId) -> Result<Option<(String, String)>>;
 }

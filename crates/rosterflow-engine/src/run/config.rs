@@ -152,6 +152,9 @@ impl FlowSet {
 pub struct Config {
     pub inbound: Vec<Inbound>,
     pub flow_sets: Vec<FlowSet>,
+    /// A digest of every document read (id and version) and of which inbound flows are active: equal
+    /// digests, equal configuration.
+    pub digest: u64,
 }
 
 fn str_of<'a>(doc: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
@@ -331,19 +334,31 @@ async fn get(
     }
 }
 
+/// Adds what identifies a document's content (its set, id and version) to a digest.
+fn mix(digest: &mut xxhash_rust::xxh3::Xxh3, r: &Resource) {
+    for part in [r.set.as_bytes(), &b"\x1f"[..], r.id.as_bytes(), &r.version.to_le_bytes()[..]] {
+        digest.update(part);
+    }
+}
+
 /// Read the tenant's configuration as it stands at `now`.
 pub async fn load(store: &dyn Store, tenant: &TenantId, now: DateTime<Utc>) -> Result<Config, StoreError> {
     let groups = role_groups();
     let mut config = Config::default();
+    let mut digest = xxhash_rust::xxh3::Xxh3::new();
     for flow in store.list(tenant, "inboundFlows", None).await? {
         if !active_at(&flow.doc, now) {
             continue;
         }
+        mix(&mut digest, &flow);
         let connector = get(store, tenant, "dataConnectors", flow.doc.get("dataConnector@odata.bind")).await?;
         let source = match &connector {
             Some(c) => get(store, tenant, "sourceSystems", c.doc.get("sourceSystem@odata.bind")).await?,
             None => None,
         };
+        for r in connector.iter().chain(&source) {
+            mix(&mut digest, r);
+        }
         config.inbound.push(Inbound {
             id: flow.id.clone(),
             display_name: str_of(&flow.doc, "displayName").unwrap_or_default().to_string(),
@@ -351,8 +366,10 @@ pub async fn load(store: &dyn Store, tenant: &TenantId, now: DateTime<Utc>) -> R
         });
     }
     for set in store.list(tenant, "outboundProvisioningFlowSets", None).await? {
+        mix(&mut digest, &set);
         let mut flows = Vec::new();
         for f in store.list(tenant, "provisioningFlows", Some(&set.id)).await? {
+            mix(&mut digest, &f);
             if let Some(kind) = parse_flow(&f.odata_type, &f.doc, &groups) {
                 flows.push(Flow { id: f.id.clone(), kind });
             }
@@ -364,5 +381,6 @@ pub async fn load(store: &dyn Store, tenant: &TenantId, now: DateTime<Utc>) -> R
             flows,
         });
     }
+    config.digest = digest.digest();
     Ok(config)
 }

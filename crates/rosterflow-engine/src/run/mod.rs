@@ -17,7 +17,7 @@ pub mod plan;
 use chrono::{DateTime, Utc};
 use rosterflow_store::secrets::Sealer;
 use rosterflow_store::{StoreError, Stores, TenantId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use pipeline::{preview, reset, run};
 
@@ -32,7 +32,7 @@ pub struct RunContext<'a> {
 }
 
 /// The flow an activity runs.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "direction")]
 pub enum ActivityFlow {
     /// An inbound flow: its latest validated snapshot read into the run.
@@ -42,7 +42,7 @@ pub enum ActivityFlow {
 }
 
 /// Graph's `industryDataActivityStatus`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ActivityStatus {
     InProgress,
@@ -64,18 +64,18 @@ pub enum RunStatus {
 }
 
 /// Graph's `publicError`: `code`, `message`, `target`, `details`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PublicError {
     pub code: String,
     pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     pub details: Vec<PublicError>,
 }
 
 /// Graph's `industryDataRunEntityCountMetric`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntityCount {
     pub active: u32,
     pub inactive: u32,
@@ -83,7 +83,7 @@ pub struct EntityCount {
 }
 
 /// Graph's `industryDataRunRoleCountMetric`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoleCount {
     pub role: String,
     pub count: u32,
@@ -91,7 +91,7 @@ pub struct RoleCount {
 
 /// What an inbound activity found in its flow's snapshot (Graph's `inboundActivityResults`, less the
 /// activity's id, name and status).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InboundResults {
     pub people: EntityCount,
@@ -103,7 +103,7 @@ pub struct InboundResults {
 }
 
 /// One activity of a run, as it stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActivityReport {
     pub flow: ActivityFlow,

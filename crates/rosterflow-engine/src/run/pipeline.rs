@@ -48,6 +48,32 @@ fn ended(r: &ActivityReport) -> ActivityStatus {
 struct Prepared {
     inbound: Vec<ActivityReport>,
     outbound: Vec<(ActivityReport, Option<FlowPlan>)>,
+    /// The digest of the inputs the plan came from.
+    fingerprint: String,
+    /// The inputs are those of the last committed run: nothing to plan, its activities are the answer.
+    unchanged: bool,
+}
+
+/// A digest of everything a plan depends on besides the flows' state: the configuration, the snapshot each
+/// active inbound flow is at, and the directory's match keys.
+fn fingerprint(
+    config: &Config,
+    snapshots: &[(String, Option<i64>)],
+    keys: &[rosterflow_store::directory::UserKeys],
+) -> String {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&config.digest.to_le_bytes());
+    for (flow, seq) in snapshots {
+        h.update(flow.as_bytes());
+        h.update(&seq.unwrap_or(-1).to_le_bytes());
+    }
+    for k in keys {
+        for v in [Some(&k.id), k.user_principal_name.as_ref(), k.mail.as_ref(), k.employee_id.as_ref()] {
+            h.update(v.map_or(&[0xff][..], |v| v.as_bytes()));
+            h.update(&[0x1f]);
+        }
+    }
+    format!("{:032x}", h.digest128())
 }
 
 /// People the user flows create: unmatched people in the scope of a flow set whose user flow creates
@@ -130,20 +156,37 @@ async fn prepare(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<Pre
     let tenant = ctx.tenant;
     let mut config = config::load(ctx.stores.resources.as_ref(), tenant, ctx.now).await?;
     let groups = config::role_groups();
-    let directory = DirectoryIndex::new(ctx.stores.directory.user_keys(tenant).await?);
+    let keys = ctx.stores.directory.user_keys(tenant).await?;
+    let mut snapshots = Vec::new();
+    for ib in &config.inbound {
+        snapshots.push((ib.id.clone(), ctx.stores.roster.latest_snapshot(tenant, &ib.id).await?.map(|s| s.seq)));
+    }
+    let fingerprint = fingerprint(&config, &snapshots, &keys);
+    if let Some((last, report)) = ctx.stores.runs.last(tenant).await? {
+        if last == fingerprint {
+            if let Ok(activities) = serde_json::from_str::<Vec<ActivityReport>>(&report) {
+                let (inbound, outbound): (Vec<_>, Vec<_>) =
+                    activities.into_iter().partition(|a| matches!(a.flow, ActivityFlow::Inbound { .. }));
+                let outbound = outbound.into_iter().map(|a| (a, None)).collect();
+                return Ok(Prepared { inbound, outbound, fingerprint, unchanged: true });
+            }
+        }
+    }
+    let directory = DirectoryIndex::new(keys);
     let mut sources = Vec::new();
     let mut inbound = Vec::new();
-    for ib in &config.inbound {
+    for (ib, (_, seq)) in config.inbound.iter().zip(&snapshots) {
         let mut r = report(ActivityFlow::Inbound { flow: ib.id.clone() }, ib.display_name.clone());
         observer.activity(&r);
-        if ctx.stores.roster.latest_snapshot(tenant, &ib.id).await?.is_none() {
+        if seq.is_none() {
             r.status = ActivityStatus::Skipped;
             r.warnings.push(warning("noSnapshot", "The inbound flow has no validated data yet.".into()));
             observer.activity(&r);
             inbound.push(r);
             continue;
         }
-        let roster = snapshot::read_active(ctx.stores.roster.as_ref(), tenant, &ib.id).await?;
+        let roster =
+            snapshot::read_active_before(ctx.stores.roster.as_ref(), tenant, &ib.id, Kind::Demographic).await?;
         let mut people = people(&roster, &groups);
         let identities = match_people(&roster, &mut people, &ib.rules, &directory);
         sources.push(Source { inbound: ib.id.clone(), roster, people, identities });
@@ -214,12 +257,13 @@ async fn prepare(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<Pre
             outbound.push((r, Some(plan)));
         }
     }
-    Ok(Prepared { inbound, outbound })
+    Ok(Prepared { inbound, outbound, fingerprint, unchanged: false })
 }
 
 /// Every flow's changes as one commit.
 fn commit_of(plans: Vec<FlowPlan>) -> Commit {
-    let mut commit = Commit { bulk: Bulk { source: Some(Writer::Run), ..Bulk::default() }, flows: vec![] };
+    let mut commit =
+        Commit { bulk: Bulk { source: Some(Writer::Run), ..Bulk::default() }, flows: vec![], fingerprint: None };
     let mut ids: FxHashSet<String> = FxHashSet::default();
     for p in plans {
         commit.bulk.upserts.extend(p.upserts.into_iter().filter(|o| ids.insert(o.id.clone())));
@@ -234,25 +278,38 @@ fn commit_of(plans: Vec<FlowPlan>) -> Commit {
 /// Run every provisioning flow of the tenant once: read the active inbound flows' snapshots, plan, apply.
 /// The caller holds the tenant's run lease for the whole call.
 pub async fn run(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<RunReport, RunError> {
-    let Prepared { inbound, outbound } = prepare(ctx, observer).await?;
+    let Prepared { inbound, outbound, fingerprint, unchanged } = prepare(ctx, observer).await?;
     let (mut reports, plans): (Vec<ActivityReport>, Vec<Option<FlowPlan>>) = outbound.into_iter().unzip();
-    let commit = commit_of(plans.into_iter().flatten().collect());
     let mut blocking_error = None;
-    if !commit.flows.is_empty() || !commit.bulk.patches.is_empty() || !commit.bulk.upserts.is_empty() {
+    if unchanged {
+        // The same inputs as the last committed run: the same (empty) plan, the same outcome.
+        for r in inbound.iter().chain(&reports) {
+            observer.activity(r);
+        }
+    } else {
+        let mut commit = commit_of(plans.into_iter().flatten().collect());
+        for r in reports.iter_mut().filter(|r| r.status == ActivityStatus::InProgress) {
+            r.status = ended(r);
+        }
+        let activities: Vec<&ActivityReport> = inbound.iter().chain(&reports).collect();
+        commit.fingerprint = Some((fingerprint, serde_json::to_string(&activities).expect("reports serialise")));
         if let Err(e) = ctx.stores.runs.commit(ctx.tenant, commit).await {
             tracing::warn!(tenant = %ctx.tenant.as_str(), error = %e, "a run's changes could not be applied");
-            blocking_error = Some(PublicError {
+            let e = PublicError {
                 code: "applyFailed".into(),
                 message: "The run's changes could not be written; the directory is as the previous run left it.".into(),
                 target: None,
                 details: vec![],
-            });
+            };
+            for r in reports.iter_mut().filter(|r| r.status != ActivityStatus::Skipped) {
+                r.blocking_error = Some(e.clone());
+                r.status = ActivityStatus::Failed;
+            }
+            blocking_error = Some(e);
         }
-    }
-    for r in reports.iter_mut().filter(|r| r.status == ActivityStatus::InProgress) {
-        r.blocking_error = blocking_error.clone();
-        r.status = ended(r);
-        observer.activity(r);
+        for r in &reports {
+            observer.activity(r);
+        }
     }
     let activities: Vec<ActivityReport> = inbound.into_iter().chain(reports).collect();
     let status = if blocking_error.is_some() {

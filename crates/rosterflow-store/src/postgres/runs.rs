@@ -125,6 +125,18 @@ impl RunStore for PgStore {
             dir::link(&mut tx, tenant, &c.link, source).await?;
             save(&mut tx, tenant.as_str(), c).await?;
         }
+        if let Some((fingerprint, report)) = &commit.fingerprint {
+            sqlx::query(
+                "INSERT INTO run_tenant (tenant, fingerprint, report) VALUES ($1, $2, $3)
+                 ON CONFLICT (tenant) DO UPDATE SET fingerprint = excluded.fingerprint, report = excluded.report",
+            )
+            .bind(tenant.as_str())
+            .bind(fingerprint)
+            .bind(report)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
         tx.commit().await.map_err(backend)
     }
 
@@ -136,6 +148,19 @@ impl RunStore for PgStore {
         ] {
             sqlx::query(sql).bind(tenant.as_str()).bind(flow).execute(&mut *tx).await.map_err(backend)?;
         }
+        sqlx::query("DELETE FROM run_tenant WHERE tenant = $1")
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         tx.commit().await.map_err(backend)
+    }
+
+    async fn last(&self, tenant: &TenantId) -> Result<Option<(String, String)>> {
+        sqlx::query_as("SELECT fingerprint, report FROM run_tenant WHERE tenant = $1")
+            .bind(tenant.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)
     }
 }

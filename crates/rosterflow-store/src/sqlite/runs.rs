@@ -97,6 +97,14 @@ impl RunStore for SqliteStore {
                 dir::link(conn, &t, &c.link, source)?;
                 save(conn, t.as_str(), c)?;
             }
+            if let Some((fingerprint, report)) = &commit.fingerprint {
+                conn.prepare_cached(
+                    "INSERT INTO run_tenant (tenant, fingerprint, report) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (tenant) DO UPDATE SET fingerprint = excluded.fingerprint, report = excluded.report",
+                )
+                .and_then(|mut s| s.execute(params![t.as_str(), fingerprint, report]))
+                .map_err(backend)?;
+            }
             Ok(())
         })
         .await
@@ -111,8 +119,18 @@ impl RunStore for SqliteStore {
             ] {
                 c.execute(sql, params![t, flow]).map_err(backend)?;
             }
+            c.execute("DELETE FROM run_tenant WHERE tenant = ?1", params![t]).map_err(backend)?;
             Ok(())
         })
         .await
+    }
+
+    async fn last(&self, tenant: &TenantId) -> Result<Option<(String, String)>> {
+        use rusqlite::OptionalExtension;
+        self.read(|c| {
+            c.prepare_cached("SELECT fingerprint, report FROM run_tenant WHERE tenant = ?1")?
+                .query_row(params![tenant.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
     }
 }
