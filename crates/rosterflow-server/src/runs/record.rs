@@ -174,11 +174,16 @@ impl Activities {
 /// run holds it), so nothing will end them. They become `failed`, with a blocking error saying why, and so do
 /// their activities still in progress. Reads of runs call this first, so a client never waits on a dead run.
 pub async fn settle(app: &AppState, tenant: &TenantId) -> Result<()> {
+    let running: Vec<Resource> = runs(app, tenant).await?.into_iter().filter(|r| is_running(&r.doc)).collect();
+    if running.is_empty() {
+        return Ok(());
+    }
+    // The lease is read after the runs: a run is recorded only once its lease is held, so a run listed here
+    // that the lease does not name now has lost it or ended (and `fail_abandoned` re-checks the latter).
     let now = Utc::now().timestamp_millis();
-    let lease = app.stores.leases.current(tenant).await?;
-    let live = lease.filter(|l| l.live(now)).map(|l| l.run_id);
-    for run in runs(app, tenant).await? {
-        if is_running(&run.doc) && live.as_deref() != Some(run.id.as_str()) {
+    let live = app.stores.leases.current(tenant).await?.filter(|l| l.live(now)).map(|l| l.run_id);
+    for run in running {
+        if live.as_deref() != Some(run.id.as_str()) {
             fail_abandoned(app, tenant, &run.id).await?;
         }
     }
