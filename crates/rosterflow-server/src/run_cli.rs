@@ -69,7 +69,7 @@ pub async fn plan(args: &RunArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&preview)?);
         return Ok(());
     }
-    println!("{:<38} {:<52} {:<34} {:<34} {}", "flow", "type (flow set)", "create", "update", "remove");
+    println!("{:<38} {:<52} {:<34} {:<34} remove", "flow", "type (flow set)", "create", "update");
     for f in &preview.flows {
         println!(
             "{:<38} {:<52} {:<34} {:<34} {}",
