@@ -69,7 +69,7 @@ pub async fn plan(args: &RunArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&preview)?);
         return Ok(());
     }
-    println!("{:<38} {:<52} {:<34} {:<34} {}", "flow", "type (flow set)", "create", "update", "remove");
+    println!("{:<38} {:<52} {:<34} {:<34} remove", "flow", "type (flow set)", "create", "update");
     for f in &preview.flows {
         println!(
             "{:<38} {:<52} {:<34} {:<34} {}",
@@ -79,8 +79,11 @@ pub async fn plan(args: &RunArgs) -> anyhow::Result<()> {
             counts(&f.updates),
             counts(&f.removals)
         );
-        for w in &f.warnings {
+        for w in f.warnings.iter().take(5) {
             println!("    warning {}: {}", w.code, w.message);
+        }
+        if f.warnings.len() > 5 {
+            println!("    ... {} more warnings (--json lists them)", f.warnings.len() - 5);
         }
     }
     eprintln!("planned in {:.2} s", started.elapsed().as_secs_f64());
@@ -96,7 +99,7 @@ impl RunObserver for Printer {
     fn activity(&self, r: &ActivityReport) {
         if !self.json && r.status != run::ActivityStatus::InProgress {
             eprintln!("{:<38} {:<52} {:?}", flow_id(&r.flow), r.display_name, r.status);
-            for w in r.warnings.iter().chain(&r.errors) {
+            for w in r.errors.iter().chain(&r.warnings).take(5) {
                 eprintln!("    {}: {}", w.code, w.message);
             }
         }

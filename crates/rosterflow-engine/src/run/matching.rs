@@ -117,7 +117,7 @@ impl DirectoryIndex {
     }
 }
 
-fn source_value<'r>(roster: &'r Roster, row: u32, source: SourceId) -> Option<&'r str> {
+fn source_value(roster: &Roster, row: u32, source: SourceId) -> Option<&str> {
     let field = match source {
         SourceId::SourcedId => return Some(roster.id(Kind::User, row)),
         SourceId::Username => user::USERNAME,

@@ -48,7 +48,8 @@ fn ended(r: &ActivityReport) -> ActivityStatus {
 struct Prepared {
     inbound: Vec<ActivityReport>,
     outbound: Vec<(ActivityReport, Option<FlowPlan>)>,
-    /// The digest of the inputs the plan came from.
+    /// The digest of the inputs the next run will have if this one commits (the directory's match keys then
+    /// include the users this run creates).
     fingerprint: String,
     /// The inputs are those of the last committed run: nothing to plan, its activities are the answer.
     unchanged: bool,
@@ -67,6 +68,8 @@ fn fingerprint(
         h.update(flow.as_bytes());
         h.update(&seq.unwrap_or(-1).to_le_bytes());
     }
+    let mut keys: Vec<&rosterflow_store::directory::UserKeys> = keys.iter().collect();
+    keys.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     for k in keys {
         for v in [Some(&k.id), k.user_principal_name.as_ref(), k.mail.as_ref(), k.employee_id.as_ref()] {
             h.update(v.map_or(&[0xff][..], |v| v.as_bytes()));
@@ -161,18 +164,17 @@ async fn prepare(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<Pre
     for ib in &config.inbound {
         snapshots.push((ib.id.clone(), ctx.stores.roster.latest_snapshot(tenant, &ib.id).await?.map(|s| s.seq)));
     }
-    let fingerprint = fingerprint(&config, &snapshots, &keys);
     if let Some((last, report)) = ctx.stores.runs.last(tenant).await? {
-        if last == fingerprint {
+        if last == fingerprint(&config, &snapshots, &keys) {
             if let Ok(activities) = serde_json::from_str::<Vec<ActivityReport>>(&report) {
                 let (inbound, outbound): (Vec<_>, Vec<_>) =
                     activities.into_iter().partition(|a| matches!(a.flow, ActivityFlow::Inbound { .. }));
                 let outbound = outbound.into_iter().map(|a| (a, None)).collect();
-                return Ok(Prepared { inbound, outbound, fingerprint, unchanged: true });
+                return Ok(Prepared { inbound, outbound, fingerprint: last, unchanged: true });
             }
         }
     }
-    let directory = DirectoryIndex::new(keys);
+    let directory = DirectoryIndex::new(keys.clone());
     let mut sources = Vec::new();
     let mut inbound = Vec::new();
     for (ib, (_, seq)) in config.inbound.iter().zip(&snapshots) {
@@ -257,7 +259,29 @@ async fn prepare(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<Pre
             outbound.push((r, Some(plan)));
         }
     }
+    let fingerprint = fingerprint(&config, &snapshots, &with_created(keys, &outbound));
     Ok(Prepared { inbound, outbound, fingerprint, unchanged: false })
+}
+
+/// The directory's match keys once the planned users are created (a created user's only match key is its UPN).
+fn with_created(
+    mut keys: Vec<rosterflow_store::directory::UserKeys>,
+    outbound: &[(ActivityReport, Option<FlowPlan>)],
+) -> Vec<rosterflow_store::directory::UserKeys> {
+    let known: FxHashSet<String> = keys.iter().map(|k| k.id.clone()).collect();
+    for o in outbound.iter().filter_map(|(_, p)| p.as_ref()).flat_map(|p| &p.upserts) {
+        if o.kind == rosterflow_model::directory::ObjectKind::User && !known.contains(&o.id) {
+            let upn = o.doc.get("userPrincipalName").and_then(serde_json::Value::as_str);
+            keys.push(rosterflow_store::directory::UserKeys {
+                id: o.id.clone(),
+                user_principal_name: upn.map(rosterflow_model::directory::fold),
+                ..Default::default()
+            });
+        }
+    }
+    keys.sort_by(|a, b| a.id.cmp(&b.id));
+    keys.dedup_by(|a, b| a.id == b.id);
+    keys
 }
 
 /// Every flow's changes as one commit.

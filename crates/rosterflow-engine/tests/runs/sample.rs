@@ -133,8 +133,9 @@ async fn the_sample_provisions_every_flow_type_and_an_unchanged_rerun_writes_not
         for f in &preview.flows {
             assert!(f.creates.is_empty() && f.updates.is_empty() && f.removals.is_empty(), "{f:#?}");
         }
-        let (again, _) = b.run(&t).await;
-        assert_ne!(again.status, RunStatus::Failed);
+        let (again, seen) = b.run(&t).await;
+        assert_eq!(again, report, "the same inputs, the same outcome");
+        assert!(seen.iter().all(|a| a.status != ActivityStatus::InProgress), "nothing was planned again");
         assert_eq!(b.versions(&t).await, before);
     }
 }
