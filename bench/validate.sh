@@ -73,6 +73,7 @@ fi
 # ?resource=file, one PATCH ?action=append streaming the file, PATCH ?action=flush), then POST validate and the
 # operation's Location polled until it ends. No inbound flow is bound (FLOW=1 binds one): the figure compares
 # with the CLI's, and snapshot loads are measured above.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 http_hook() {
@@ -105,15 +106,17 @@ http_hook() {
         curl -sf -X PATCH "$u&action=flush&position=$size" > /dev/null
     done
     local t1; t1=$(date +%s.%N)
+    local cpu0; cpu0=$(cpu_seconds "$pid")
     local op; op=$(curl -sf -D - -o /dev/null "${auth[@]}" -X POST "$base/dataConnectors/$connector/validate" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
     local body
     until body=$(curl -sf "${auth[@]}" "$op") && grep -q '"status":"\(succeeded\|failed\)"' <<< "$body"; do sleep 0.2; done
     local t2; t2=$(date +%s.%N)
+    local cpu1; cpu1=$(cpu_seconds "$pid")
     local rss; rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
-    awk -v a="$t0" -v b="$t1" -v c="$t2" -v bytes="$bytes" -v e="$enrollments" -v rss="$rss" 'BEGIN {
+    awk -v a="$t0" -v b="$t1" -v c="$t2" -v bytes="$bytes" -v e="$enrollments" -v rss="$rss" -v cpu="$(awk -v x="$cpu0" -v y="$cpu1" 'BEGIN {print y - x}')" 'BEGIN {
         printf "   upload (Data Lake append, one request per file): %.2f s, %.0f MiB/s\n", b - a, bytes / 1048576 / (b - a)
-        printf "   validate (POST to succeeded, polled every 0.2 s): %.2f s, %.2f M enrollment rows/s; server peak RSS %.0f MiB\n",
-            c - b, e / (c - b) / 1e6, rss / 1024 }'
+        printf "   validate (POST to succeeded, polled every 0.2 s): %.2f s wall, %.2f s of server CPU (%.0f %% of a core); %.2f M enrollment rows/s wall; server peak RSS %.0f MiB\n",
+            c - b, cpu, 100 * cpu / (c - b), e / (c - b) / 1e6, rss / 1024 }'
     python3 -c 'import json, sys; o = json.loads(sys.argv[1]); print("   operation:", o["status"], "-", o["statusDetail"], "-", len(o["errors"]), "error groups,", len(o["warnings"]), "warning groups")' "$body"
 }
 
