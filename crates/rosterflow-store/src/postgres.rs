@@ -2,7 +2,9 @@
 //! one transaction; the row lock taken by `SELECT ... FOR UPDATE` orders concurrent writers of one item, and
 //! the unique and reference tables' keys decide races between items.
 
+mod leases;
 mod roster;
+mod runs;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};

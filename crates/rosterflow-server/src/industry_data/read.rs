@@ -198,7 +198,8 @@ async fn query(
     cast: Option<&TypeDef>,
     q: &QueryOptions,
 ) -> ApiResult<Vec<Value>> {
-    let items = load_all(app, ctx.tenant, set, parent).await?;
+    let mut items = load_all(app, ctx.tenant, set, parent).await?;
+    crate::runs::readiness::show(app, ctx.tenant, set.name, items.iter_mut().map(|i| &mut i.doc)).await?;
     let s = schema();
     let docs = items
         .iter()
@@ -292,7 +293,8 @@ pub(super) async fn get(
     cast: Option<&TypeDef>,
 ) -> ApiResult<Response> {
     let q = query_options(ctx, set, false)?;
-    let item = load_as(app, ctx.tenant, set, parent, id, cast).await?;
+    let mut item = load_as(app, ctx.tenant, set, parent, id, cast).await?;
+    crate::runs::readiness::show(app, ctx.tenant, set.name, std::iter::once(&mut item.doc)).await?;
     let mut value = wire(set, &item);
     if let (Some(select), Value::Object(m)) = (&q.select, &mut value) {
         select_properties(m, select);

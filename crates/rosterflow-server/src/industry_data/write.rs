@@ -47,7 +47,7 @@ fn check_builtin_binds(bindings: &[Binding]) -> ApiResult<()> {
 
 /// The unique keys and references a document must keep: top-level binds live in the document and hold for as
 /// long as it does.
-fn constraints(set: &EntitySet, ty: &TypeDef, doc: &Map<String, Value>) -> Constraints {
+pub(crate) fn constraints(set: &EntitySet, ty: &TypeDef, doc: &Map<String, Value>) -> Constraints {
     let refs = doc
         .iter()
         .filter_map(|(k, v)| {
@@ -310,7 +310,7 @@ pub(super) async fn delete(
 }
 
 pub(super) async fn operation(
-    app: &AppState,
+    app: &Arc<AppState>,
     ctx: &Ctx<'_>,
     set: &EntitySet,
     parent: Option<String>,
@@ -323,9 +323,9 @@ pub(super) async fn operation(
         None => None,
     };
     match (name, item) {
-        // Reset re-provisions a flow from scratch at its next run and clears its errors. Until runs exist there is
-        // nothing to clear, so accepting it is the whole effect.
-        ("reset", _) => Ok(no_content(StatusCode::ACCEPTED)),
+        ("reset", Some(flow)) => super::runs::reset(app, ctx, &flow).await,
+        ("start", None) => super::runs::start(app, ctx).await,
+        ("getStatistics", run) => super::runs::statistics(app, ctx, run.as_ref()).await,
         ("getUploadSession", Some(connector)) => super::upload::get_upload_session(app, ctx, &connector).await,
         ("validate", Some(connector)) => super::validate::validate(app, ctx, &connector).await,
         _ => {

@@ -13,5 +13,8 @@ mod outbound_api;
 mod persistence;
 mod production_auth;
 mod roster_cli;
+mod runs;
+mod runs_e2e;
+mod runs_resilience;
 mod uploads;
 mod validate;

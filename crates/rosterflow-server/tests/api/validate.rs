@@ -22,7 +22,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// The files of a fixture set, by name.
-fn files_of(name: &str) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn files_of(name: &str) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<_> = std::fs::read_dir(fixture(name))
         .unwrap()
         .map(|e| e.unwrap())
@@ -49,7 +49,7 @@ async fn flow(c: &Client, connector: &str) -> String {
 }
 
 /// A new session of `connector` with `files` uploaded by Put Blob.
-async fn upload(c: &Client, connector: &str, files: &[(String, Vec<u8>)]) -> Session {
+pub(crate) async fn upload(c: &Client, connector: &str, files: &[(String, Vec<u8>)]) -> Session {
     let s = Session::get(c, connector, false).await;
     for (name, data) in files {
         s.put_blob(name, data).await.ok(201);
@@ -58,7 +58,7 @@ async fn upload(c: &Client, connector: &str, files: &[(String, Vec<u8>)]) -> Ses
 }
 
 /// POST validate: 202, and the operation's URL from `Location`.
-async fn validate(c: &Client, connector: &str) -> String {
+pub(crate) async fn validate(c: &Client, connector: &str) -> String {
     let r = c.send(Method::POST, &format!("dataConnectors/{connector}/validate"), None).await;
     r.expect(202);
     let location = r.header("location").expect("a Location header").to_string();
@@ -67,7 +67,7 @@ async fn validate(c: &Client, connector: &str) -> String {
 }
 
 /// Poll the operation until it is done; returns it and every status seen on the way.
-async fn poll(c: &Client, location: &str) -> (Value, Vec<String>) {
+pub(crate) async fn poll(c: &Client, location: &str) -> (Value, Vec<String>) {
     let path = &location[location.find(BASE).unwrap() + BASE.len() + 1..];
     let mut seen: Vec<String> = Vec::new();
     for _ in 0..1200 {

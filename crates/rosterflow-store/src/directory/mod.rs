@@ -109,18 +109,56 @@ pub struct Link {
     pub to: String,
 }
 
-/// A run's changes, applied in one transaction: upserts first, then deletes (with their relations, both
-/// ways), then unlinks, then links. Statements are batched (multi-row `UNNEST` on PostgreSQL, prepared and
+/// A run's changes, applied in one transaction: upserts first, then patches, then deletes (with their
+/// relations, both ways), then unlinks, then links. Statements are batched (multi-row `UNNEST` on PostgreSQL, prepared and
 /// cached on SQLite), never one round trip per row. Links and unlinks are idempotent; the endpoints of
 /// links are the caller's to keep consistent (rows whose objects are missing are never shown).
 #[derive(Debug, Clone, Default)]
 pub struct Bulk {
     pub upserts: Vec<Object>,
+    pub patches: Vec<Patch>,
     pub deletes: Vec<String>,
     pub unlink: Vec<Link>,
     pub link: Vec<Link>,
     /// Marks the rows written (`Source::Run` for a run).
     pub source: Option<Source>,
+}
+
+/// A change of some properties of an existing object: a run setting what it manages and leaving the rest
+/// (an administrator's edits of other properties) alone. `set` is merged into the document ([`merge`]);
+/// `team` sets the team facet. The object keeps its `source`; an object that is gone stays gone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Patch {
+    pub id: String,
+    pub set: Map<String, Value>,
+    pub team: Option<bool>,
+}
+
+/// Merge `set` into `doc`: objects recursively (so `{"student": {"grade": "09"}}` keeps the student's other
+/// properties), `null` removes, anything else replaces.
+pub fn merge(doc: &mut Map<String, Value>, set: &Map<String, Value>) {
+    for (k, v) in set {
+        match (doc.get_mut(k), v) {
+            (_, Value::Null) => {
+                doc.remove(k);
+            }
+            (Some(Value::Object(have)), Value::Object(sub)) => merge(have, sub),
+            _ => {
+                doc.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+impl Patch {
+    /// The object as the patch leaves it.
+    pub(crate) fn applied(&self, mut object: Object) -> Object {
+        merge(Arc::make_mut(&mut object.doc), &self.set);
+        if let Some(team) = self.team {
+            object.team = team;
+        }
+        object
+    }
 }
 
 /// Whose neighbours a list reads.
