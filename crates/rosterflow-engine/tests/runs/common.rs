@@ -169,6 +169,7 @@ impl Backend {
             order: &[],
             after: None,
             limit: 10_000,
+            visible_to: None,
         };
         let mut ids: Vec<String> =
             self.stores.directory.list(t, &q).await.unwrap().objects.into_iter().map(|o| o.id).collect();
@@ -192,6 +193,7 @@ impl Backend {
             order: &[],
             after: None,
             limit: 100_000,
+            visible_to: None,
         };
         let mut v: Vec<(String, i64)> =
             self.stores.directory.list(t, &q).await.unwrap().objects.into_iter().map(|o| (o.id, o.version)).collect();
