@@ -56,12 +56,18 @@ RF=""       # http://HOST:PORT of rosterflow
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 2; }
 
-cleanup() {
+# stop_servers: ends the servers this script started (and forgets them: measure reads each one's CPU time).
+stop_servers() {
     local pid
     for pid in "${PIDS[@]}"; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
+    PIDS=()
+}
+
+cleanup() {
+    stop_servers
     if [[ -n $WORK && ${BENCH_KEEP:-0} != 1 ]]; then
         rm -rf "$WORK"
     elif [[ -n $WORK ]]; then

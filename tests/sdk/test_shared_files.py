@@ -1,6 +1,7 @@
 """Two replicas on one PostgreSQL database with their files in Azure Blob Storage, emulated by Azurite
 (Microsoft's emulator, installed by tests/azurite/install.sh): a file uploaded through one replica is read
-through the other, with the same session, and the other replica hands out the same container.
+through the other, with the same session, and the other replica hands out the same container; validating
+through the other replica reads the files from the shared store, and the operation reads the same on both.
 
 Runs when ROSTERFLOW_SHARED_DATABASE_URL names a fresh PostgreSQL database (scripts/test.sh creates one).
 """
@@ -22,7 +23,8 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 from conftest import REPO_ROOT, Rosterflow, find_binary, free_port
 from helpers import HOST, graph_client, idd
 from test_configuration_api import lake_connector_body, source_system_body
-from test_upload_sessions import datalake_client, get_upload_session, sample_files
+from msgraph_beta.generated.models.long_running_operation_status import LongRunningOperationStatus
+from test_upload_sessions import datalake_client, get_upload_session, poll_operation, sample_files, validate
 
 DATABASE = os.environ.get("ROSTERFLOW_SHARED_DATABASE_URL")
 pytestmark = [
@@ -100,7 +102,7 @@ def on(replica: Rosterflow, session_url: str) -> str:
 async def test_a_file_uploaded_through_one_replica_is_read_through_the_other(replicas, azurite):
     a, b = replicas
     token = a.token("contoso", scopes=["IndustryData-SourceSystem.ReadWrite.All",
-                                       "IndustryData-DataConnector.ReadWrite.All"])
+                                       "IndustryData-DataConnector.ReadWrite.All", "IndustryData.ReadBasic.All"])
     client_a, client_b = graph_client(a.base_url, token), graph_client(b.base_url, token)
     source = await idd(client_a).source_systems.post(source_system_body(a.industry_data_url))
     connector = await idd(client_a).data_connectors.post(lake_connector_body(a.industry_data_url, source.id))
@@ -129,3 +131,10 @@ async def test_a_file_uploaded_through_one_replica_is_read_through_the_other(rep
     objects = [o.name for o in bucket.list_blobs(name_starts_with="uploads/")]
     assert objects and all(o.startswith(f"uploads/{session['containerId']}/") for o in objects), objects
     assert not any(o.endswith(".csv") for o in objects)
+
+    # Validated through B (its job reads what A stored), the operation polled through A.
+    op, _ = await poll_operation(client_a, await validate(client_b, connector.id))
+    assert op.status == LongRunningOperationStatus.Succeeded, op.status_detail
+    assert sorted(op.validated_files) == sorted(files)
+    assert op.errors == []
+    assert {(w.code, w.target) for w in op.warnings} == {("UnsupportedFile", "big.csv"), ("UnsupportedFile", "extra.csv")}

@@ -2,11 +2,13 @@
 Python SDK has no builder for it), then Microsoft's own Azure Storage SDKs, unmodified, against the
 `sessionUrl`: azure-storage-blob (Put Blob, Put Block + Put Block List, Get Blob, List Blobs, Delete) and
 azure-storage-file-datalake (the path create / append / flush protocol of Microsoft's SDS samples), and AzCopy, with
-Microsoft's SDS v2.1 sample files (tests/fixtures/sds-v2.1).
+Microsoft's SDS v2.1 sample files (tests/fixtures/sds-v2.1); then the Graph SDK's `validate` action and its
+fileValidateOperation, polled to the end.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -16,8 +18,12 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 from azure.storage.filedatalake import FileSystemClient
+from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
+from kiota_http.middleware.options import HeadersInspectionHandlerOption
+from msgraph_beta.generated.models.industry_data.file_validate_operation import FileValidateOperation
+from msgraph_beta.generated.models.long_running_operation_status import LongRunningOperationStatus
 from msgraph_beta.generated.models.o_data_errors.o_data_error import ODataError
 
 from conftest import REPO_ROOT
@@ -55,6 +61,31 @@ async def lake(client, rosterflow):
     source_system = await idd(client).source_systems.post(source_system_body(base))
     connector = await idd(client).data_connectors.post(lake_connector_body(base, source_system.id))
     return connector.id
+
+
+async def validate(client, connector_id: str) -> str:
+    """POST validate through the SDK's builder; the operation's id from the Location header of its 202."""
+    inspect = HeadersInspectionHandlerOption(inspect_response_headers=True)
+    builder = idd(client).data_connectors.by_industry_data_connector_id(connector_id).microsoft_graph_industry_data_validate
+    await builder.post(RequestConfiguration(options=[inspect]))
+    (location,) = inspect.response_headers.get("location")
+    assert "/external/industryData/operations/" in location, location
+    return location.rsplit("/", 1)[1]
+
+
+async def poll_operation(client, op_id: str, timeout: float = 60.0) -> tuple[FileValidateOperation, list]:
+    """GET the operation (as the SDK deserializes it) until it ends; with every status seen."""
+    seen = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        op = await idd(client).operations.by_long_running_operation_id(op_id).get()
+        if not seen or seen[-1] != op.status:
+            seen.append(op.status)
+        if op.status not in (LongRunningOperationStatus.NotStarted, LongRunningOperationStatus.Running):
+            return op, seen
+        assert loop.time() < deadline, f"the operation did not finish: {seen}"
+        await asyncio.sleep(0.05)
 
 
 def container_client(session: dict, **kwargs) -> ContainerClient:
@@ -137,6 +168,50 @@ async def test_the_datalake_sdk_uploads_the_sds_sample_as_the_samples_do(client,
             assert cc.download_blob(name).readall() == data
 
 
+@pytest.mark.parametrize("sdk", ["blob", "datalake"])
+async def test_an_uploaded_sample_validates_through_the_graph_sdk(client, rosterflow, lake, sdk):
+    files = sample_files()
+    session = await get_upload_session(client, rosterflow.base_url, lake, reset=True)
+    if sdk == "blob":
+        with container_client(session) as cc:
+            for name, data in files.items():
+                cc.upload_blob(name, data)
+    else:
+        with datalake_client(session) as fs:
+            for name, data in files.items():
+                fs.get_file_client(name).upload_data(data)
+    op_id = await validate(client, lake)
+    op, seen = await poll_operation(client, op_id)
+    assert isinstance(op, FileValidateOperation), type(op)
+    assert op.status == LongRunningOperationStatus.Succeeded, op.status_detail
+    assert set(seen) <= {LongRunningOperationStatus.NotStarted, LongRunningOperationStatus.Running,
+                         LongRunningOperationStatus.Succeeded}, seen
+    assert op.errors == [] and op.warnings == [], (op.errors, op.warnings)
+    assert sorted(op.validated_files) == sorted(files)
+    assert op.created_date_time <= op.last_action_date_time
+    assert op.resource_location.endswith(f"/dataConnectors/{lake}")
+    # The session is over: its signature is refused, and validating again needs a new session.
+    with container_client(session) as cc, pytest.raises(ClientAuthenticationError):
+        cc.upload_blob("orgs.csv", b"x", overwrite=True)
+    with pytest.raises(ODataError) as e:
+        await validate(client, lake)
+    assert e.value.response_status_code == 409
+
+
+async def test_findings_reach_the_sdk_as_public_errors(client, rosterflow, lake):
+    session = await get_upload_session(client, rosterflow.base_url, lake, reset=True)
+    files = sample_files()
+    del files["orgs.csv"]
+    with container_client(session) as cc:
+        for name, data in files.items():
+            cc.upload_blob(name, data)
+    op, _ = await poll_operation(client, await validate(client, lake))
+    assert op.status == LongRunningOperationStatus.Succeeded, "validation ran to its end"
+    codes = {(e.code, e.target) for e in op.errors}
+    assert ("RequiredFileNotFound", "orgs.csv") in codes, codes
+    assert op.validated_files == [], "a refused upload processes nothing"
+
+
 async def test_wrong_positions_are_refused_and_change_nothing(client, rosterflow, lake):
     session = await get_upload_session(client, rosterflow.base_url, lake, reset=True)
     with datalake_client(session) as fs:
@@ -170,6 +245,9 @@ async def test_a_reset_session_refuses_its_old_signature(client, rosterflow, lak
 async def test_get_upload_session_needs_upload_permission_and_a_lake_connector(graph, rosterflow, reader, lake):
     with pytest.raises(ODataError) as e:
         await get_upload_session(reader, rosterflow.base_url, lake)
+    assert e.value.response_status_code == 403
+    with pytest.raises(ODataError) as e:
+        await validate(reader, lake)
     assert e.value.response_status_code == 403
     other = graph(rosterflow.token("fabrikam", scopes=["IndustryData-DataConnector.Upload"]))
     with pytest.raises(ODataError) as e:

@@ -33,28 +33,39 @@ pub enum InboundError {
 pub struct Validated {
     /// The findings (`outcome.roster` is taken: the records are in the store).
     pub outcome: Outcome,
-    /// The snapshot loaded, when a flow was given and the upload was not refused.
-    pub snapshot: Option<SnapshotInfo>,
+    /// The snapshots loaded, per flow given, unless the upload was refused.
+    pub snapshots: Vec<(String, SnapshotInfo)>,
 }
 
-/// Validate `source` and, when `flow` is given and nothing refused the upload, load its records as the flow's
-/// next snapshot. The flow's previous snapshot names the files it had (a file left out now is warned:
-/// `PreviouslyUploadedFileNotFound`). CPU work runs on tokio's blocking pool; progress goes to `progress`
-/// from there.
+impl Validated {
+    /// The snapshot loaded into `flow`, if any.
+    pub fn snapshot(&self, flow: &str) -> Option<&SnapshotInfo> {
+        self.snapshots.iter().find(|(f, _)| f == flow).map(|(_, s)| s)
+    }
+}
+
+/// Validate `source` and, unless something refused the upload, load its records as the next snapshot of each
+/// of `flows` (none: validate only). The flows' previous snapshots name the files they had (a file left out
+/// now is warned: `PreviouslyUploadedFileNotFound`). CPU work runs on tokio's blocking pool; progress goes to
+/// `progress` from there.
 pub async fn validate_and_load(
     store: Arc<dyn RosterStore>,
     tenant: TenantId,
-    flow: Option<String>,
+    flows: Vec<String>,
     mut source: Box<dyn FileSource + Send>,
     mut opts: Options,
     progress: Arc<dyn Progress + Send + Sync>,
 ) -> Result<Validated, InboundError> {
-    if let Some(flow) = &flow {
+    for flow in &flows {
         if let Some(previous) = store.latest_snapshot(&tenant, flow).await? {
-            opts.previous_files = previous.files;
+            for f in previous.files {
+                if !opts.previous_files.contains(&f) {
+                    opts.previous_files.push(f);
+                }
+            }
         }
     }
-    opts.keep_records = flow.is_some();
+    opts.keep_records = !flows.is_empty();
     let (mut outcome, rows) = tokio::task::spawn_blocking(move || {
         let outcome = validate(source.as_mut(), &opts, progress.as_ref())?;
         let rows = outcome.roster.as_ref().filter(|_| opts.keep_records).map(crate::snapshot::rows);
@@ -63,15 +74,18 @@ pub async fn validate_and_load(
     .await
     .map_err(|e| InboundError::Aborted(e.to_string()))??;
     outcome.roster = None;
-    let snapshot = match (flow, rows) {
-        (Some(flow), Some(rows)) => {
-            let meta = SnapshotMeta {
-                format: outcome.format.code().to_string(),
-                files: outcome.report.validated_files.clone(),
-            };
-            Some(store.load_snapshot(&tenant, &flow, meta, rows).await?)
+    let mut snapshots = Vec::new();
+    if let Some(rows) = rows {
+        let meta =
+            SnapshotMeta { format: outcome.format.code().to_string(), files: outcome.report.validated_files.clone() };
+        let last = flows.len().saturating_sub(1);
+        let mut rows = Some(rows);
+        for (i, flow) in flows.into_iter().enumerate() {
+            // Each flow keeps a snapshot of its own (its own first-seen and removals); the last one takes the rows.
+            let batch = if i == last { rows.take().unwrap_or_default() } else { rows.clone().unwrap_or_default() };
+            let info = store.load_snapshot(&tenant, &flow, meta.clone(), batch).await?;
+            snapshots.push((flow, info));
         }
-        _ => None,
-    };
-    Ok(Validated { outcome, snapshot })
+    }
+    Ok(Validated { outcome, snapshots })
 }

@@ -165,9 +165,24 @@ impl Decoder {
     }
 }
 
-/// The flow's active snapshot as a [`Roster`] (what a run plans from), read with one streaming scan.
+/// The flow's active snapshot as a [`Roster`], read with one streaming scan.
 pub async fn read_active(store: &dyn RosterStore, tenant: &TenantId, flow: &str) -> Result<Roster, StoreError> {
-    let mut rx = store.scan(tenant, flow, Scan::Active).await?;
+    read(store, tenant, flow, Scan::Active).await
+}
+
+/// The active records of the kinds before `first_not_read` (a run needs orgs through enrollments, not
+/// demographics, flags and relationships).
+pub async fn read_active_before(
+    store: &dyn RosterStore,
+    tenant: &TenantId,
+    flow: &str,
+    first_not_read: Kind,
+) -> Result<Roster, StoreError> {
+    read(store, tenant, flow, Scan::ActiveBelow(first_not_read as i16)).await
+}
+
+async fn read(store: &dyn RosterStore, tenant: &TenantId, flow: &str, scan: Scan) -> Result<Roster, StoreError> {
+    let mut rx = store.scan(tenant, flow, scan).await?;
     let mut d = Decoder::new();
     while let Some(chunk) = rx.recv().await {
         d.push(chunk?);

@@ -5,10 +5,10 @@
 //! `rosterflow-store`, adapted in the `validate` action: its async streams can be read on the validator's
 //! blocking thread through `tokio_util::io::SyncIoBridge`).
 //!
-//! Zip files are read here for local sources, bounded: at most [`ZipLimits::max_entries`] entries, each
-//! entry at most [`ZipLimits::max_entry_bytes`] and [`ZipLimits::max_ratio`] times its compressed size, and
-//! never more bytes than its header declares (a lying header is a bomb). Entries must be plain files at the
-//! archive's root: nested paths (`a/users.csv`, `../x`), absolute paths and nested archives are refused.
+//! Zip files are read by the store's zip reader (`rosterflow_store::files::zip`), for local sources as for
+//! upload containers, so one set of rules bounds them: entry count, sizes and compression ratio checked before
+//! anything is inflated, never more bytes than an entry declares (a lying header is a bomb), only plain files
+//! at the archive's root (nested, absolute and `..` paths, folders and zips in zips are refused).
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -86,24 +86,13 @@ impl FileSource for MemorySource {
     }
 }
 
-/// Bounds on zip archives.
-#[derive(Debug, Clone, Copy)]
-pub struct ZipLimits {
-    pub max_entries: usize,
-    pub max_entry_bytes: u64,
-    /// Largest uncompressed / compressed ratio of an entry over 1 MiB (CSV compresses 5–50×; bombs 1000×).
-    pub max_ratio: u64,
-}
-
-impl Default for ZipLimits {
-    fn default() -> Self {
-        ZipLimits { max_entries: 100, max_entry_bytes: 16 << 30, max_ratio: 1000 }
-    }
-}
+use rosterflow_store::files::is_zip;
+use rosterflow_store::files::zip::{self as zipfile, Archive};
+pub use rosterflow_store::files::ZipLimits;
 
 enum Item {
     Loose(PathBuf),
-    Entry { archive: usize, index: usize, declared: u64 },
+    Entry { archive: usize, index: usize },
 }
 
 /// A local folder (its files, and the entries of the zips in it) or a single zip file.
@@ -111,7 +100,7 @@ pub struct LocalSource {
     root: PathBuf,
     limits: ZipLimits,
     items: Vec<Item>,
-    archives: Vec<zip::ZipArchive<BufReader<File>>>,
+    archives: Vec<Archive<BufReader<File>>>,
 }
 
 impl LocalSource {
@@ -123,81 +112,45 @@ impl LocalSource {
         LocalSource { root: path.into(), limits, items: Vec::new(), archives: Vec::new() }
     }
 
+    /// The zip's entries as files, under the same rules as an upload container's zips (the store's reader).
     fn add_zip(&mut self, path: &Path, name: &str, out: &mut Listing) {
-        let problem = |code, message: String| SourceProblem { code, target: name.to_string(), message };
-        let archive = File::open(path)
-            .map_err(|e| e.to_string())
-            .and_then(|f| zip::ZipArchive::new(BufReader::new(f)).map_err(|e| e.to_string()));
-        let mut archive = match archive {
-            Ok(a) => a,
-            Err(e) => {
-                return out
-                    .problems
-                    .push(problem(Code::InvalidArchive, format!("{name} is not a readable zip archive: {e}")))
-            }
+        let unreadable = |e: std::io::Error| SourceProblem {
+            code: Code::InvalidArchive,
+            target: name.to_string(),
+            message: format!("{name} can't be read: {e}"),
         };
-        if archive.len() > self.limits.max_entries {
-            let message = format!("{name} has {} entries; at most {} are read", archive.len(), self.limits.max_entries);
-            return out.problems.push(problem(Code::ArchiveLimitExceeded, message));
+        let (entries, problems) = match File::open(path) {
+            Ok(f) => zipfile::list(BufReader::new(f), name, &self.limits),
+            Err(e) => return out.problems.push(unreadable(e)),
+        };
+        out.problems.extend(problems.into_iter().map(|p| SourceProblem {
+            code: problem_code(p.kind),
+            target: p.file,
+            message: p.message,
+        }));
+        if entries.is_empty() {
+            return;
         }
+        let archive = match File::open(path).and_then(|f| Archive::open(BufReader::new(f), self.limits)) {
+            Ok(a) => a,
+            Err(e) => return out.problems.push(unreadable(e)),
+        };
         let a = self.archives.len();
-        for index in 0..archive.len() {
-            let entry = match archive.by_index_raw(index) {
-                Ok(e) => e,
-                Err(e) => {
-                    out.problems
-                        .push(problem(Code::InvalidArchive, format!("{name}: entry {index} is unreadable: {e}")));
-                    continue;
-                }
+        self.archives.push(archive);
+        for e in entries {
+            let index = match e.source {
+                rosterflow_store::files::EntrySource::ZipEntry { index, .. } => index,
+                rosterflow_store::files::EntrySource::Blob => continue,
             };
-            let entry_name = entry.name().to_string();
-            let (size, compressed) = (entry.size(), entry.compressed_size());
-            let target = format!("{name}/{entry_name}");
-            let refuse =
-                |code, why: &str| SourceProblem { code, target: target.clone(), message: format!("{target}: {why}") };
-            if entry.is_dir() {
-                if entry_name.trim_end_matches('/').contains(['/', '\\']) || entry_name.starts_with("..") {
-                    out.problems.push(refuse(
-                        Code::UnsupportedArchiveEntry,
-                        "folders inside the archive are not read; put the files at its root",
-                    ));
-                }
-                continue;
-            }
-            if entry_name.contains(['/', '\\']) || entry_name.starts_with("..") || entry_name.contains(':') {
-                out.problems.push(refuse(
-                    Code::UnsupportedArchiveEntry,
-                    "nested or absolute paths are refused; put the files at the archive's root",
-                ));
-                continue;
-            }
-            if entry_name.to_ascii_lowercase().ends_with(".zip") {
-                out.problems.push(refuse(Code::UnsupportedArchiveEntry, "archives inside archives are not read"));
-                continue;
-            }
-            if size > self.limits.max_entry_bytes
-                || (size > 1 << 20 && size / compressed.max(1) > self.limits.max_ratio)
-            {
-                out.problems.push(refuse(
-                    Code::ArchiveLimitExceeded,
-                    &format!("{size} bytes uncompressed from {compressed}: over the limits (size or ratio)"),
-                ));
-                continue;
-            }
             out.files.push(SourceFile {
-                name: entry_name,
-                size: Some(size),
+                name: e.name,
+                size: Some(e.size),
                 archive: Some(name.to_string()),
                 handle: self.items.len(),
             });
-            self.items.push(Item::Entry { archive: a, index, declared: size });
+            self.items.push(Item::Entry { archive: a, index });
         }
-        self.archives.push(archive);
     }
-}
-
-fn is_zip(name: &str) -> bool {
-    name.to_ascii_lowercase().ends_with(".zip")
 }
 
 impl FileSource for LocalSource {
@@ -242,30 +195,79 @@ impl FileSource for LocalSource {
     fn open(&mut self, file: &SourceFile) -> std::io::Result<Box<dyn Read + Send + '_>> {
         match &self.items[file.handle] {
             Item::Loose(path) => Ok(Box::new(File::open(path)?)),
-            &Item::Entry { archive, index, declared } => {
-                let entry = self.archives[archive].by_index(index).map_err(std::io::Error::other)?;
-                Ok(Box::new(Bounded { inner: entry, left: declared }))
-            }
+            &Item::Entry { archive, index } => Ok(Box::new(self.archives[archive].entry(index)?)),
         }
     }
 }
 
-/// Fails a read that goes past the size the entry declared.
-struct Bounded<R> {
-    inner: R,
-    left: u64,
+/// The finding a problem of the store's zip reading or listing is reported as. Every one refuses the upload
+/// (the docs' "catastrophic error").
+pub fn problem_code(kind: rosterflow_store::files::ProblemKind) -> Code {
+    use rosterflow_store::files::ProblemKind;
+    match kind {
+        ProblemKind::Duplicate => Code::DuplicateFile,
+        ProblemKind::NestedPath | ProblemKind::UnsupportedEntry => Code::UnsupportedArchiveEntry,
+        ProblemKind::TooLarge => Code::ArchiveLimitExceeded,
+        ProblemKind::Malformed => Code::InvalidArchive,
+    }
 }
 
-impl<R: Read> Read for Bounded<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n as u64 > self.left {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "the entry holds more bytes than its header declares",
-            ));
-        }
-        self.left -= n as u64;
-        Ok(n)
+/// An upload container, through the store's files interface: its blobs and the entries of its zips. Its
+/// methods block on the runtime `handle`: call them on a blocking thread (the validator runs on one), never
+/// on a runtime worker.
+pub struct ContainerSource {
+    files: rosterflow_store::files::Files,
+    tenant: rosterflow_store::TenantId,
+    container: String,
+    handle: tokio::runtime::Handle,
+    entries: Vec<rosterflow_store::files::FileEntry>,
+}
+
+impl ContainerSource {
+    pub fn new(
+        files: rosterflow_store::files::Files,
+        tenant: rosterflow_store::TenantId,
+        container: String,
+        handle: tokio::runtime::Handle,
+    ) -> ContainerSource {
+        ContainerSource { files, tenant, container, handle, entries: Vec::new() }
+    }
+}
+
+impl FileSource for ContainerSource {
+    fn list(&mut self) -> std::io::Result<Listing> {
+        use rosterflow_store::files::EntrySource;
+        let listing =
+            self.handle.block_on(self.files.entries(&self.tenant, &self.container)).map_err(std::io::Error::other)?;
+        let files = listing
+            .files
+            .iter()
+            .enumerate()
+            .map(|(handle, e)| SourceFile {
+                name: e.name.clone(),
+                size: Some(e.size),
+                archive: match &e.source {
+                    EntrySource::Blob => None,
+                    EntrySource::ZipEntry { zip, .. } => Some(zip.clone()),
+                },
+                handle,
+            })
+            .collect();
+        self.entries = listing.files;
+        let problems = listing
+            .problems
+            .into_iter()
+            .map(|p| SourceProblem { code: problem_code(p.kind), target: p.file, message: p.message })
+            .collect();
+        Ok(Listing { files, problems })
+    }
+
+    fn open(&mut self, file: &SourceFile) -> std::io::Result<Box<dyn Read + Send + '_>> {
+        let entry = &self.entries[file.handle];
+        let stream = self
+            .handle
+            .block_on(self.files.open_entry(&self.tenant, &self.container, entry))
+            .map_err(std::io::Error::other)?;
+        Ok(Box::new(rosterflow_store::files::SyncReader::new(stream, self.handle.clone())))
     }
 }

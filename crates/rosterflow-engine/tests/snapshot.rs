@@ -65,7 +65,7 @@ async fn microsofts_sample_becomes_the_snapshot_and_a_removed_record_goes_inacti
         let first = validate_and_load(
             stores.roster.clone(),
             t.clone(),
-            Some("flow-1".into()),
+            vec!["flow-1".into()],
             Box::new(LocalSource::new(sample())),
             Options::default(),
             Arc::new(NoProgress),
@@ -73,7 +73,7 @@ async fn microsofts_sample_becomes_the_snapshot_and_a_removed_record_goes_inacti
         .await
         .unwrap();
         assert!(!first.outcome.report.has_errors());
-        let s1 = first.snapshot.expect("loaded");
+        let s1 = first.snapshot("flow-1").expect("loaded").clone();
         assert_eq!((s1.seq, s1.records, s1.inserted), (1, 44, 44));
         assert_eq!(s1.format, "schoolDataSyncV2Rev1");
         assert_eq!(contents(&read_active(&*stores.roster, &t, "flow-1").await.unwrap()), expected);
@@ -87,7 +87,7 @@ async fn microsofts_sample_becomes_the_snapshot_and_a_removed_record_goes_inacti
         let second = validate_and_load(
             stores.roster.clone(),
             t.clone(),
-            Some("flow-1".into()),
+            vec!["flow-1".into()],
             Box::new(MemorySource::new(files)),
             Options::default(),
             Arc::new(NoProgress),
@@ -95,7 +95,7 @@ async fn microsofts_sample_becomes_the_snapshot_and_a_removed_record_goes_inacti
         .await
         .unwrap();
         assert_eq!(second.outcome.report.count_of(Code::PreviouslyUploadedFileNotFound), 1, "userFlags.csv forgotten");
-        let s2 = second.snapshot.unwrap();
+        let s2 = second.snapshot("flow-1").unwrap().clone();
         assert_eq!((s2.seq, s2.inserted, s2.changed, s2.removed, s2.records), (2, 0, 0, 4, 40));
         let mut rx = stores.roster.scan(&t, "flow-1", Scan::ChangedSince(1)).await.unwrap();
         let mut changed = Vec::new();
@@ -120,14 +120,14 @@ async fn a_refused_upload_loads_nothing() {
         let v = validate_and_load(
             stores.roster.clone(),
             t.clone(),
-            Some("f".into()),
+            vec!["f".into()],
             Box::new(files),
             Options::default(),
             Arc::new(NoProgress),
         )
         .await
         .unwrap();
-        assert!(v.outcome.refused && v.snapshot.is_none());
+        assert!(v.outcome.refused && v.snapshots.is_empty());
         assert_eq!(v.outcome.report.count_of(Code::RequiredFileNotFound), 2, "orgs.csv and roles.csv");
         assert!(stores.roster.latest_snapshot(&t, "f").await.unwrap().is_none());
     }

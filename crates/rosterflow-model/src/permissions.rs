@@ -155,7 +155,8 @@ const EDU_WRITE: Rule =
 /// The rule of a directory operation. `set` names the resource the docs give a permission table for:
 /// `users`, `groups`, `groups/members` (members and owners), `administrativeUnits`, `education/classes`,
 /// `education/classes/members`, `education/classes/group`, `education/schools`, `education/schools/users`,
-/// `education/users` (the list), `education/user` (one user, its classes and schools), `teams`.
+/// `education/users` (the list), `education/user` (one user, its classes and schools), `teams`,
+/// `directoryObjects` (one object by id).
 pub fn directory_rule(set: &str, access: Access) -> Option<Rule> {
     use Access::*;
     Some(match (set, access) {
@@ -195,6 +196,8 @@ pub fn directory_rule(set: &str, access: Access) -> Option<Rule> {
         }
         ("education/classes" | "education/schools" | "education/users" | "education/user", Write) => EDU_WRITE,
         ("teams", Read) => Rule::both(TEAM_READ),
+        // directoryobject-get.md: the umbrella permission, for either kind of token.
+        ("directoryObjects", Read) => Rule::both(&["Directory.Read.All", "Directory.ReadWrite.All"]),
         _ => return None,
     })
 }
@@ -215,6 +218,7 @@ pub const DIRECTORY_SETS: &[&str] = &[
     "education/users",
     "education/user",
     "teams",
+    "directoryObjects",
 ];
 
 /// Every permission name this server knows, for the dev-mode token command's help and checks.

@@ -148,9 +148,9 @@ pub fn navigation_alias(set: &EntitySet, segment: &str) -> Option<(&'static str,
         .and_then(|(_, nav, to)| by_name(to).map(|s| (*nav, s)))
 }
 
-/// Bound operations this server carries out today. The others (`validate`, `start`, `getStatistics`) are
-/// routed and authorized, and answer 501 until inbound data and runs exist.
-pub const IMPLEMENTED_OPERATIONS: &[&str] = &["reset", "getUploadSession"];
+/// Bound operations this server carries out (every one the descriptors list; an operation added to them
+/// answers 501 until it is listed here).
+pub const IMPLEMENTED_OPERATIONS: &[&str] = &["reset", "getUploadSession", "validate", "start", "getStatistics"];
 
 /// Properties whose length the docs limit (characters).
 pub const MAX_LENGTHS: &[(&str, usize)] = &[("displayName", 100), ("vendor", 100)];

@@ -50,6 +50,17 @@ impl Principal {
     pub fn holds_any(&self, permissions: &[&str]) -> bool {
         self.permissions.iter().any(|p| permissions.iter().any(|g| g.eq_ignore_ascii_case(p)))
     }
+
+    /// 403 unless the token holds one of `granting` (the permission table's entry for what is asked).
+    pub fn require_any(&self, granting: &[&str]) -> crate::error::ApiResult<()> {
+        if self.holds_any(granting) {
+            return Ok(());
+        }
+        Err(crate::error::ApiError::new(
+            rosterflow_model::ErrorKind::Forbidden,
+            format!("Insufficient privileges to complete the operation. Requires one of: {}.", granting.join(", ")),
+        ))
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -28,6 +28,10 @@ pub enum Command {
     Validate(crate::roster_cli::ValidateArgs),
     /// Write a realistic, deterministic SDS v2.1 district (for tests, benchmarks and demos).
     Generate(crate::roster_cli::GenerateArgs),
+    /// Show what the tenant's next provisioning run would create, update and remove, per flow (writes nothing).
+    Plan(crate::run_cli::RunArgs),
+    /// Run the tenant's provisioning flows once (exits 1 when the run failed).
+    Run(crate::run_cli::RunArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -71,6 +75,9 @@ pub struct ServeArgs {
     pub limits: crate::limits::Limits,
     #[command(flatten)]
     pub uploads: UploadArgs,
+    /// Runs: the on-demand limit, the scheduler, leases.
+    #[command(flatten)]
+    pub runs: crate::runs::RunArgs,
 }
 
 /// Upload sessions: where files go, how big they may be, how long sessions live (README, "Upload sessions").

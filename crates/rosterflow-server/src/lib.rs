@@ -20,6 +20,8 @@ pub mod limits;
 pub mod logging;
 pub mod request;
 pub mod roster_cli;
+pub mod run_cli;
+pub mod runs;
 pub mod secrets;
 pub mod storage;
 pub mod throttle;
@@ -53,6 +55,8 @@ pub struct AppState {
     pub throttle: throttle::Throttle,
     /// Upload sessions' signing key and public URL.
     pub storage: storage::Storage,
+    /// Runs' limits and timing, and this process as a lease holder.
+    pub runs: runs::Runs,
 }
 
 impl AppState {
@@ -76,7 +80,14 @@ impl AppState {
                 .build(),
             limits: Arc::default(),
             throttle: throttle::Throttle::off(),
+            runs: runs::Runs::new(runs::RunArgs::default()),
         }
+    }
+
+    /// These runs' limits and timing.
+    pub fn with_runs(mut self, args: runs::RunArgs) -> AppState {
+        self.runs = runs::Runs::new(args);
+        self
     }
 
     /// These limits, and the throttle they configure.
@@ -104,6 +115,7 @@ fn areas(router: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
         .merge(industry_data::router())
         .merge(directory::router())
         .merge(storage::router())
+        .merge(runs::preview::router())
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::new(ErrorKind::NotFound, format!("Resource not found for the segment '{}'.", uri.path()))
         })
@@ -135,9 +147,11 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(storage::sweep(state.clone()));
+    let scheduler = tokio::spawn(runs::schedule::run(state.clone()));
     let limits = state.limits.clone();
     let served = connections::serve(listener, app(state), &limits, shutdown).await;
     sweeper.abort();
+    scheduler.abort();
     served
 }
 
@@ -152,8 +166,11 @@ pub async fn start(args: &config::ServeArgs) -> anyhow::Result<(tokio::net::TcpL
         public_url: args.uploads.public_url.clone(),
         sweep_every: std::time::Duration::from_secs(args.uploads.upload_sweep_seconds.max(1)),
     };
-    let state =
-        Arc::new(AppState::new(stores, auth, secrets, args.max_body_bytes, storage).with_limits(args.limits.clone()));
+    let state = Arc::new(
+        AppState::new(stores, auth, secrets, args.max_body_bytes, storage)
+            .with_limits(args.limits.clone())
+            .with_runs(args.runs.clone()),
+    );
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     Ok((listener, state, addr))

@@ -1,4 +1,4 @@
-//! The `rosterflow` binary: `serve`, `token`, `validate` and `generate`.
+//! The `rosterflow` binary: `serve`, `token`, `validate`, `generate`, `plan` and `run`.
 
 use std::time::Duration;
 
@@ -46,6 +46,8 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Validate(args) => std::process::exit(rosterflow_server::roster_cli::validate(&args)?),
         Command::Generate(args) => rosterflow_server::roster_cli::generate(&args)?,
+        Command::Plan(args) => rosterflow_server::run_cli::plan(&args).await?,
+        Command::Run(args) => std::process::exit(rosterflow_server::run_cli::run_once(&args).await?),
         Command::Serve(args) => {
             rosterflow_server::logging::init(args.log_format);
             std::fs::create_dir_all(&args.data_dir)?;

@@ -10,10 +10,12 @@
 
 pub mod directory;
 pub mod files;
+pub mod leases;
 mod migrations;
 mod postgres;
 pub mod query;
 pub mod roster;
+pub mod runs;
 pub mod secrets;
 mod sqlite;
 
@@ -191,17 +193,23 @@ pub struct Stores {
     pub files: files::Files,
     /// Inbound flows' roster snapshots.
     pub roster: Arc<dyn roster::RosterStore>,
+    /// What provisioning runs wrote (each flow's managed objects and relations).
+    pub runs: Arc<dyn runs::RunStore>,
+    /// One run per tenant at a time, across replicas.
+    pub leases: Arc<dyn leases::RunLeases>,
 }
 
 impl Stores {
-    fn of<B: Store + directory::DirectoryStore + roster::RosterStore + files::Meta>(
-        backend: Arc<B>,
-        files: files::FilesConfig,
-    ) -> Result<Stores> {
+    fn of<B>(backend: Arc<B>, files: files::FilesConfig) -> Result<Stores>
+    where
+        B: Store + directory::DirectoryStore + roster::RosterStore + runs::RunStore + leases::RunLeases + files::Meta,
+    {
         Ok(Stores {
             resources: backend.clone(),
             directory: backend.clone(),
             roster: backend.clone(),
+            runs: backend.clone(),
+            leases: backend.clone(),
             files: files::Files::new(backend, files)?,
         })
     }

@@ -29,6 +29,17 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0004_roster.sqlite.sql"),
         postgres: include_str!("../migrations/0004_roster.postgres.sql"),
     },
+    Migration {
+        version: 5,
+        sqlite: include_str!("../migrations/0005_runs.sqlite.sql"),
+        postgres: include_str!("../migrations/0005_runs.postgres.sql"),
+    },
+    Migration::shared(6, include_str!("../migrations/0006_run_leases.sql")),
+    Migration {
+        version: 8,
+        sqlite: include_str!("../migrations/0008_directory.sqlite.sql"),
+        postgres: include_str!("../migrations/0008_directory.postgres.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str =

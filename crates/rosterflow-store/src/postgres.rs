@@ -4,7 +4,9 @@
 //! the unique and reference tables' keys decide races between items.
 
 mod edits;
+mod leases;
 mod roster;
+mod runs;
 
 use std::sync::Arc;
 

@@ -23,7 +23,7 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use rosterflow_model::directory::fold;
-use rosterflow_odata::{CmpOp, Expr, LambdaKind, Literal};
+use rosterflow_odata::{CmpOp, Expr, LambdaKind, Literal, Search, SearchExpr};
 
 /// The SQL dialect to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +88,11 @@ pub enum Element<'m> {
 /// Property paths (`displayName`, `student/grade`) to SQL, case-insensitively as Graph matches names.
 pub trait Mapping {
     fn field(&self, path: &[String]) -> Option<Field<'_>>;
+
+    /// How `$search` reads `property` (a name as the client spelled it); `None`: not searchable here.
+    fn searched(&self, _property: &str) -> Option<Searched> {
+        None
+    }
 }
 
 /// A bound parameter.
@@ -110,11 +115,21 @@ fn unsupported<T>(message: impl Into<String>) -> Result<T, Unsupported> {
     Err(Unsupported(message.into()))
 }
 
-/// A `$search`: clauses joined by `OR`, each a list of `property:term` joined by `AND`. A term matches a
-/// value when a word of it (the start, or after a space) starts with the term, case-insensitively.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Search {
-    pub any: Vec<Vec<(String, String)>>,
+/// How a `$search` clause on a property is served (`rosterflow_odata`'s `search_match.rs` says what a clause
+/// matches; this is the same rule over stored copies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Searched {
+    /// A tokenized property (`displayName`, `description`): `loc` holds [`search_tokens`] of the value, so
+    /// "a token of the value starts with this token of the text" is a substring test for `' ' + token`.
+    Tokens(Loc),
+    /// Any other text property: a case-insensitive prefix of the folded value at `loc`.
+    Prefix(Loc),
+}
+
+/// The stored form of a tokenized value: its [`Search::value_tokens`], each after a space. Tokens hold no
+/// whitespace, so `' ' + t` occurs in it exactly when a token starts with `t`.
+pub fn search_tokens(value: &str) -> String {
+    Search::value_tokens(value).iter().map(|t| format!(" {t}")).collect()
 }
 
 /// One `$orderby` key, resolved.
@@ -413,30 +428,38 @@ impl Sql {
         })
     }
 
-    /// A two-valued condition for a `$search` over text fields the mapping resolves.
-    pub fn search(&mut self, search: &Search, mapping: &dyn Mapping) -> Result<String, Unsupported> {
-        let mut any = Vec::new();
-        for clause in &search.any {
-            let mut all = Vec::new();
-            for (prop, term) in clause {
-                let path = vec![prop.clone()];
-                let Some(Field::Scalar { loc, ty: Type::Text, .. }) = mapping.field(&path) else {
-                    return unsupported(format!("$search is not supported on the property '{prop}'."));
-                };
-                let sql = self.loc(&loc, Type::Text);
-                let term = fold(term);
-                let n = term.chars().count();
-                let at_start = self.bind(Param::Text(term.clone()));
-                let in_word = self.bind(Param::Text(format!(" {term}")));
-                let inside = match self.dialect {
-                    Dialect::Sqlite => format!("instr({sql}, {in_word}) > 0"),
-                    Dialect::Postgres => format!("strpos({sql}, {in_word}) > 0"),
-                };
-                all.push(format!("({sql} IS NOT NULL AND (substr({sql}, 1, {n}) = {at_start} OR {inside}))"));
+    /// A two-valued condition equivalent to `Search::matches` (the parser bounds the tree's depth).
+    pub fn search(&mut self, search: &SearchExpr, mapping: &dyn Mapping) -> Result<String, Unsupported> {
+        Ok(match search {
+            SearchExpr::Or(items) | SearchExpr::And(items) => {
+                let joiner = if matches!(search, SearchExpr::Or(_)) { " OR " } else { " AND " };
+                let parts = items.iter().map(|e| self.search(e, mapping)).collect::<Result<Vec<_>, _>>()?;
+                format!("({})", parts.join(joiner))
             }
-            any.push(format!("({})", all.join(" AND ")));
-        }
-        Ok(if any.is_empty() { "(1 = 1)".into() } else { format!("({})", any.join(" OR ")) })
+            SearchExpr::Not(inner) => format!("(NOT {})", self.search(inner, mapping)?),
+            SearchExpr::Clause { property, text } => match mapping.searched(property) {
+                Some(Searched::Tokens(loc)) => {
+                    let sql = self.loc(&loc, Type::Text);
+                    let mut all = vec![format!("{sql} IS NOT NULL")];
+                    for token in Search::text_tokens(text) {
+                        let p = self.bind(Param::Text(format!(" {token}")));
+                        all.push(match self.dialect {
+                            Dialect::Sqlite => format!("instr({sql}, {p}) > 0"),
+                            Dialect::Postgres => format!("strpos({sql}, {p}) > 0"),
+                        });
+                    }
+                    format!("({})", all.join(" AND "))
+                }
+                Some(Searched::Prefix(loc)) => {
+                    let sql = self.loc(&loc, Type::Text);
+                    let prefix = fold(text);
+                    let n = prefix.chars().count();
+                    let p = self.bind(Param::Text(prefix));
+                    format!("({sql} IS NOT NULL AND substr({sql}, 1, {n}) = {p})")
+                }
+                None => return unsupported(format!("$search is not supported on the property '{property}'.")),
+            },
+        })
     }
 
     /// The SQL of each sort key's value (select them to make the next page's cursor).

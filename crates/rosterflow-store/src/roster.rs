@@ -81,6 +81,9 @@ pub struct SnapshotInfo {
 pub enum Scan {
     /// The active snapshot.
     Active,
+    /// The active records of the kinds below this one (a run reads the kinds it provisions from, not
+    /// demographics, flags or relationships).
+    ActiveBelow(i16),
     /// Records inserted, changed, removed or restored by a snapshot after this one (active or not).
     ChangedSince(i64),
     /// Everything, removed records included.

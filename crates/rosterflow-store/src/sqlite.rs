@@ -15,7 +15,9 @@
 //! share PostgreSQL instead). Other reads use a small pool of read connections and run inline: WAL readers
 //! never wait for the writer, and a point read takes microseconds, less than a hop to a blocking thread would.
 
+mod leases;
 mod roster;
+mod runs;
 
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex, RwLock};
@@ -149,6 +151,7 @@ impl SqliteStore {
             .map_err(|_| StoreError::Backend(format!("{} is in use by another rosterflow process", path.display())))?;
         let mut conn = connect(path)?;
         migrate(&mut conn)?;
+        leases::clear(&conn)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let cache = Cache::default();
         let writer_cache = cache.clone();

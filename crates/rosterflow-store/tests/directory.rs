@@ -50,6 +50,7 @@ fn query<'a>(
         related,
         filter: None,
         search: None,
+        visible_to: None,
         order: &[],
         after: None,
         limit,

@@ -1,7 +1,8 @@
 //! Differential property test of `rosterflow_store::query`: for random objects and random `$filter`s within
 //! the supported subset, the rows SQL selects are exactly the documents `Filter::matches` accepts, and keyset
-//! paging in `$orderby` order yields exactly the evaluator's order (then id). On SQLite always; on PostgreSQL
-//! too when `ROSTERFLOW_TEST_DATABASE_URL` is set.
+//! paging in `$orderby` order yields exactly the evaluator's order (then id); and for random objects and
+//! `$search`es, the rows SQL selects are exactly those `Search::matches` accepts. On SQLite always; on
+//! PostgreSQL too when `ROSTERFLOW_TEST_DATABASE_URL` is set.
 //!
 //! Longer runs: `PROPTEST_CASES=5000 cargo test -p rosterflow-store --test query`.
 
@@ -10,7 +11,9 @@ use std::rc::Rc;
 use proptest::prelude::*;
 use rosterflow_model::directory::{fold, sortable_time};
 use rosterflow_odata::{Filter, OrderBy, QueryOptions};
-use rosterflow_store::query::{Cursor, Dialect, Element, Field, Key, Loc, Mapping, Ops, Param, Sql, Type};
+use rosterflow_store::query::{
+    search_tokens, Cursor, Dialect, Element, Field, Key, Loc, Mapping, Ops, Param, Searched, Sql, Type,
+};
 use serde_json::{json, Map, Value};
 
 struct Props;
@@ -366,4 +369,128 @@ fn unsupported_shapes_are_refused_not_approximated() {
         let f = Filter::parse(bad).unwrap();
         assert!(Sql::new(Dialect::Sqlite, "o", "fold").filter(f.expr(), &Props).is_err(), "{bad}");
     }
+}
+
+/// `$search`'s mapping: a tokenized property (stored as `query::search_tokens`) and a prefix one.
+struct Searchable;
+
+impl Mapping for Searchable {
+    fn field(&self, _: &[String]) -> Option<Field<'_>> {
+        None
+    }
+
+    fn searched(&self, property: &str) -> Option<Searched> {
+        match property.to_ascii_lowercase().as_str() {
+            "displayname" => Some(Searched::Tokens(Loc::Json(vec!["@search", "displayName"]))),
+            "mail" => Some(Searched::Prefix(Loc::Json(vec!["mail"]))),
+            _ => None,
+        }
+    }
+}
+
+/// Texts with case changes, digits, symbols and spaces: what tokenization cuts at.
+fn search_text() -> impl Strategy<Value = String> {
+    proptest::collection::vec(prop::sample::select(vec!['a', 'A', 'b', 'B', 'ä', 'İ', '1', '.', '-', ' ', '(']), 1..6)
+        .prop_map(|cs| cs.into_iter().collect())
+}
+
+fn search() -> impl Strategy<Value = String> {
+    let clause = (prop::sample::select(vec!["displayName", "DisplayName", "mail"]), search_text())
+        .prop_filter("has text", |(_, t)| !t.trim().is_empty())
+        .prop_map(|(p, t)| format!("\"{p}:{t}\""));
+    clause.prop_recursive(3, 10, 3, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 2..4).prop_map(|v| format!("({})", v.join(" AND "))),
+            proptest::collection::vec(inner.clone(), 2..4).prop_map(|v| format!("({})", v.join(" OR "))),
+            inner.prop_map(|e| format!("NOT {e}")),
+        ]
+    })
+}
+
+fn search_doc() -> impl Strategy<Value = Map<String, Value>> {
+    (proptest::option::of(search_text()), proptest::option::of(search_text())).prop_map(|(name, mail)| {
+        let mut m = Map::new();
+        if let Some(n) = name {
+            m.insert("displayName".into(), json!(n));
+        }
+        if let Some(v) = mail {
+            m.insert("mail".into(), json!(v));
+        }
+        m
+    })
+}
+
+fn search_fold(d: &Map<String, Value>) -> String {
+    let mut f = Map::new();
+    if let Some(n) = d.get("displayName").and_then(Value::as_str) {
+        f.insert("@search".into(), json!({"displayName": search_tokens(n)}));
+    }
+    if let Some(v) = d.get("mail").and_then(Value::as_str) {
+        f.insert("mail".into(), json!(fold(v)));
+    }
+    Value::Object(f).to_string()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
+        ..ProptestConfig::default()
+    })]
+
+    /// The SQL of a `$search` selects exactly the documents `Search::matches` accepts.
+    #[test]
+    fn sql_searches_as_the_evaluator_does(docs in proptest::collection::vec(search_doc(), 0..8), text in search()) {
+        thread_local! { static PG: std::cell::RefCell<Option<Option<Pg>>> = const { std::cell::RefCell::new(None) }; }
+        let s = rosterflow_odata::Search::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let want: Vec<String> =
+            docs.iter().enumerate().filter(|(_, d)| s.matches(&Value::Object((*d).clone()))).map(|(i, _)| id(i)).collect();
+        let sql_of = |dialect| {
+            let mut sql = Sql::new(dialect, "o", "fold");
+            let cond = sql.search(s.expr(), &Searchable).expect("supported");
+            (format!("SELECT o.id FROM t o WHERE {cond} ORDER BY o.id"), sql.params)
+        };
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (id TEXT PRIMARY KEY, fold TEXT NOT NULL)").unwrap();
+        for (i, d) in docs.iter().enumerate() {
+            conn.execute("INSERT INTO t VALUES (?1, ?2)", rusqlite::params![id(i), search_fold(d)]).unwrap();
+        }
+        let (text_sql, params) = sql_of(Dialect::Sqlite);
+        let mut stmt = conn.prepare(&text_sql).unwrap();
+        let got: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(params.iter()), |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        prop_assert_eq!(&got, &want, "SQLite: {}", text);
+        PG.with_borrow_mut(|state| {
+            if let Some(Pg { rt, conn }) = state.get_or_insert_with(pg) {
+                use sqlx::Row;
+                let got: Vec<String> = rt.block_on(async {
+                    sqlx::query("DELETE FROM t").execute(&mut *conn).await.unwrap();
+                    for (i, d) in docs.iter().enumerate() {
+                        sqlx::query("INSERT INTO t (id, fold) VALUES ($1, $2::jsonb)")
+                            .bind(id(i))
+                            .bind(search_fold(d))
+                            .execute(&mut *conn)
+                            .await
+                            .unwrap();
+                    }
+                    let (text_sql, params) = sql_of(Dialect::Postgres);
+                    let mut q = sqlx::query(&text_sql);
+                    for p in &params {
+                        q = p.bind_pg(q);
+                    }
+                    q.fetch_all(&mut *conn).await.unwrap().iter().map(|r| r.get::<String, _>(0)).collect()
+                });
+                assert_eq!(got, want, "PostgreSQL: {text}");
+            }
+        });
+    }
+}
+
+#[test]
+fn search_on_an_unsearchable_property_is_refused() {
+    let s = rosterflow_odata::Search::parse("\"displayName:a\" OR \"nope:b\"").unwrap();
+    let e = Sql::new(Dialect::Sqlite, "o", "fold").search(s.expr(), &Searchable).unwrap_err();
+    assert!(e.0.contains("'nope'"), "{e}");
 }

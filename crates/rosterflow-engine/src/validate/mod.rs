@@ -97,10 +97,9 @@ pub fn validate(source: &mut dyn FileSource, opts: &Options, progress: &dyn Prog
     let listing = source.list()?;
     let mut v = Validator::new(opts);
     for p in &listing.problems {
+        // A folder is ignored (a warning); every archive problem is catastrophic and refuses the upload.
         let severity = if p.code == Code::UnsupportedFile { Severity::Warning } else { Severity::Error };
-        if matches!(p.code, Code::InvalidArchive | Code::ArchiveLimitExceeded) {
-            v.refused = true;
-        }
+        v.refused |= severity == Severity::Error;
         v.report.file(severity, p.code, &p.target, p.message.clone());
     }
     let format = opts.format.unwrap_or_else(|| Format::detect(listing.files.iter().map(|f| f.name.as_str())));

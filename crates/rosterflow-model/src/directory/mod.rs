@@ -477,7 +477,8 @@ pub struct View {
     pub props: &'static [Prop],
     /// Derives from `directoryObject`: `$count` and `$search` are advanced queries (`ConsistencyLevel: eventual`).
     pub directory_object: bool,
-    /// `$search` works on `displayName` (and `description` for groups).
+    /// The properties `$search` takes (`displayName`; `description` too on groups and administrative units,
+    /// as their resource pages say). How a clause matches: `rosterflow_odata`'s `search_match.rs`.
     pub search: &'static [&'static str],
     /// Page size without `$top`, and the largest `$top`.
     pub default_page: usize,
@@ -522,8 +523,10 @@ const fn view(name: &'static str, collection: &'static str, kind: ObjectKind, pr
 pub static USER: View = view("user", "users", ObjectKind::User, USER_PROPS);
 pub static GROUP: View =
     View { search: &["displayName", "description"], ..view("group", "groups", ObjectKind::Group, GROUP_PROPS) };
-pub static ADMINISTRATIVE_UNIT: View =
-    view("administrativeUnit", "administrativeUnits", ObjectKind::AdministrativeUnit, ADMINISTRATIVE_UNIT_PROPS);
+pub static ADMINISTRATIVE_UNIT: View = View {
+    search: &["displayName", "description"],
+    ..view("administrativeUnit", "administrativeUnits", ObjectKind::AdministrativeUnit, ADMINISTRATIVE_UNIT_PROPS)
+};
 /// Education resources are not directory objects: no advanced queries, no `$search`.
 const fn education(name: &'static str, collection: &'static str, kind: ObjectKind, props: &'static [Prop]) -> View {
     View { facet: Some(Facet::Education), directory_object: false, search: &[], ..view(name, collection, kind, props) }

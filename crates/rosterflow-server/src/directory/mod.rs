@@ -23,11 +23,17 @@ use route::{Alias, Target};
 
 mod read;
 pub mod route;
-mod search;
 mod write;
 
 /// The area's roots, as [`crate::request::ROOTS`] spells them.
-const ROOTS: &[&str] = &["/beta/users", "/beta/groups", "/beta/administrativeUnits", "/beta/education", "/beta/teams"];
+const ROOTS: &[&str] = &[
+    "/beta/users",
+    "/beta/groups",
+    "/beta/administrativeUnits",
+    "/beta/education",
+    "/beta/teams",
+    "/beta/directoryObjects",
+];
 
 /// The request, once authenticated and routed.
 pub(crate) struct Ctx<'a> {
@@ -87,7 +93,7 @@ fn access_for(method: &Method, target: &Target) -> ApiResult<(&'static str, Acce
     let read = *method == Method::GET;
     let write = |ok: bool, perm| if ok { Ok((perm, Access::Write)) } else { Err(method_not_allowed(method)) };
     match target {
-        Target::Collection { coll } | Target::Count { coll } if read => {
+        Target::Collection { coll } | Target::Count { coll } if read && !items_only(coll) => {
             Ok((coll.list_perm.unwrap_or(coll.perm), Access::Read))
         }
         Target::Collection { coll } if *method == Method::POST => write(coll.writable, coll.perm),
@@ -102,6 +108,11 @@ fn access_for(method: &Method, target: &Target) -> ApiResult<(&'static str, Acce
         Target::Alias { alias: Alias::GroupTeam, .. } if read => Ok(("teams", Access::Read)),
         _ => Err(method_not_allowed(method)),
     }
+}
+
+/// `/directoryObjects` has items, not a list (Graph serves none either).
+fn items_only(coll: &route::Collection) -> bool {
+    std::ptr::eq(coll.view, &rosterflow_model::directory::DIRECTORY_OBJECT)
 }
 
 /// 403 unless the caller holds what the permission table asks of its kind of token.

@@ -10,15 +10,17 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rosterflow_model::directory::render::{self, Shape};
-use rosterflow_model::directory::{is_guid, ObjectKind, View, DIRECTORY_OBJECT, EDUCATION_USER, GROUP, TEAM};
+use rosterflow_model::directory::{
+    is_guid, ObjectKind, View, DIRECTORY_OBJECT, EDUCATION_CLASS, EDUCATION_USER, GROUP, TEAM,
+};
 use rosterflow_model::{DomainError, ErrorKind};
-use rosterflow_odata::{Expr, QueryOptions};
+use rosterflow_odata::{CmpOp, Expr, Literal, QueryOptions};
 use rosterflow_store::directory::{ListQuery, Object, QueryError, Related};
-use rosterflow_store::query::{Cursor, Search};
+use rosterflow_store::query::Cursor;
 use serde_json::{Map, Value};
 
 use super::route::{Alias, Collection, Direction, Nav};
-use super::{search, Ctx};
+use super::Ctx;
 use crate::body::json_response;
 use crate::error::{ApiError, ApiResult};
 
@@ -33,16 +35,14 @@ pub(super) fn query_error(e: QueryError) -> ApiError {
     }
 }
 
-/// A request's query options, `$search` included.
+/// A request's query options, `$search` included (`rosterflow_odata`'s one parser; the store translates it
+/// with the same semantics as `Search::matches`).
 pub(super) struct Options {
     pub q: QueryOptions,
-    pub search: Option<Search>,
 }
 
 pub(super) fn options(ctx: &Ctx) -> ApiResult<Options> {
-    let (rest, search) = search::take(ctx.query)?;
-    let q = QueryOptions::parse(&rest)?;
-    Ok(Options { q, search })
+    Ok(Options { q: QueryOptions::parse(ctx.query)? })
 }
 
 /// Whether the filter uses `ne` or `not` (advanced-query operators on directory objects).
@@ -66,7 +66,7 @@ fn check_advanced(ctx: &Ctx, view: &View, o: &Options, count_segment: bool) -> A
     if (o.q.count || count_segment) && !ctx.eventual() {
         return Err(needs("$count"));
     }
-    if o.search.is_some() && !ctx.eventual() {
+    if o.q.search.is_some() && !ctx.eventual() {
         return Err(needs("$search"));
     }
     let advanced_filter = o.q.filter.as_ref().is_some_and(|f| negates(f.expr()));
@@ -86,6 +86,8 @@ struct Scope {
     kind: Option<ObjectKind>,
     education: bool,
     related: Option<Related>,
+    /// A delegated caller's list of classes: only its own ([`visible_to`]).
+    visible_to: Option<String>,
     /// A `directoryObject` list: each item through its own kind's view, with `@odata.type`.
     mixed: bool,
     context: String,
@@ -98,9 +100,49 @@ fn collection_scope(ctx: &Ctx, coll: &Collection) -> Scope {
         kind: Some(view.kind),
         education: view.facet == Some(rosterflow_model::directory::Facet::Education),
         related: None,
+        visible_to: visible_to(ctx, view),
         mixed: false,
         context: format!("{}/$metadata#{}", ctx.base(), coll.path),
     }
+}
+
+/// What a delegated caller sees of classes (educationclass-get.md: "the user will only see classes in which they
+/// are members"; -list-members.md: "members can only be seen by other members of the class"; -list-teachers.md,
+/// educationuser-list-classes.md alike): the classes it is a member or owner (teacher) of, in every list of
+/// classes and as the parent of every class route. An application sees every class.
+fn visible_to(ctx: &Ctx, view: &View) -> Option<String> {
+    (ctx.caller.delegated && std::ptr::eq(view, &EDUCATION_CLASS))
+        .then(|| ctx.caller.user_id.clone().unwrap_or_default())
+}
+
+/// Whether a delegated caller may see this object through `view` (see [`visible_to`]; of education users, only
+/// its own, as educationuser-get.md says: "members can only see information about their own account").
+async fn may_see(ctx: &Ctx<'_>, view: &'static View, obj: &Object) -> ApiResult<bool> {
+    if !ctx.caller.delegated {
+        return Ok(true);
+    }
+    if std::ptr::eq(view, &EDUCATION_USER) {
+        return Ok(ctx.caller.user_id.as_deref().is_some_and(|me| me.eq_ignore_ascii_case(&obj.id)));
+    }
+    let Some(me) = visible_to(ctx, view) else { return Ok(true) };
+    let this = Expr::Compare(
+        Box::new(Expr::Path(vec!["id".into()])),
+        CmpOp::Eq,
+        Box::new(Expr::Literal(Literal::Str(obj.id.clone()))),
+    );
+    let q = ListQuery {
+        view,
+        kind: Some(view.kind),
+        education: true,
+        related: None,
+        visible_to: Some(me),
+        filter: Some(&this),
+        search: None,
+        order: &[],
+        after: None,
+        limit: 0,
+    };
+    Ok(ctx.app.stores.directory.count(ctx.tenant, &q).await.map_err(query_error)? > 0)
 }
 
 /// A delegated caller of an education user sees the limited property set.
@@ -114,8 +156,9 @@ fn store_query<'a>(s: &'a Scope, o: &'a Options, order: &'a [(String, bool)]) ->
         kind: s.kind,
         education: s.education,
         related: s.related.clone(),
+        visible_to: s.visible_to.clone(),
         filter: o.q.filter.as_ref().map(|f| f.expr()),
-        search: o.search.as_ref(),
+        search: o.q.search.as_ref(),
         order,
         after: None,
         limit: 0,
@@ -247,7 +290,13 @@ pub(super) async fn load(ctx: &Ctx<'_>, coll: &Collection, key: &str) -> ApiResu
     } else {
         None
     };
-    found.filter(|o| coll.view.shows(o.kind, o.education, o.team)).ok_or_else(|| missing(coll, key))
+    let any_kind = std::ptr::eq(coll.view, &DIRECTORY_OBJECT);
+    let obj =
+        found.filter(|o| any_kind || coll.view.shows(o.kind, o.education, o.team)).ok_or_else(|| missing(coll, key))?;
+    if !may_see(ctx, coll.view, &obj).await? {
+        return Err(missing(coll, key));
+    }
+    Ok(obj)
 }
 
 /// Only `$select` applies to a single object.
@@ -259,7 +308,7 @@ fn single_options(ctx: &Ctx, view: &View) -> ApiResult<Option<Vec<String>>> {
         || q.top.is_some()
         || q.skip.is_some()
         || q.count
-        || o.search.is_some()
+        || q.search.is_some()
     {
         return Err(bad("Only $select applies to a single object."));
     }
@@ -270,7 +319,10 @@ fn single_options(ctx: &Ctx, view: &View) -> ApiResult<Option<Vec<String>>> {
 }
 
 fn entity(ctx: &Ctx, view: &View, context_path: &str, obj: &Object, select: Option<&[String]>) -> Response {
-    let shape = Shape { select, limited: limited(ctx, view), typed: false };
+    // A directoryObject is shown through its own kind's type, which `@odata.type` names.
+    let typed = std::ptr::eq(view, &DIRECTORY_OBJECT);
+    let view = if typed { obj.kind.base_view() } else { view };
+    let shape = Shape { select, limited: limited(ctx, view), typed };
     let mut body = Map::new();
     let context = match select {
         Some(s) => format!("{}/$metadata#{context_path}({})/$entity", ctx.base(), s.join(",")),
@@ -342,8 +394,15 @@ pub(super) async fn related(
     if let (None, Some(c)) = (nav.view, cast) {
         context.push_str(&format!("/microsoft.graph.{}", c.as_str()));
     }
-    let scope =
-        Scope { view, kind, education: nav.education, related: Some(related), mixed: nav.view.is_none(), context };
+    let scope = Scope {
+        view,
+        kind,
+        education: nav.education,
+        related: Some(related),
+        visible_to: visible_to(ctx, view),
+        mixed: nav.view.is_none(),
+        context,
+    };
     if count {
         count_scope(ctx, scope, o).await
     } else {

@@ -6,8 +6,8 @@
 use percent_encoding::percent_decode_str;
 use rosterflow_model::bind::split_key;
 use rosterflow_model::directory::{
-    ObjectKind, Relation, View, ADMINISTRATIVE_UNIT, EDUCATION_CLASS, EDUCATION_SCHOOL, EDUCATION_USER, GROUP, TEAM,
-    USER,
+    ObjectKind, Relation, View, ADMINISTRATIVE_UNIT, DIRECTORY_OBJECT, EDUCATION_CLASS, EDUCATION_SCHOOL,
+    EDUCATION_USER, GROUP, TEAM, USER,
 };
 use rosterflow_model::{DomainError, ErrorKind};
 
@@ -177,6 +177,15 @@ pub static COLLECTIONS: &[Collection] = &[
         ],
     },
     Collection { path: "teams", view: &TEAM, perm: "teams", list_perm: None, writable: false, navs: &[] },
+    // Items only (directoryobject-get.md): any user, group or administrative unit by id, through its own type.
+    Collection {
+        path: "directoryObjects",
+        view: &DIRECTORY_OBJECT,
+        perm: "directoryObjects",
+        list_perm: None,
+        writable: false,
+        navs: &[],
+    },
 ];
 
 /// A single-valued navigation that shows the item itself through another view (same id).

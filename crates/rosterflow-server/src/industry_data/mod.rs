@@ -22,13 +22,16 @@ use route::Target;
 
 mod read;
 pub mod route;
+mod runs;
 mod upload;
+mod validate;
 mod write;
 
 /// The area's root, as [`crate::request::ROOTS`] spells it.
 const ROOT: &str = "/beta/external/industryData";
 
 use read::{count, get, list, load};
+pub(crate) use write::constraints;
 use write::{create, delete, operation, update};
 
 /// The request, once authenticated and routed.
@@ -58,19 +61,17 @@ async fn dispatch(State(app): State<Arc<AppState>>, caller: Caller, req: Request
     }
 }
 
-async fn handle(app: &AppState, principal: &Caller, req: Request) -> ApiResult<Response> {
+async fn handle(app: &Arc<AppState>, principal: &Caller, req: Request) -> ApiResult<Response> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     let target = route::resolve(&path["/beta".len()..])?;
     crate::request::record_route(|| target.template());
     let access = access_for(&parts.method, &target)?;
     let set = target.set();
-    let granting = permissions::granting(set.name, access);
-    if !principal.holds_any(granting) {
-        return Err(ApiError::new(
-            ErrorKind::Forbidden,
-            format!("Insufficient privileges to complete the operation. Requires one of: {}.", granting.join(", ")),
-        ));
+    principal.require_any(permissions::granting(set.name, access))?;
+    if matches!(set.name, "runs" | "activities") {
+        // A run whose process died reads as failed, never as running forever.
+        crate::runs::settle(app, &principal.tenant).await?;
     }
     let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
     let ctx = Ctx { tenant: &principal.tenant, host, path, query: parts.uri.query().unwrap_or_default() };

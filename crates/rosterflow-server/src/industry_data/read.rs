@@ -36,7 +36,11 @@ fn item_from(r: Resource) -> ApiResult<Item> {
     let ty = schema()
         .ty(&r.odata_type)
         .ok_or_else(|| ApiError::new(ErrorKind::Internal, format!("stored type '{}' is unknown", r.odata_type)))?;
-    Ok(Item { ty, doc: r.doc.clone(), stored: Some(r) })
+    let mut doc = r.doc.clone();
+    if r.set == "operations" {
+        super::validate::settle(&mut doc);
+    }
+    Ok(Item { ty, doc, stored: Some(r) })
 }
 
 fn builtin_items(set: &EntitySet) -> Vec<Item> {
@@ -267,8 +271,9 @@ async fn query(
         found.items.truncate(page);
         let last = found.items.last().map(|(p, _)| p.clone()).or(after);
         let next = more.then(|| last.map(|p| Cursor { keys: vec![Param::Int(p.seq)], id: p.id_key })).flatten();
-        let value =
-            found.items.into_iter().map(|(_, r)| item_from(r).map(|i| wire(set, &i))).collect::<Result<_, _>>()?;
+        let mut items = found.items.into_iter().map(|(_, r)| item_from(r)).collect::<Result<Vec<_>, _>>()?;
+        crate::runs::readiness::show(app, ctx.tenant, set.name, items.iter_mut().map(|i| &mut i.doc)).await?;
+        let value = items.iter().map(|i| wire(set, i)).collect();
         return Ok(Listed { value, next, total: found.total.map(|n| n as usize) });
     }
     let offset = match cursor {
@@ -276,7 +281,8 @@ async fn query(
         Some(_) => return Err(invalid()),
         None => 0,
     } + q.skip.unwrap_or(0);
-    let items = load_all(app, ctx.tenant, set, parent).await?;
+    let mut items = load_all(app, ctx.tenant, set, parent).await?;
+    crate::runs::readiness::show(app, ctx.tenant, set.name, items.iter_mut().map(|i| &mut i.doc)).await?;
     let docs = items
         .iter()
         .filter(|i| cast.is_none_or(|c| s.derives_from(&i.ty.name, &c.name)))
@@ -383,7 +389,8 @@ pub(super) async fn get(
     cast: Option<&TypeDef>,
 ) -> ApiResult<Response> {
     let q = query_options(ctx, set, false)?;
-    let item = load_as(app, ctx.tenant, set, parent, id, cast).await?;
+    let mut item = load_as(app, ctx.tenant, set, parent, id, cast).await?;
+    crate::runs::readiness::show(app, ctx.tenant, set.name, std::iter::once(&mut item.doc)).await?;
     let mut value = wire(set, &item);
     if let (Some(select), Value::Object(m)) = (&q.select, &mut value) {
         select_properties(m, select);

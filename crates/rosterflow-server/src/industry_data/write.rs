@@ -28,7 +28,7 @@ const UPDATE_ATTEMPTS: usize = 5;
 
 /// The tenant's reference codes, cached per tenant; any write to referenceDefinitions through this process
 /// drops the tenant's entry (see docs/architecture.md on replicas).
-async fn catalog(app: &AppState, tenant: &TenantId) -> ApiResult<Arc<Catalog>> {
+pub(super) async fn catalog(app: &AppState, tenant: &TenantId) -> ApiResult<Arc<Catalog>> {
     if let Some(c) = app.catalogs.get(tenant) {
         return Ok(c);
     }
@@ -49,7 +49,7 @@ fn check_builtin_binds(bindings: &[Binding]) -> ApiResult<()> {
 
 /// The unique keys and references a document must keep: top-level binds live in the document and hold for as
 /// long as it does.
-fn constraints(set: &EntitySet, ty: &TypeDef, doc: &Map<String, Value>) -> Constraints {
+pub(crate) fn constraints(set: &EntitySet, ty: &TypeDef, doc: &Map<String, Value>) -> Constraints {
     let refs = doc
         .iter()
         .filter_map(|(k, v)| {
@@ -304,11 +304,18 @@ pub(super) async fn delete(
     }
     let stored_id = item.doc.get("id").and_then(Value::as_str).unwrap_or(id);
     app.stores.resources.delete(ctx.tenant, set.name, stored_id).await.map_err(|e| write_error(set, e))?;
+    if set.name == "inboundFlows" {
+        // Its roster snapshots go with it. The flow is gone already; rows left by a failure here are only
+        // unreachable (flow ids are never reused), so the delete still succeeds.
+        if let Err(e) = app.stores.roster.delete_flow(ctx.tenant, stored_id).await {
+            tracing::error!(error = %e, "deleting an inbound flow's snapshots");
+        }
+    }
     Ok(no_content(StatusCode::NO_CONTENT))
 }
 
 pub(super) async fn operation(
-    app: &AppState,
+    app: &Arc<AppState>,
     ctx: &Ctx<'_>,
     set: &EntitySet,
     parent: Option<String>,
@@ -321,10 +328,11 @@ pub(super) async fn operation(
         None => None,
     };
     match (name, item) {
-        // Reset re-provisions a flow from scratch at its next run and clears its errors. Until runs exist there is
-        // nothing to clear, so accepting it is the whole effect.
-        ("reset", _) => Ok(no_content(StatusCode::ACCEPTED)),
+        ("reset", Some(flow)) => super::runs::reset(app, ctx, &flow).await,
+        ("start", None) => super::runs::start(app, ctx).await,
+        ("getStatistics", run) => super::runs::statistics(app, ctx, run.as_ref()).await,
         ("getUploadSession", Some(connector)) => super::upload::get_upload_session(app, ctx, &connector).await,
+        ("validate", Some(connector)) => super::validate::validate(app, ctx, &connector).await,
         _ => {
             debug_assert!(!rosterflow_model::sets::IMPLEMENTED_OPERATIONS.contains(&name));
             Err(ApiError::new(

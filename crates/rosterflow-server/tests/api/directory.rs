@@ -14,7 +14,13 @@ use serde_json::{json, Map, Value};
 use crate::common::{Client, Reply, TestServer};
 
 /// A request with extra headers (`ConsistencyLevel`).
-async fn send(c: &Client, method: Method, path: &str, headers: &[(&str, &str)], body: Option<Value>) -> Reply {
+pub(crate) async fn send(
+    c: &Client,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> Reply {
     let mut req = c.http.request(method, format!("{}{path}", c.url));
     if let Some(t) = &c.token {
         req = req.bearer_auth(t);
@@ -32,14 +38,21 @@ async fn send(c: &Client, method: Method, path: &str, headers: &[(&str, &str)], 
     Reply { status, headers, body, text }
 }
 
-const EVENTUAL: &[(&str, &str)] = &[("ConsistencyLevel", "eventual")];
+pub(crate) const EVENTUAL: &[(&str, &str)] = &[("ConsistencyLevel", "eventual")];
 
-fn app_client(s: &TestServer, roles: &str) -> Client {
+pub(crate) fn app_client(s: &TestServer, roles: &str) -> Client {
     let roles: Vec<String> = roles.split_whitespace().map(str::to_string).collect();
     crate::common::client_for(&s.url, s.app_token(&roles))
 }
 
-fn user_body(upn: &str, name: &str) -> Value {
+/// A delegated client signed in as `user`.
+pub(crate) fn delegated_as(s: &TestServer, scopes: &str, user: &str) -> Client {
+    let scopes: Vec<String> = scopes.split_whitespace().map(str::to_string).collect();
+    let spec = TokenSpec { user_id: Some(user.to_string()), ..TokenSpec::delegated(&s.tenant, &scopes) };
+    crate::common::client_for(&s.url, s.token_with(&spec))
+}
+
+pub(crate) fn user_body(upn: &str, name: &str) -> Value {
     json!({
         "accountEnabled": true, "displayName": name, "mailNickname": upn.split('@').next().unwrap(),
         "userPrincipalName": upn, "passwordProfile": {"forceChangePasswordNextSignIn": true, "password": "Secret-123!"}
@@ -51,14 +64,14 @@ fn doc(v: Value) -> Map<String, Value> {
 }
 
 /// A small school: 2 teachers, `students` students, 2 classes in one school; class 0 has every student.
-struct School {
-    school: String,
-    classes: Vec<String>,
-    teachers: Vec<String>,
-    students: Vec<String>,
+pub(crate) struct School {
+    pub school: String,
+    pub classes: Vec<String>,
+    pub teachers: Vec<String>,
+    pub students: Vec<String>,
 }
 
-async fn seed_school(s: &TestServer, tenant: &str, students: usize) -> School {
+pub(crate) async fn seed_school(s: &TestServer, tenant: &str, students: usize) -> School {
     let t = TenantId(tenant.to_string());
     let mut bulk = Bulk { source: Some(Source::Run), ..Bulk::default() };
     let user = |name: String, role: &str| {
@@ -118,7 +131,7 @@ async fn seed_school(s: &TestServer, tenant: &str, students: usize) -> School {
     out
 }
 
-fn ids(r: &Reply) -> Vec<String> {
+pub(crate) fn ids(r: &Reply) -> Vec<String> {
     r.body["value"]
         .as_array()
         .unwrap_or_else(|| panic!("{}", r.text))
@@ -231,6 +244,21 @@ async fn users_page_filter_order_and_count_in_sql() {
     assert!(ids(r.expect(200)).is_empty(), "not inside a word");
     let r = send(&c, Method::GET, "/beta/users?$search=\"displayName:stu\"", EVENTUAL, None).await;
     assert_eq!(ids(&r).len(), 7);
+    // Tokens in any order, split at case changes and digits; NOT and parentheses (Graph's tokenized $search).
+    for (search, n) in [
+        ("\"displayName:00 student\"", 1),
+        ("\"displayName:Teacher0\"", 1),
+        ("\"displayName:teacher\" AND NOT \"displayName:1\"", 1),
+        ("(\"displayName:05\" OR \"displayName:06\") AND \"displayName:stud\"", 2),
+        ("\"DISPLAYNAME:student\" and not (\"displayName:00\" or \"displayName:01\")", 5),
+    ] {
+        let r = send(&c, Method::GET, &format!("/beta/users?$search={search}"), EVENTUAL, None).await;
+        assert_eq!(ids(r.expect(200)).len(), n, "{search}: {}", r.text);
+    }
+    for bad in ["\"mail:x\"", "pizza", "\"displayName:a\" \"displayName:b\""] {
+        let r = send(&c, Method::GET, &format!("/beta/users?$search={bad}"), EVENTUAL, None).await;
+        r.error(400);
+    }
     let r =
         send(&c, Method::GET, "/beta/users?$filter=not(startswith(displayName,'s'))&$count=true", EVENTUAL, None).await;
     assert_eq!(r.expect(200).body["@odata.count"], 2);
@@ -298,7 +326,7 @@ async fn classes_read_with_members_teachers_schools_group_and_team() {
         .await;
     assert_eq!(n.text, "4");
     // Delegated: the limited education-user view; /education/users is application-only.
-    let d = s.as_("EduRoster.ReadBasic");
+    let d = delegated_as(&s, "EduRoster.ReadBasic", &sc.students[0]);
     let me = d.get(&format!("/beta/education/users/{}", sc.students[0])).await;
     me.expect(200);
     assert_eq!(me.body["student"], json!({"externalId": "Student 00-sis"}));
@@ -313,7 +341,11 @@ async fn classes_read_with_members_teachers_schools_group_and_team() {
 #[tokio::test]
 async fn groups_members_owners_and_refs_by_hand() {
     let s = TestServer::start().await;
-    let admin = s.as_("User.ReadWrite.All Group.ReadWrite.All AdministrativeUnit.ReadWrite.All EduRoster.ReadWrite");
+    // An application: a delegated caller would see only the classes its user is in.
+    let admin = app_client(
+        &s,
+        "User.ReadWrite.All Group.ReadWrite.All AdministrativeUnit.ReadWrite.All EduRoster.ReadWrite.All",
+    );
     let u1 = admin.post("/beta/users", user_body("u1@c.test", "U1")).await.expect(201).id();
     let u2 = admin.post("/beta/users", user_body("u2@c.test", "U2")).await.expect(201).id();
     let link = |id: &str| format!("https://graph.microsoft.com/v1.0/directoryObjects/{id}");
@@ -355,6 +387,8 @@ async fn groups_members_owners_and_refs_by_hand() {
     let mine_id = created.expect(201).id();
     assert_eq!(created.body["mail"], format!("mine@{}.onmicrosoft.com", s.tenant));
     assert_eq!(ids(admin.get(&format!("/beta/groups/{mine_id}/owners")).await.expect(200)), vec![u1.clone()]);
+    let mut body = body;
+    body["mailNickname"] = json!("theirs"); // a group's alias is unique in the tenant
     let by_app = app_client(&s, "Group.ReadWrite.All").post("/beta/groups", body).await.expect(201).id();
     assert!(ids(admin.get(&format!("/beta/groups/{by_app}/owners")).await.expect(200)).is_empty());
     // Members of a hidden-membership group need Member.Read.Hidden on top.
@@ -483,7 +517,7 @@ async fn metadata_is_anonymous_and_declares_the_directory() {
 }
 
 /// A user (with this UPN) and a security group, made through the API.
-async fn user_and_group(admin: &Client, upn: &str) -> (String, String) {
+pub(crate) async fn user_and_group(admin: &Client, upn: &str) -> (String, String) {
     let user = admin.post("/beta/users", user_body(upn, "U")).await.expect(201).id();
     let body = json!({"displayName": "G", "mailNickname": "g", "mailEnabled": false, "securityEnabled": true});
     let group = admin.post("/beta/groups", body).await.expect(201).id();
@@ -491,7 +525,11 @@ async fn user_and_group(admin: &Client, upn: &str) -> (String, String) {
 }
 
 /// Every directory route: (method, path template, permission-table name, access, body).
-fn routes(sc: &School, user: &str, group: &str) -> Vec<(Method, String, &'static str, Access, Option<Value>)> {
+pub(crate) fn routes(
+    sc: &School,
+    user: &str,
+    group: &str,
+) -> Vec<(Method, String, &'static str, Access, Option<Value>)> {
     let (class, school, student) = (&sc.classes[0], &sc.school, &sc.students[0]);
     let link = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{user}")});
     let g = |p: String, set, access| (Method::GET, p, set, access, None::<Value>);
@@ -537,6 +575,22 @@ fn routes(sc: &School, user: &str, group: &str) -> Vec<(Method, String, &'static
         g(format!("/beta/education/users/{student}/classes"), "education/user", Access::Read),
         g(format!("/beta/education/users/{student}/schools"), "education/user", Access::Read),
         g(format!("/beta/teams/{class}"), "teams", Access::Read),
+        g(format!("/beta/directoryObjects/{user}"), "directoryObjects", Access::Read),
+        g(format!("/beta/directoryObjects/{group}"), "directoryObjects", Access::Read),
+        (
+            Method::POST,
+            format!("/beta/education/classes/{class}/teachers/$ref"),
+            "education/classes",
+            Access::Write,
+            Some(link.clone()),
+        ),
+        (
+            Method::DELETE,
+            format!("/beta/education/classes/{class}/teachers/{user}/$ref"),
+            "education/classes",
+            Access::Write,
+            None,
+        ),
     ]
 }
 
@@ -557,8 +611,9 @@ async fn every_route_refuses_a_missing_permission_with_403() {
             };
             let kind = if delegated { "delegated" } else { "application" };
             let token = |perms: Vec<String>| {
+                // A student of class 0: a delegated caller sees its own classes and account only.
                 let spec = if delegated {
-                    TokenSpec::delegated(&s.tenant, &perms)
+                    TokenSpec { user_id: Some(sc.students[0].clone()), ..TokenSpec::delegated(&s.tenant, &perms) }
                 } else {
                     TokenSpec::application(&s.tenant, &perms)
                 };
@@ -586,8 +641,11 @@ async fn every_route_refuses_a_missing_permission_with_403() {
                     _ => body.clone(),
                 };
                 let r = send(&token(perms), method.clone(), &path, EVENTUAL, body).await;
+                // A second POST of a $ref answers 400 (already there), a second DELETE 404 (gone): not 403.
                 assert!(
-                    r.status.is_success() || r.status.as_u16() == 400 && method == Method::POST,
+                    r.status.is_success()
+                        || r.status.as_u16() == 400 && method == Method::POST
+                        || r.status.as_u16() == 404 && method == Method::DELETE,
                     "{kind} {p} {method} {path}: {}",
                     r.text
                 );

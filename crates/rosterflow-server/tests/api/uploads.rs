@@ -18,7 +18,7 @@ use crate::common::*;
 const LAKE: &str = "microsoft.graph.industryData.azureDataLakeConnector";
 
 /// A data lake connector in the client's tenant.
-async fn lake(c: &Client) -> String {
+pub(crate) async fn lake(c: &Client) -> String {
     let ss = c.post("sourceSystems", json!({"displayName": "SIS", "userMatchingSettings": []})).await.expect(201).id();
     let body = json!({
         "@odata.type": format!("#{LAKE}"),
@@ -29,23 +29,23 @@ async fn lake(c: &Client) -> String {
 }
 
 /// A fileUploadSession and raw HTTP against its container.
-struct Session {
-    body: Value,
+pub(crate) struct Session {
+    pub(crate) body: Value,
     http: reqwest::Client,
 }
 
 impl Session {
-    async fn get(c: &Client, connector: &str, reset: bool) -> Session {
+    pub(crate) async fn get(c: &Client, connector: &str, reset: bool) -> Session {
         let op = if reset { "getUploadSession(resetSession=true)" } else { "getUploadSession" };
         let r = c.get(&format!("dataConnectors/{connector}/{LAKE}/{op}")).await;
         Session { body: r.expect(200).body.clone(), http: reqwest::Client::new() }
     }
 
-    fn container(&self) -> &str {
+    pub(crate) fn container(&self) -> &str {
         self.body["containerId"].as_str().unwrap()
     }
 
-    fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         self.body["sessionUrl"].as_str().unwrap()
     }
 
@@ -74,7 +74,7 @@ impl Session {
         Answer { status, headers, body: r.bytes().await.unwrap_or_default().to_vec() }
     }
 
-    async fn put_blob(&self, name: &str, data: &[u8]) -> Answer {
+    pub(crate) async fn put_blob(&self, name: &str, data: &[u8]) -> Answer {
         let url = self.at(name, "");
         self.send(Method::PUT, url, &[("x-ms-blob-type", "BlockBlob")], data.to_vec()).await
     }
@@ -85,15 +85,15 @@ impl Session {
 }
 
 #[derive(Debug)]
-struct Answer {
-    status: StatusCode,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
     headers: reqwest::header::HeaderMap,
     body: Vec<u8>,
 }
 
 impl Answer {
     #[track_caller]
-    fn ok(&self, status: u16) -> &Self {
+    pub(crate) fn ok(&self, status: u16) -> &Self {
         assert_eq!(self.status.as_u16(), status, "{}", String::from_utf8_lossy(&self.body));
         assert!(self.headers.contains_key("x-ms-request-id"));
         self
@@ -101,7 +101,7 @@ impl Answer {
 
     /// An Azure error: status, `x-ms-error-code`, and the code in the body (XML or Data Lake JSON).
     #[track_caller]
-    fn error(&self, status: u16, code: &str) -> String {
+    pub(crate) fn error(&self, status: u16, code: &str) -> String {
         let text = String::from_utf8_lossy(&self.body).into_owned();
         assert_eq!(self.status.as_u16(), status, "{text}");
         assert_eq!(self.headers.get("x-ms-error-code").and_then(|v| v.to_str().ok()), Some(code), "{text}");
@@ -119,7 +119,7 @@ fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, data) in entries {
         w.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();

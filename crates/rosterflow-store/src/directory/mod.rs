@@ -16,10 +16,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use rosterflow_model::directory::{render, Filter, Kind, ObjectKind, Prop, Relation, View};
-use rosterflow_odata::Expr;
+use rosterflow_odata::{Expr, Search};
 use serde_json::{Map, Value};
 
-use crate::query::{Cursor, Element, Field, Key, Loc, Mapping, Ops, Search, Type, Unsupported};
+use crate::query::{search_tokens, Cursor, Element, Field, Key, Loc, Mapping, Ops, Searched, Type, Unsupported};
 use crate::{Result, StoreError, TenantId};
 
 /// Who wrote an object or relation: a run distinguishes what it wrote from an administrator's manual edits.
@@ -72,13 +72,26 @@ impl Object {
 
     /// The values the store indexes and filters on, derived from the document by the model's one set of rules.
     pub(crate) fn index(&self) -> Indexed {
+        let mut fold = render::folded(self.kind, &self.doc);
+        let tokens: Map<String, Value> = TOKENIZED
+            .iter()
+            .filter_map(|p| Some((p.to_string(), Value::String(search_tokens(self.doc.get(*p)?.as_str()?)))))
+            .collect();
+        if !tokens.is_empty() {
+            fold.insert(SEARCH_TOKENS.into(), Value::Object(tokens));
+        }
         Indexed {
             columns: render::columns(self.kind, &self.doc),
-            fold: serde_json::to_string(&render::folded(self.kind, &self.doc)).expect("JSON serialises"),
+            fold: serde_json::to_string(&fold).expect("JSON serialises"),
             body: serde_json::to_string(&*self.doc).expect("JSON serialises"),
         }
     }
 }
+
+/// The properties `$search` matches by tokens (`Search::is_tokenized`); their tokens are kept in the folded
+/// document under [`SEARCH_TOKENS`] (no property's name starts with `@`).
+const TOKENIZED: [&str; 2] = ["displayName", "description"];
+const SEARCH_TOKENS: &str = "@search";
 
 /// What is written for an object besides its id and flags.
 pub(crate) struct Indexed {
@@ -96,18 +109,56 @@ pub struct Link {
     pub to: String,
 }
 
-/// A run's changes, applied in one transaction: upserts first, then deletes (with their relations, both
-/// ways), then unlinks, then links. Statements are batched (multi-row `UNNEST` on PostgreSQL, prepared and
+/// A run's changes, applied in one transaction: upserts first, then patches, then deletes (with their
+/// relations, both ways), then unlinks, then links. Statements are batched (multi-row `UNNEST` on PostgreSQL, prepared and
 /// cached on SQLite), never one round trip per row. Links and unlinks are idempotent; the endpoints of
 /// links are the caller's to keep consistent (rows whose objects are missing are never shown).
 #[derive(Debug, Clone, Default)]
 pub struct Bulk {
     pub upserts: Vec<Object>,
+    pub patches: Vec<Patch>,
     pub deletes: Vec<String>,
     pub unlink: Vec<Link>,
     pub link: Vec<Link>,
     /// Marks the rows written (`Source::Run` for a run).
     pub source: Option<Source>,
+}
+
+/// A change of some properties of an existing object: a run setting what it manages and leaving the rest
+/// (an administrator's edits of other properties) alone. `set` is merged into the document ([`merge`]);
+/// `team` sets the team facet. The object keeps its `source`; an object that is gone stays gone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Patch {
+    pub id: String,
+    pub set: Map<String, Value>,
+    pub team: Option<bool>,
+}
+
+/// Merge `set` into `doc`: objects recursively (so `{"student": {"grade": "09"}}` keeps the student's other
+/// properties), `null` removes, anything else replaces.
+pub fn merge(doc: &mut Map<String, Value>, set: &Map<String, Value>) {
+    for (k, v) in set {
+        match (doc.get_mut(k), v) {
+            (_, Value::Null) => {
+                doc.remove(k);
+            }
+            (Some(Value::Object(have)), Value::Object(sub)) => merge(have, sub),
+            _ => {
+                doc.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+impl Patch {
+    /// The object as the patch leaves it.
+    pub(crate) fn applied(&self, mut object: Object) -> Object {
+        merge(Arc::make_mut(&mut object.doc), &self.set);
+        if let Some(team) = self.team {
+            object.team = team;
+        }
+        object
+    }
 }
 
 /// Whose neighbours a list reads.
@@ -129,6 +180,9 @@ pub struct ListQuery<'a> {
     /// Only objects with the education facet (classes, schools).
     pub education: bool,
     pub related: Option<Related>,
+    /// Only objects this user is a member or owner of (a delegated caller's classes); an id that is no user's
+    /// (`""`) sees nothing.
+    pub visible_to: Option<String>,
     pub filter: Option<&'a Expr>,
     pub search: Option<&'a Search>,
     /// `$orderby`: property names and `desc`.
@@ -202,12 +256,16 @@ pub trait DirectoryStore: Send + Sync + 'static {
 /// A change of a stored object, run inside the write against its current state.
 pub type Edit = Box<dyn FnOnce(&mut Object) -> Result<()> + Send>;
 
-/// A view's properties as SQL: indexed columns, or paths into the folded JSON document (`fold`).
-pub struct ViewMapping(pub &'static [Prop]);
+/// A view's properties as SQL: indexed columns, or paths into the folded JSON document (`fold`); and the
+/// properties `$search` takes on it (`View::search`).
+pub struct ViewMapping {
+    pub props: &'static [Prop],
+    pub search: &'static [&'static str],
+}
 
 impl ViewMapping {
     pub fn of(view: &'static View) -> ViewMapping {
-        ViewMapping(view.props)
+        ViewMapping { props: view.props, search: view.search }
     }
 }
 
@@ -235,14 +293,14 @@ fn find(props: &'static [Prop], name: &str) -> Option<&'static Prop> {
 
 impl Mapping for ViewMapping {
     fn field(&self, path: &[String]) -> Option<Field<'_>> {
-        let prop = find(self.0, path.first()?)?;
+        let prop = find(self.props, path.first()?)?;
         match (prop.kind, path.len()) {
             (Kind::Strings, 1) => {
                 Some(Field::Collection { path: vec![prop.name], element: Element::Scalar(Type::Text, Ops::Full) })
             }
             (Kind::Objects(_, members), 1) => Some(Field::Collection {
                 path: vec![prop.name],
-                element: Element::Object(Rc::new(ViewMapping(members))),
+                element: Element::Object(Rc::new(ViewMapping { props: members, search: &[] })),
             }),
             (Kind::Object(_, members), 2) => {
                 let member = find(members, &path[1])?;
@@ -261,6 +319,18 @@ impl Mapping for ViewMapping {
                 ty: sql_type(kind),
                 ops: ops(prop.filter),
             }),
+            _ => None,
+        }
+    }
+
+    fn searched(&self, property: &str) -> Option<Searched> {
+        let name = *self.search.iter().find(|p| p.eq_ignore_ascii_case(property))?;
+        if Search::is_tokenized(name) {
+            debug_assert!(TOKENIZED.contains(&name), "{name} has stored tokens");
+            return Some(Searched::Tokens(Loc::Json(vec![SEARCH_TOKENS, name])));
+        }
+        match self.field(&[name.to_string()])? {
+            Field::Scalar { loc, ty: Type::Text, .. } => Some(Searched::Prefix(loc)),
             _ => None,
         }
     }
@@ -323,12 +393,19 @@ pub(crate) fn plan(
             "JOIN dir_relation r ON r.tenant = o.tenant AND r.{near} = o.id AND r.rel = {r} AND r.{far} = {id}"
         );
     }
+    if let Some(user) = &q.visible_to {
+        let u = sql.bind(Param::Text(user.to_ascii_lowercase()));
+        conditions.push(format!(
+            "EXISTS (SELECT 1 FROM dir_relation v WHERE v.tenant = o.tenant AND v.rel IN ('members', 'owners') \
+             AND v.from_id = o.id AND v.to_id = {u})"
+        ));
+    }
     let mapping = ViewMapping::of(q.view);
     if let Some(f) = q.filter {
         conditions.push(sql.filter(f, &mapping)?);
     }
     if let Some(s) = q.search {
-        conditions.push(sql.search(s, &mapping)?);
+        conditions.push(sql.search(s.expr(), &mapping)?);
     }
     let keys = order_keys(q.view, q.order)?;
     if let (true, Some(cursor)) = (paged, &q.after) {

@@ -6,7 +6,7 @@
 use sqlx::{PgConnection, Row};
 
 use super::{
-    object_from, plan, user_keys_from, Bulk, Edit, Link, ListQuery, Object, Page, QueryError, Source, UserKeys,
+    object_from, plan, user_keys_from, Bulk, Edit, Link, ListQuery, Object, Page, Patch, QueryError, Source, UserKeys,
 };
 use crate::postgres::PgStore;
 use crate::query::{Dialect, Param, Type};
@@ -91,6 +91,57 @@ async fn write_objects(
     Ok(())
 }
 
+/// Merge patches into the objects they name, keeping each object's `source` ([`Patch`]); an object that is
+/// gone is skipped. The objects are read and locked a chunk at a time, merged here, and written back with one
+/// `UPDATE ... FROM UNNEST` per chunk.
+pub(crate) async fn patch(conn: &mut PgConnection, tenant: &TenantId, patches: &[Patch]) -> Result<()> {
+    for chunk in patches.chunks(CHUNK) {
+        let ids: Vec<String> = chunk.iter().map(|p| p.id.to_ascii_lowercase()).collect();
+        let sql = format!("SELECT {COLUMNS} FROM dir_object o WHERE o.tenant = $1 AND o.id = ANY($2) FOR UPDATE");
+        let rows = sqlx::query(&sql).bind(tenant.as_str()).bind(&ids).fetch_all(&mut *conn).await.map_err(backend)?;
+        let mut current: rustc_hash::FxHashMap<String, Object> = Default::default();
+        for row in &rows {
+            let o = row_object(row)?;
+            current.insert(o.id.clone(), o);
+        }
+        for (p, id) in chunk.iter().zip(&ids) {
+            if let Some(o) = current.remove(id) {
+                current.insert(id.clone(), p.applied(o));
+            }
+        }
+        let n = current.len();
+        let (mut out_ids, mut team, mut bodies, mut folds) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut cols: Vec<Vec<Option<String>>> = (0..6).map(|_| Vec::with_capacity(n)).collect();
+        for (id, o) in current {
+            let ix = o.index();
+            out_ids.push(id);
+            team.push(o.team);
+            for (col, v) in cols.iter_mut().zip(ix.columns) {
+                col.push(v);
+            }
+            bodies.push(ix.body);
+            folds.push(ix.fold);
+        }
+        let mut q = sqlx::query(
+            "UPDATE dir_object d SET team = u.team, display_fold = u.d, upn_fold = u.u, mail_fold = u.m,
+                 nick_fold = u.n, ext_fold = u.e, created = u.c, body = u.body, fold = u.fold::jsonb,
+                 version = d.version + 1
+             FROM UNNEST($2::text[], $3::bool[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                         $9::text[], $10::text[], $11::text[]) AS u(id, team, d, u, m, n, e, c, body, fold)
+             WHERE d.tenant = $1 AND d.id = u.id",
+        )
+        .bind(tenant.as_str())
+        .bind(&out_ids)
+        .bind(&team);
+        for col in &cols {
+            q = q.bind(col);
+        }
+        q.bind(&bodies).bind(&folds).execute(&mut *conn).await.map_err(constraint)?;
+    }
+    Ok(())
+}
+
 /// Delete objects and every relation they are in, both ways; returns how many objects were deleted.
 pub(crate) async fn delete(conn: &mut PgConnection, tenant: &TenantId, ids: &[String]) -> Result<u64> {
     let mut n = 0;
@@ -168,6 +219,7 @@ pub(crate) async fn unlink(conn: &mut PgConnection, tenant: &TenantId, links: &[
 pub(crate) async fn apply(conn: &mut PgConnection, tenant: &TenantId, bulk: &Bulk) -> Result<()> {
     let source = bulk.source.unwrap_or(Source::Api);
     upsert(conn, tenant, &bulk.upserts, source).await?;
+    patch(conn, tenant, &bulk.patches).await?;
     delete(conn, tenant, &bulk.deletes).await?;
     unlink(conn, tenant, &bulk.unlink).await?;
     link(conn, tenant, &bulk.link, source).await.map(drop)
@@ -177,10 +229,10 @@ pub(crate) async fn apply(conn: &mut PgConnection, tenant: &TenantId, bulk: &Bul
 fn constraint(e: sqlx::Error) -> StoreError {
     if let Some(db) = e.as_database_error() {
         if db.code().as_deref() == Some("23505") {
-            return if db.constraint() == Some("dir_object_upn") {
-                StoreError::Duplicate("userPrincipalName".into())
-            } else {
-                StoreError::Exists
+            return match db.constraint() {
+                Some("dir_object_upn") => StoreError::Duplicate("userPrincipalName".into()),
+                Some("dir_object_group_nick") => StoreError::Duplicate("mailNickname".into()),
+                _ => StoreError::Exists,
             };
         }
     }

@@ -12,7 +12,7 @@ use rosterflow_model::directory::Relation;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 use super::{
-    object_from, plan, user_keys_from, Bulk, Edit, Link, ListQuery, Object, Page, QueryError, Source, UserKeys,
+    object_from, plan, user_keys_from, Bulk, Edit, Link, ListQuery, Object, Page, Patch, QueryError, Source, UserKeys,
 };
 use crate::query::{Cursor, Dialect, Param};
 use crate::sqlite::SqliteStore;
@@ -68,6 +68,29 @@ fn write_objects(
             ix.fold
         ])
         .map_err(constraint)?;
+    }
+    Ok(())
+}
+
+/// Merge patches into the objects they name, keeping each object's `source` ([`Patch`]); an object that is
+/// gone is skipped.
+pub(crate) fn patch(conn: &Connection, tenant: &TenantId, patches: &[Patch]) -> Result<()> {
+    let mut update = conn
+        .prepare_cached(
+            "UPDATE dir_object SET team = ?3, display_fold = ?4, upn_fold = ?5, mail_fold = ?6, nick_fold = ?7,
+                 ext_fold = ?8, created = ?9, body = ?10, fold = ?11, version = version + 1
+             WHERE tenant = ?1 AND id = ?2",
+        )
+        .map_err(backend)?;
+    for p in patches {
+        let id = p.id.to_ascii_lowercase();
+        let Some(current) = select_one(conn, tenant, "id", &id)? else { continue };
+        let o = p.applied(current);
+        let ix = o.index();
+        let c = &ix.columns;
+        update
+            .execute(params![tenant.as_str(), id, o.team, c[0], c[1], c[2], c[3], c[4], c[5], ix.body, ix.fold])
+            .map_err(constraint)?;
     }
     Ok(())
 }
@@ -140,6 +163,7 @@ pub(crate) fn apply(conn: &Connection, tenant: &TenantId, bulk: &Bulk) -> Result
     conn.execute_batch("PRAGMA cache_size = -131072").map_err(backend)?;
     let source = bulk.source.unwrap_or(Source::Api);
     upsert(conn, tenant, &bulk.upserts, source)?;
+    patch(conn, tenant, &bulk.patches)?;
     delete(conn, tenant, &bulk.deletes)?;
     unlink(conn, tenant, &bulk.unlink)?;
     link(conn, tenant, &bulk.link, source)
@@ -151,6 +175,8 @@ fn constraint(e: rusqlite::Error) -> StoreError {
         if f.code == rusqlite::ErrorCode::ConstraintViolation {
             return if msg.contains("upn_fold") {
                 StoreError::Duplicate("userPrincipalName".into())
+            } else if msg.contains("nick_fold") {
+                StoreError::Duplicate("mailNickname".into())
             } else {
                 StoreError::Exists
             };

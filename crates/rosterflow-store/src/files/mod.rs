@@ -17,7 +17,7 @@ mod plan;
 mod postgres;
 mod sql;
 mod sqlite;
-mod zip;
+pub mod zip;
 
 use std::sync::Arc;
 use std::time::Duration;

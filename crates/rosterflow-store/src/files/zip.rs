@@ -5,6 +5,9 @@
 //! or drive paths, backslashes); only stored and deflated entries are read; each entry's declared size, the
 //! total and the compression ratio are capped; and an entry's bytes are counted as they stream, so a lying size
 //! ends the stream with an error instead of filling memory or disk. Nothing is ever extracted to disk.
+//!
+//! The rules live here once: upload containers read their zips through [`list`] and [`Archive`] over a
+//! [`BlobReader`], and `rosterflow validate` (the engine's local source) reads local zips through the same two.
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
@@ -32,6 +35,13 @@ pub struct ZipLimits {
     pub max_entries: u64,
     pub max_entry_bytes: u64,
     pub max_total_bytes: u64,
+}
+
+impl Default for ZipLimits {
+    /// What an upload container accepts with the default [`Limits`].
+    fn default() -> ZipLimits {
+        ZipLimits::for_files(&Limits::default())
+    }
 }
 
 impl ZipLimits {
@@ -154,12 +164,8 @@ fn nested(name: &str) -> Option<&'static str> {
     }
 }
 
-/// The files of the zip blob `zip_name` (read through `reader`), and its problems.
-pub(crate) fn list<R: Read + Seek>(
-    mut reader: R,
-    zip_name: &str,
-    limits: &ZipLimits,
-) -> (Vec<FileEntry>, Vec<Problem>) {
+/// The files of the zip `zip_name` (read through `reader`), and its problems.
+pub fn list<R: Read + Seek>(mut reader: R, zip_name: &str, limits: &ZipLimits) -> (Vec<FileEntry>, Vec<Problem>) {
     let problem = |kind, file: String, message: String| Problem { kind, file, message };
     let size = match reader.seek(SeekFrom::End(0)) {
         Ok(n) => n,
@@ -268,28 +274,54 @@ pub(crate) fn duplicates(listing: &mut Listing) {
     listing.files = kept;
 }
 
-/// Entry `index`'s bytes, decompressed on a blocking thread and handed over in pieces. The stream ends with
-/// an error when the entry turns out larger than it declared (or than the limit), or its CRC is wrong.
+/// A zip whose entries [`list`] accepted, opened for reading them.
+pub struct Archive<R: Read + Seek + Send> {
+    inner: ::zip::ZipArchive<R>,
+    limits: ZipLimits,
+}
+
+impl<R: Read + Seek + Send> Archive<R> {
+    pub fn open(reader: R, limits: ZipLimits) -> std::io::Result<Archive<R>> {
+        Ok(Archive { inner: ::zip::ZipArchive::new(reader).map_err(std::io::Error::other)?, limits })
+    }
+
+    /// Entry `index`'s bytes, inflated as they are read. A read fails once the entry yields more than it
+    /// declared (or than the limit), or when its CRC is wrong at the end.
+    pub fn entry(&mut self, index: usize) -> std::io::Result<impl Read + Send + '_> {
+        let entry = self.inner.by_index(index).map_err(std::io::Error::other)?;
+        let left = entry.size().min(self.limits.max_entry_bytes);
+        Ok(Bounded { inner: entry, left })
+    }
+}
+
+/// Fails a read that goes past the size the entry declared: a lying header is a bomb.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "the zip entry holds more bytes than it declares")
+        })?;
+        Ok(n)
+    }
+}
+
+/// Entry `index`'s bytes, decompressed on a blocking thread and handed over in pieces (see [`Archive::entry`]).
 pub(crate) fn stream_entry(reader: BlobReader, index: usize, limits: ZipLimits) -> ByteStream {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
     tokio::task::spawn_blocking(move || {
         let result = (|| -> std::io::Result<()> {
-            let mut archive = ::zip::ZipArchive::new(reader).map_err(std::io::Error::other)?;
-            let mut entry = archive.by_index(index).map_err(std::io::Error::other)?;
-            let declared = entry.size().min(limits.max_entry_bytes);
-            let mut produced: u64 = 0;
+            let mut archive = Archive::open(reader, limits)?;
+            let mut entry = archive.entry(index)?;
             loop {
                 let mut buf = vec![0u8; READ_AHEAD as usize];
                 let n = entry.read(&mut buf)?;
                 if n == 0 {
                     return Ok(());
-                }
-                produced += n as u64;
-                if produced > declared {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("the zip entry holds more than the {declared} bytes it declares"),
-                    ));
                 }
                 buf.truncate(n);
                 if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {

@@ -228,6 +228,7 @@ impl RosterStore for PgStore {
         let (t, flow) = (tenant.as_str().to_string(), flow.to_string());
         let (filter, since) = match scan {
             Scan::Active => ("AND removed_in IS NULL AND $3 = $3", 0i64),
+            Scan::ActiveBelow(k) => ("AND removed_in IS NULL AND kind < $3", i64::from(k)),
             Scan::ChangedSince(m) => ("AND changed_in > $3", m),
             Scan::All => ("AND $3 = $3", 0),
         };

@@ -13,6 +13,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use rosterflow_server::auth::{dev_token, TokenSpec};
 use rosterflow_server::config::{ServeArgs, UploadArgs};
+use rosterflow_server::runs::RunArgs;
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
@@ -83,6 +84,8 @@ pub async fn serve_args(data_dir: &Path) -> ServeArgs {
         log_format: Default::default(),
         limits: Default::default(),
         uploads: UploadArgs { files_url: shared_files().await, ..Default::default() },
+        // No scheduled runs in tests (tests of the scheduler turn it on).
+        runs: RunArgs { run_schedule_seconds: 0, ..Default::default() },
     }
 }
 
@@ -410,6 +413,8 @@ pub async fn spawn_binary_with(
 ) -> Process {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rosterflow"));
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"]).arg(data_dir).args(flags);
+    // No scheduled runs unless a test asks for them.
+    cmd.env("ROSTERFLOW_RUN_SCHEDULE_SECONDS", "0");
     cmd.envs(env.iter().copied());
     if let Some(url) = postgres_url().await {
         cmd.args(["--database-url", &url]);

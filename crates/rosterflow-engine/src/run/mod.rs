@@ -8,10 +8,18 @@
 //! `industrydata-inboundactivityresults.md`, `industrydata-aggregatedinboundstatistics.md`; semantics in
 //! `shared/reference/sds-semantics.md` §0, §3, §4.
 
+pub mod config;
+pub mod desire;
+pub mod matching;
+mod pipeline;
+pub mod plan;
+
 use chrono::{DateTime, Utc};
 use rosterflow_store::secrets::Sealer;
 use rosterflow_store::{StoreError, Stores, TenantId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+pub use pipeline::{preview, reset, run};
 
 /// What a run works with.
 pub struct RunContext<'a> {
@@ -24,7 +32,7 @@ pub struct RunContext<'a> {
 }
 
 /// The flow an activity runs.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "direction")]
 pub enum ActivityFlow {
     /// An inbound flow: its latest validated snapshot read into the run.
@@ -34,7 +42,7 @@ pub enum ActivityFlow {
 }
 
 /// Graph's `industryDataActivityStatus`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ActivityStatus {
     InProgress,
@@ -56,18 +64,18 @@ pub enum RunStatus {
 }
 
 /// Graph's `publicError`: `code`, `message`, `target`, `details`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PublicError {
     pub code: String,
     pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     pub details: Vec<PublicError>,
 }
 
 /// Graph's `industryDataRunEntityCountMetric`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntityCount {
     pub active: u32,
     pub inactive: u32,
@@ -75,7 +83,7 @@ pub struct EntityCount {
 }
 
 /// Graph's `industryDataRunRoleCountMetric`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoleCount {
     pub role: String,
     pub count: u32,
@@ -83,7 +91,7 @@ pub struct RoleCount {
 
 /// What an inbound activity found in its flow's snapshot (Graph's `inboundActivityResults`, less the
 /// activity's id, name and status).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InboundResults {
     pub people: EntityCount,
@@ -95,7 +103,7 @@ pub struct InboundResults {
 }
 
 /// One activity of a run, as it stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActivityReport {
     pub flow: ActivityFlow,
@@ -159,21 +167,5 @@ pub enum RunError {
     Unavailable(String),
 }
 
-/// Run every provisioning flow of the tenant once: read the active inbound flows' snapshots, plan, apply.
-/// The caller holds the tenant's run lease for the whole call.
-pub async fn run(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<RunReport, RunError> {
-    let _ = (ctx, observer);
-    Err(RunError::Unavailable("the run engine is not built yet".into()))
-}
-
-/// What [`run`] would do now, without writing anything.
-pub async fn preview(ctx: &RunContext<'_>) -> Result<Preview, RunError> {
-    let _ = ctx;
-    Err(RunError::Unavailable("the run engine is not built yet".into()))
-}
-
-/// Make the next run reprovision `flow` (a provisioning flow's id) as if it were its first, and clear its errors.
-pub async fn reset(ctx: &RunContext<'_>, flow: &str) -> Result<(), RunError> {
-    let _ = (ctx, flow);
-    Err(RunError::Unavailable("the run engine is not built yet".into()))
-}
+#[cfg(test)]
+mod tests;

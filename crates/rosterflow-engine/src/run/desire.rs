@@ -1,0 +1,507 @@
+//! What each provisioning flow wants the directory to hold, from the rosters and its configuration: the
+//! objects it creates or manages (with the properties it manages on them) and the relations it keeps. Pure:
+//! no store, no clock (the run's time comes in), no randomness (ids are derived from what objects stand for,
+//! so a reset or a retried run reaches the same objects instead of duplicating them).
+
+use rosterflow_model::directory::{ObjectKind, Relation};
+use rosterflow_store::directory::{Link, Object};
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde_json::{json, Map, Value};
+
+use super::config::{ClassFlow, FlowKind, FlowSet, RoleGroup, UserFlow};
+use super::matching::{Identity, Person};
+use super::PublicError;
+use crate::roster::{Roster, Val};
+use crate::schema::{class, course, enrollment, org, session, user, Kind};
+
+/// One inbound flow's roster, with its people matched.
+pub struct Source {
+    /// The inbound flow's id.
+    pub inbound: String,
+    pub roster: Roster,
+    pub people: Vec<Person>,
+    pub identities: Vec<Identity>,
+}
+
+/// What every flow's desire is computed from.
+pub struct Input<'a> {
+    pub tenant: &'a str,
+    /// The run's start (created objects' `createdDateTime`).
+    pub now: &'a str,
+    pub groups: &'a [RoleGroup],
+    pub sources: &'a [Source],
+    /// Seals a password for a created user's `passwordProfile`.
+    pub seal: &'a (dyn Fn(&str) -> String + Sync),
+}
+
+/// An object a flow wants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Want {
+    /// What it stands for (`user:{sourcedId}`, `class:{inbound}:{sourcedId}`, `school:{sourcedId}`, ...).
+    pub key: String,
+    pub id: String,
+    /// The whole object, when the flow creates it: written only when the flow's state does not have the key.
+    pub create: Option<Object>,
+    /// The properties the flow manages on it; `@team` stands for the team facet.
+    pub managed: Map<String, Value>,
+    /// How a warning names it.
+    pub label: String,
+}
+
+/// Everything one flow wants.
+#[derive(Debug, Default)]
+pub struct Desired {
+    pub objects: Vec<Want>,
+    pub links: FxHashSet<Link>,
+    pub warnings: Vec<PublicError>,
+    /// People the flow would provision but can't: unmatched (and not created) or ambiguous.
+    pub skipped: u32,
+}
+
+/// A GUID derived from the tenant and what the object stands for (xxh3-128, RFC 9562 version 8 layout).
+pub fn object_id(tenant: &str, key: &str) -> String {
+    let mut bytes = Vec::with_capacity(tenant.len() + key.len() + 1);
+    bytes.extend_from_slice(tenant.as_bytes());
+    bytes.push(0x1f);
+    bytes.extend_from_slice(key.as_bytes());
+    let mut h = xxhash_rust::xxh3::xxh3_128(&bytes).to_be_bytes();
+    h[6] = (h[6] & 0x0f) | 0x80;
+    h[8] = (h[8] & 0x3f) | 0x80;
+    let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+/// A `mailNickname` from a prefix and an id: the characters Graph forbids (``@()\[]";:.<>,`` and space) and
+/// anything not ASCII become `_`; at most 64 characters.
+pub fn nickname(prefix: &str, id: &str) -> String {
+    let mut s: String = format!("{prefix}{id}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric()
+                || matches!(
+                    c,
+                    '-' | '_'
+                        | '!'
+                        | '#'
+                        | '$'
+                        | '%'
+                        | '&'
+                        | '\''
+                        | '*'
+                        | '+'
+                        | '/'
+                        | '='
+                        | '?'
+                        | '^'
+                        | '`'
+                        | '{'
+                        | '|'
+                        | '}'
+                        | '~'
+                )
+            {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    s.truncate(64);
+    s
+}
+
+fn mail_domain(tenant: &str) -> String {
+    format!("{tenant}.onmicrosoft.com")
+}
+
+/// Whether a person falls under a flow set's filter (a role at one of its orgs).
+fn in_scope(set: &FlowSet, roster: &Roster, p: &Person) -> bool {
+    set.orgs.is_none() || p.orgs.iter().any(|&o| set.includes_org(roster.id(Kind::Org, o)))
+}
+
+fn text(roster: &Roster, kind: Kind, row: u32, field: usize) -> Option<String> {
+    roster.str(kind, row, field).filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+/// The flow's desire, by type.
+pub fn desire(input: &Input, set: &FlowSet, flow_id: &str, kind: &FlowKind) -> Desired {
+    let mut d = Desired::default();
+    match kind {
+        FlowKind::User(f) => users(input, set, f, &mut d),
+        FlowKind::SecurityGroup { by_role_group, by_org_role_group } => {
+            groups_of_people(input, set, flow_id, *by_role_group, *by_org_role_group, false, &mut d)
+        }
+        FlowKind::AdministrativeUnit { by_org, by_org_role_group } => {
+            groups_of_people(input, set, flow_id, *by_org, *by_org_role_group, true, &mut d)
+        }
+        FlowKind::ClassGroup(f) => classes(input, set, f, &mut d),
+    }
+    let mut seen = FxHashSet::default();
+    d.objects.retain(|w| seen.insert(w.key.clone()));
+    d
+}
+
+// ---- users ---------------------------------------------------------------------------------------------
+
+/// The UPN a created user gets: the username when it is one, else `username@domain` (the matching setting's
+/// domain, or the tenant's initial domain).
+pub fn created_upn(tenant: &str, username: &str, domain: Option<&str>) -> String {
+    if username.contains('@') {
+        username.to_string()
+    } else {
+        format!("{username}@{}", domain.map_or_else(|| mail_domain(tenant), str::to_string))
+    }
+}
+
+fn users(input: &Input, set: &FlowSet, f: &UserFlow, d: &mut Desired) {
+    for s in input.sources {
+        let r = &s.roster;
+        for (row, p) in s.people.iter().enumerate() {
+            let Some(group) = p.role_group else { continue };
+            if !in_scope(set, r, p) {
+                continue;
+            }
+            let row = row as u32;
+            let Some(id) = s.identities[row as usize].id() else {
+                d.skipped += 1;
+                continue;
+            };
+            let sourced_id = r.id(Kind::User, row);
+            let student = input.groups[group].id.eq_ignore_ascii_case("students");
+            let mut facet = Map::new();
+            facet.insert("externalId".into(), json!(sourced_id));
+            if f.number {
+                if let Some(n) = text(r, Kind::User, row, user::USER_NUMBER) {
+                    facet.insert(if student { "studentNumber" } else { "teacherNumber" }.into(), json!(n));
+                }
+            }
+            if f.grade && student {
+                if let Some(g) = &p.grade {
+                    facet.insert("grade".into(), json!(g));
+                }
+            }
+            let mut managed = Map::new();
+            managed.insert("primaryRole".into(), json!(if student { "student" } else { "teacher" }));
+            managed.insert("externalSource".into(), json!("sis"));
+            managed.insert(if student { "student" } else { "teacher" }.into(), Value::Object(facet));
+            if let (true, Some(age)) = (student, f.age_group) {
+                managed.insert("ageGroup".into(), json!(age));
+            }
+            let creation = f.creations.iter().find(|c| c.role_group == group);
+            let create = match (&s.identities[row as usize], f.create_unmatched, creation) {
+                (Identity::Created(_), true, Some(c)) => {
+                    let username = r.str(Kind::User, row, user::USERNAME).unwrap_or(sourced_id);
+                    let upn = created_upn(input.tenant, username, p.domain.as_deref());
+                    let given = text(r, Kind::User, row, user::GIVEN_NAME);
+                    let family = text(r, Kind::User, row, user::FAMILY_NAME);
+                    let display = match (&given, &family) {
+                        (Some(g), Some(f)) => format!("{g} {f}"),
+                        (Some(n), None) | (None, Some(n)) => n.clone(),
+                        (None, None) => username.to_string(),
+                    };
+                    let mut doc = Map::new();
+                    doc.insert("accountEnabled".into(), json!(true));
+                    doc.insert("displayName".into(), json!(display));
+                    if let Some(g) = given {
+                        doc.insert("givenName".into(), json!(g));
+                    }
+                    if let Some(f) = family {
+                        doc.insert("surname".into(), json!(f));
+                    }
+                    if let Some(m) = text(r, Kind::User, row, user::MIDDLE_NAME) {
+                        doc.insert("middleName".into(), json!(m));
+                    }
+                    doc.insert("mailNickname".into(), json!(nickname("", upn.split('@').next().unwrap_or(&upn))));
+                    doc.insert("userPrincipalName".into(), json!(upn));
+                    doc.insert("createdDateTime".into(), json!(input.now));
+                    // The roster's own initial password wins over the flow's default (SDS v2.1 users.csv).
+                    let sealed = text(r, Kind::User, row, user::PASSWORD)
+                        .map(|pw| (input.seal)(&pw))
+                        .or_else(|| c.password.clone());
+                    if let Some(pw) = sealed {
+                        doc.insert(
+                            "passwordProfile".into(),
+                            json!({"password": pw, "forceChangePasswordNextSignIn": true}),
+                        );
+                    }
+                    let licenses: Vec<Value> =
+                        c.licenses.iter().map(|s| json!({"skuId": s, "disabledPlans": []})).collect();
+                    doc.insert("assignedLicenses".into(), Value::Array(licenses));
+                    doc.extend(managed.clone());
+                    Some(Object::new(id.to_string(), ObjectKind::User, doc))
+                }
+                _ => None,
+            };
+            d.objects.push(Want {
+                key: format!("user:{sourced_id}"),
+                id: id.to_string(),
+                create,
+                managed,
+                label: sourced_id.to_string(),
+            });
+        }
+    }
+}
+
+// ---- security groups and administrative units -----------------------------------------------------------
+
+/// Security groups (`administrative: false`) or administrative units (`true`): one per role group (security
+/// groups) or per org (administrative units, as education schools) when `per_one` is set, and one per org and
+/// role group when `per_org_group` is set; members are the provisioned people they cover (and a school's
+/// classes, when the flow set provisions classes).
+fn groups_of_people(
+    input: &Input,
+    set: &FlowSet,
+    flow_id: &str,
+    per_one: bool,
+    per_org_group: bool,
+    administrative: bool,
+    d: &mut Desired,
+) {
+    let with_classes = administrative && set.flows.iter().any(|f| matches!(f.kind, FlowKind::ClassGroup(_)));
+    let tenant = input.tenant;
+    let own_id = |key: &str| object_id(tenant, &format!("{flow_id}/{key}"));
+    for s in input.sources {
+        let r = &s.roster;
+        let mut objects: FxHashMap<String, Want> = FxHashMap::default();
+        let mut want = |key: String, id: String, name: String, school: Option<u32>| {
+            objects.entry(key.clone()).or_insert_with(|| {
+                let mut doc = Map::new();
+                let mut managed = Map::new();
+                managed.insert("displayName".into(), json!(name));
+                let (kind, education) = if administrative {
+                    doc.insert("visibility".into(), json!("Public"));
+                    if let Some(o) = school {
+                        managed.insert("externalId".into(), json!(r.id(Kind::Org, o)));
+                        managed.insert("externalSource".into(), json!("sis"));
+                    }
+                    (ObjectKind::AdministrativeUnit, school.is_some())
+                } else {
+                    doc.insert("mailNickname".into(), json!(nickname("sg_", &id[..8])));
+                    doc.insert("mailEnabled".into(), json!(false));
+                    doc.insert("securityEnabled".into(), json!(true));
+                    doc.insert("groupTypes".into(), json!([]));
+                    (ObjectKind::Group, false)
+                };
+                doc.insert("createdDateTime".into(), json!(input.now));
+                doc.extend(managed.clone());
+                let mut object = Object::new(id.clone(), kind, doc);
+                object.education = education;
+                Want { key, id, create: Some(object), managed, label: name }
+            });
+        };
+        let group_name = |g: usize| input.groups[g].display_name.clone();
+        for o in 0..r.len(Kind::Org) as u32 {
+            if !set.includes_org(r.id(Kind::Org, o)) {
+                continue;
+            }
+            let org_id = r.id(Kind::Org, o);
+            let org_name = r.str(Kind::Org, o, org::NAME).unwrap_or(org_id).to_string();
+            if administrative && per_one {
+                let key = format!("school:{org_id}");
+                want(key.clone(), object_id(tenant, &key), org_name.clone(), Some(o));
+            }
+        }
+        for (row, p) in s.people.iter().enumerate() {
+            let Some(g) = p.role_group else { continue };
+            if !in_scope(set, r, p) {
+                continue;
+            }
+            let Some(user_id) = s.identities[row].id() else {
+                d.skipped += 1;
+                continue;
+            };
+            let mut targets: Vec<String> = Vec::new();
+            if per_one && !administrative {
+                let key = format!("sg:{}", input.groups[g].id);
+                let id = own_id(&key);
+                want(key, id.clone(), format!("{} ({})", group_name(g), set.display_name), None);
+                targets.push(id);
+            }
+            for &o in &p.orgs {
+                let org_id = r.id(Kind::Org, o);
+                if !set.includes_org(org_id) {
+                    continue;
+                }
+                if per_one && administrative {
+                    targets.push(object_id(tenant, &format!("school:{org_id}")));
+                }
+                if per_org_group {
+                    let prefix = if administrative { "au" } else { "sg" };
+                    let key = format!("{prefix}:{org_id}:{}", input.groups[g].id);
+                    let id = own_id(&key);
+                    let org_name = r.str(Kind::Org, o, org::NAME).unwrap_or(org_id);
+                    want(key, id.clone(), format!("{org_name} {}", group_name(g)), None);
+                    targets.push(id);
+                }
+            }
+            for t in targets {
+                d.links.insert(Link { relation: Relation::Members, from: t, to: user_id.to_string() });
+            }
+        }
+        if with_classes && per_one {
+            for c in 0..r.len(Kind::Class) as u32 {
+                let Some(o) = r.reference(Kind::Class, c, class::ORG) else { continue };
+                let org_id = r.id(Kind::Org, o);
+                if set.includes_org(org_id) {
+                    let school = object_id(tenant, &format!("school:{org_id}"));
+                    let class_id = object_id(tenant, &class_key(&s.inbound, r.id(Kind::Class, c)));
+                    d.links.insert(Link { relation: Relation::Members, from: school, to: class_id });
+                }
+            }
+        }
+        let mut objects: Vec<Want> = objects.into_values().collect();
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        d.objects.extend(objects);
+    }
+}
+
+// ---- classes -------------------------------------------------------------------------------------------
+
+pub fn class_key(inbound: &str, sourced_id: &str) -> String {
+    format!("class:{inbound}:{sourced_id}")
+}
+
+/// The class's properties an `additionalAttributes` selection fills (directory-output.md §3).
+fn class_attributes(r: &Roster, c: u32, f: &ClassFlow, managed: &mut Map<String, Value>) {
+    if f.has("classCode") {
+        if let Some(code) = text(r, Kind::Class, c, class::CODE) {
+            managed.insert("classCode".into(), json!(code));
+        }
+    }
+    if let Some(co) = r.reference(Kind::Class, c, class::COURSE) {
+        let mut course_doc = Map::new();
+        for (attr, prop, field) in [
+            ("courseTitle", "displayName", course::TITLE),
+            ("courseCode", "courseNumber", course::CODE),
+            ("courseSubject", "subject", course::SUBJECT),
+        ] {
+            if f.has(attr) {
+                if let Some(v) = text(r, Kind::Course, co, field) {
+                    course_doc.insert(prop.into(), json!(v));
+                }
+            }
+        }
+        if f.has("courseExternalId") {
+            course_doc.insert("externalId".into(), json!(r.id(Kind::Course, co)));
+        }
+        if !course_doc.is_empty() {
+            managed.insert("course".into(), Value::Object(course_doc));
+        }
+        if f.has("courseGradeLevel") {
+            if let Some(g) = text(r, Kind::Course, co, course::GRADE) {
+                managed.insert("grade".into(), json!(g));
+            }
+        }
+    }
+    let first_session = match r.get(Kind::Class, c, class::SESSIONS) {
+        Val::Rows(_, rows) => rows.first().copied(),
+        _ => None,
+    };
+    if let Some(sess) = first_session {
+        let mut term = Map::new();
+        if f.has("academicSessionTitle") {
+            if let Some(t) = text(r, Kind::AcademicSession, sess, session::TITLE) {
+                term.insert("displayName".into(), json!(t));
+            }
+        }
+        if f.has("academicSessionExternalId") {
+            term.insert("externalId".into(), json!(r.id(Kind::AcademicSession, sess)));
+        }
+        if !term.is_empty() {
+            for (prop, field) in [("startDate", session::START), ("endDate", session::END)] {
+                if let Some(v) = text(r, Kind::AcademicSession, sess, field) {
+                    term.insert(prop.into(), json!(v.get(..10).unwrap_or(&v)));
+                }
+            }
+            managed.insert("term".into(), Value::Object(term));
+        }
+    }
+}
+
+fn classes(input: &Input, set: &FlowSet, f: &ClassFlow, d: &mut Desired) {
+    let domain = mail_domain(input.tenant);
+    for s in input.sources {
+        let r = &s.roster;
+        let mut ids: Vec<Option<String>> = vec![None; r.len(Kind::Class)];
+        for c in 0..r.len(Kind::Class) as u32 {
+            let Some(o) = r.reference(Kind::Class, c, class::ORG) else { continue };
+            if !set.includes_org(r.id(Kind::Org, o)) {
+                continue;
+            }
+            let sourced_id = r.id(Kind::Class, c);
+            let key = class_key(&s.inbound, sourced_id);
+            let id = object_id(input.tenant, &key);
+            let title = r.str(Kind::Class, c, class::TITLE).unwrap_or(sourced_id).to_string();
+            let mut managed = Map::new();
+            if !f.display_name_on_create_only {
+                managed.insert("displayName".into(), json!(title));
+            }
+            managed.insert("externalName".into(), json!(title));
+            class_attributes(r, c, f, &mut managed);
+            if f.create_team {
+                managed.insert("resourceProvisioningOptions".into(), json!(["Team"]));
+                managed.insert("@team".into(), json!(true));
+            }
+            let nick = nickname("Section_", sourced_id);
+            let mail = format!("{nick}@{domain}");
+            let mut doc = Map::new();
+            for (k, v) in [
+                ("displayName", json!(title)),
+                ("mailNickname", json!(nick)),
+                ("mailEnabled", json!(true)),
+                ("securityEnabled", json!(false)),
+                ("groupTypes", json!(["Unified"])),
+                ("creationOptions", json!(["classAssignments"])),
+                ("visibility", json!("HiddenMembership")),
+                ("mail", json!(mail)),
+                ("proxyAddresses", json!([format!("SMTP:{mail}")])),
+                ("createdDateTime", json!(input.now)),
+                ("externalId", json!(sourced_id)),
+                ("externalSource", json!("sis")),
+            ] {
+                doc.insert(k.into(), v);
+            }
+            if f.create_team {
+                // The class team as SDS makes it: owners in at once, students pending activation.
+                doc.insert("isArchived".into(), json!(false));
+                doc.insert("isMembershipLimitedToOwners".into(), json!(true));
+                doc.insert("specialization".into(), json!("educationClass"));
+            }
+            for (k, v) in &managed {
+                if k != "@team" {
+                    doc.insert(k.clone(), v.clone());
+                }
+            }
+            let mut object = Object::new(id.clone(), ObjectKind::Group, doc);
+            object.education = true;
+            object.team = f.create_team;
+            d.objects.push(Want { key, id: id.clone(), create: Some(object), managed, label: title });
+            ids[c as usize] = Some(id);
+        }
+        for e in 0..r.len(Kind::Enrollment) as u32 {
+            let (Some(c), Some(u), Some(role)) = (
+                r.reference(Kind::Enrollment, e, enrollment::CLASS),
+                r.reference(Kind::Enrollment, e, enrollment::USER),
+                r.str(Kind::Enrollment, e, enrollment::ROLE),
+            ) else {
+                continue;
+            };
+            let Some(class_id) = &ids[c as usize] else { continue };
+            let owner = f.owners.iter().any(|x| x.eq_ignore_ascii_case(role));
+            let member = f.members.iter().any(|x| x.eq_ignore_ascii_case(role));
+            if !owner && !member {
+                continue;
+            }
+            let Some(user_id) = s.identities[u as usize].id() else {
+                d.skipped += 1;
+                continue;
+            };
+            for (yes, relation) in [(owner, Relation::Owners), (member, Relation::Members)] {
+                if yes {
+                    d.links.insert(Link { relation, from: class_id.clone(), to: user_id.to_string() });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! The planner's second half: a flow's desire against what the flow's previous run wrote (its state) gives
+//! the changes: objects to create (keys new to the state, for objects the flow creates), properties to set
+//! (managed properties whose value changed since the flow last wrote them; nothing else), relations to add
+//! and remove. Pure; the applier writes the result.
+//!
+//! - An object the flow no longer wants stays in the directory (SDS deletes nothing): the flow forgets it,
+//!   and its relations leave with the roster records that made them.
+//! - The last owner of a group is never removed: the removal waits (the relation stays in the state, so a
+//!   later run retries) and a warning says so.
+
+use rosterflow_model::directory::Relation;
+use rosterflow_store::directory::{Link, Object, Patch};
+use rosterflow_store::runs::{FlowChanges, FlowState, Managed};
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde_json::{Map, Value};
+
+use super::desire::Desired;
+use super::PublicError;
+
+/// What one flow's run changes.
+#[derive(Debug, Default)]
+pub struct FlowPlan {
+    pub upserts: Vec<Object>,
+    pub patches: Vec<Patch>,
+    /// The flow's new state, as changes; its `link` and `unlink` are the relations to add and remove.
+    pub state: FlowChanges,
+    pub warnings: Vec<PublicError>,
+    /// Counts by kind (`users`, `classes`, `groups`, `schools`, `administrativeUnits`, `members`, `owners`).
+    pub creates: Vec<(String, u64)>,
+    pub updates: Vec<(String, u64)>,
+    pub removals: Vec<(String, u64)>,
+    /// A few of the changes, readable.
+    pub samples: Vec<Value>,
+}
+
+impl FlowPlan {
+    pub fn is_empty(&self) -> bool {
+        self.upserts.is_empty() && self.patches.is_empty() && self.state.link.is_empty() && self.state.unlink.is_empty()
+    }
+}
+
+const SAMPLES: usize = 10;
+
+/// The kind of object a state key stands for, for counts.
+fn kind_of(key: &str) -> &'static str {
+    match key.split(':').next() {
+        Some("user") => "users",
+        Some("class") => "classes",
+        Some("school") => "schools",
+        Some("sg") => "groups",
+        _ => "administrativeUnits",
+    }
+}
+
+fn bump(counts: &mut Vec<(String, u64)>, kind: &str) {
+    match counts.iter_mut().find(|(k, _)| k == kind) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((kind.to_string(), 1)),
+    }
+}
+
+/// The properties to set so that an object the flow wrote as `old` holds `new`: changed values (objects
+/// compared member by member), and `null` for what `new` no longer has. The team facet is never taken away.
+pub fn changes(old: &Map<String, Value>, new: &Map<String, Value>) -> Map<String, Value> {
+    let mut set = Map::new();
+    for (k, v) in new {
+        match (old.get(k), v) {
+            (Some(o), _) if o == v => {}
+            (Some(Value::Object(o)), Value::Object(n)) => {
+                set.insert(k.clone(), Value::Object(changes(o, n)));
+            }
+            _ => {
+                set.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    for k in old.keys() {
+        if !new.contains_key(k) && k != "@team" {
+            set.insert(k.clone(), Value::Null);
+        }
+    }
+    set
+}
+
+fn patch_of(id: &str, mut set: Map<String, Value>) -> Patch {
+    let team = set.remove("@team").and_then(|v| v.as_bool());
+    Patch { id: id.to_string(), set, team }
+}
+
+fn relation_kind(r: Relation) -> &'static str {
+    match r {
+        Relation::Members => "members",
+        Relation::Owners => "owners",
+    }
+}
+
+/// Plan one flow: its desire against its state.
+pub fn diff(flow: &str, desired: Desired, previous: &FlowState) -> FlowPlan {
+    let mut plan = FlowPlan { warnings: desired.warnings, ..FlowPlan::default() };
+    plan.state.flow = flow.to_string();
+    let before: FxHashMap<&str, &Managed> = previous.objects.iter().map(|m| (m.key.as_str(), m)).collect();
+    let wanted: FxHashSet<String> = desired.objects.iter().map(|w| w.key.clone()).collect();
+    let mut labels: FxHashMap<String, String> = FxHashMap::default();
+    for w in desired.objects {
+        labels.insert(w.id.clone(), w.label.clone());
+        let managed = Value::Object(w.managed.clone()).to_string();
+        let kind = kind_of(&w.key);
+        match before.get(w.key.as_str()) {
+            Some(m) if m.id == w.id => {
+                if m.managed == managed {
+                    continue;
+                }
+                let old: Map<String, Value> = serde_json::from_str(&m.managed).unwrap_or_default();
+                let set = changes(&old, &w.managed);
+                if !set.is_empty() {
+                    if plan.samples.len() < SAMPLES {
+                        plan.samples.push(serde_json::json!({"update": kind, "key": w.key, "id": w.id, "set": set}));
+                    }
+                    bump(&mut plan.updates, kind);
+                    plan.patches.push(patch_of(&w.id, set));
+                }
+            }
+            _ => match w.create {
+                Some(object) => {
+                    if plan.samples.len() < SAMPLES {
+                        plan.samples.push(serde_json::json!({"create": kind, "key": w.key, "id": w.id,
+                            "displayName": object.doc.get("displayName")}));
+                    }
+                    bump(&mut plan.creates, kind);
+                    plan.upserts.push(object);
+                }
+                None => {
+                    bump(&mut plan.updates, kind);
+                    plan.patches.push(patch_of(&w.id, w.managed.clone()));
+                }
+            },
+        }
+        plan.state.put.push(Managed { key: w.key, id: w.id, managed });
+    }
+    plan.state.drop = previous.objects.iter().filter(|m| !wanted.contains(&m.key)).map(|m| m.key.clone()).collect();
+
+    let had: FxHashSet<&Link> = previous.links.iter().collect();
+    let mut unlink: Vec<&Link> = previous.links.iter().filter(|l| !desired.links.contains(*l)).collect();
+    unlink.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+    // The last owner stays: per group, the owners left after the run are those kept plus those added.
+    let mut owners_after: FxHashMap<String, usize> = FxHashMap::default();
+    for l in desired.links.iter().filter(|l| l.relation == Relation::Owners) {
+        *owners_after.entry(l.from.clone()).or_default() += 1;
+    }
+    let mut link: Vec<Link> = desired.links.into_iter().filter(|l| !had.contains(l)).collect();
+    drop(had);
+    // In key order: the relation table's B-tree takes appends, not page splits all over.
+    link.sort_unstable_by(|a, b| (a.relation.as_str(), &a.from, &a.to).cmp(&(b.relation.as_str(), &b.from, &b.to)));
+    let mut kept: FxHashSet<&str> = FxHashSet::default();
+    unlink.retain(|l| {
+        if l.relation != Relation::Owners || owners_after.get(&l.from).copied().unwrap_or(0) > 0 {
+            return true;
+        }
+        if kept.insert(l.from.as_str()) {
+            let name = labels.get(&l.from).cloned().unwrap_or_else(|| l.from.clone());
+            plan.warnings.push(PublicError {
+                code: "lastOwnerNotRemoved".into(),
+                message: format!("Cannot remove the last owner of '{name}': the owner stays until another is added."),
+                target: Some(l.from.clone()),
+                details: vec![],
+            });
+            return false;
+        }
+        true
+    });
+    for l in &link {
+        bump(&mut plan.creates, relation_kind(l.relation));
+    }
+    for l in &unlink {
+        bump(&mut plan.removals, relation_kind(l.relation));
+    }
+    for l in link.iter().take(SAMPLES.saturating_sub(plan.samples.len()).min(3)) {
+        plan.samples.push(serde_json::json!({"add": relation_kind(l.relation), "group": l.from, "object": l.to}));
+    }
+    for l in unlink.iter().take(3) {
+        plan.samples.push(serde_json::json!({"remove": relation_kind(l.relation), "group": l.from, "object": l.to}));
+    }
+    plan.state.unlink = unlink.into_iter().cloned().collect();
+    plan.state.link = link;
+    if desired.skipped > 0 {
+        plan.warnings.push(PublicError {
+            code: "usersNotProvisioned".into(),
+            message: format!(
+                "{} user references were skipped: the users are unmatched (and not created) or ambiguous.",
+                desired.skipped
+            ),
+            target: None,
+            details: vec![],
+        });
+    }
+    plan
+}

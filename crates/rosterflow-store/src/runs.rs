@@ -1,0 +1,72 @@
+//! What provisioning runs wrote (`migrations/0005_runs.*.sql`; docs/runs.md): per provisioning flow, the
+//! directory objects it manages (by what they stand for, with the properties it last wrote) and the relations
+//! it added. The engine plans a run against this state, never against the live directory, so an
+//! administrator's manual edits are left alone; [`RunStore::commit`] writes a run's directory changes and its
+//! new state in **one** transaction, so the state always describes the directory the last run left, and a run
+//! that fails or is killed leaves both as they were.
+
+use async_trait::async_trait;
+
+use crate::directory::{Bulk, Link};
+use crate::{Result, TenantId};
+
+/// One object a flow manages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Managed {
+    /// What the object stands for (`user:{sourcedId}`, `class:{inbound flow}:{sourcedId}`, ...).
+    pub key: String,
+    /// The directory object's id.
+    pub id: String,
+    /// JSON: the properties the flow manages, as it last wrote them.
+    pub managed: String,
+}
+
+/// A flow's state as the last run left it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlowState {
+    pub objects: Vec<Managed>,
+    pub links: Vec<Link>,
+}
+
+/// How a run changes one flow's state. Its `link` and `unlink` are also the flow's relation changes in the
+/// directory ([`RunStore::commit`] writes both from the one list: a large first run holds its relations once).
+#[derive(Debug, Clone, Default)]
+pub struct FlowChanges {
+    pub flow: String,
+    /// Inserted or replaced, by key.
+    pub put: Vec<Managed>,
+    /// Keys the flow no longer manages.
+    pub drop: Vec<String>,
+    pub link: Vec<Link>,
+    pub unlink: Vec<Link>,
+}
+
+impl FlowChanges {
+    pub fn is_empty(&self) -> bool {
+        self.put.is_empty() && self.drop.is_empty() && self.link.is_empty() && self.unlink.is_empty()
+    }
+}
+
+/// A run's writes, applied together: `bulk` (objects; its own links, if any), then every flow's unlinks, then
+/// every flow's links, in the directory and in the flows' state.
+#[derive(Debug, Clone, Default)]
+pub struct Commit {
+    pub bulk: Bulk,
+    pub flows: Vec<FlowChanges>,
+    /// The inputs' digest and the run's report (JSON), kept for the next run ([`RunStore::last`]).
+    pub fingerprint: Option<(String, String)>,
+}
+
+/// Tenant-first storage of what runs wrote.
+#[async_trait]
+pub trait RunStore: Send + Sync + 'static {
+    /// The flow's state (empty for a flow never run, or reset).
+    async fn state(&self, tenant: &TenantId, flow: &str) -> Result<FlowState>;
+    /// Apply the directory changes and the state changes in one transaction.
+    async fn commit(&self, tenant: &TenantId, commit: Commit) -> Result<()>;
+    /// Forget the flow's state: its next run provisions everything as if it were its first (the tenant's
+    /// fingerprint goes too).
+    async fn reset(&self, tenant: &TenantId, flow: &str) -> Result<()>;
+    /// The fingerprint and report the last committed run kept.
+    async fn last(&self, tenant: &TenantId) -> Result<Option<(String, String)>>;
+}
