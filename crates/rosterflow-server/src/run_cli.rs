@@ -10,6 +10,7 @@ use chrono::Utc;
 use clap::Args;
 use rosterflow_engine::run::{self, ActivityFlow, ActivityReport, RunContext, RunObserver, RunStatus};
 use rosterflow_store::files::FilesConfig;
+use rosterflow_store::leases::Lease;
 use rosterflow_store::secrets::Sealer;
 use rosterflow_store::TenantId;
 
@@ -106,14 +107,48 @@ impl RunObserver for Printer {
     }
 }
 
-/// `rosterflow run`: run the tenant's provisioning once; exit code 1 when the run failed. The server's
-/// scheduler and `runs/start` hold a lease so that a tenant runs once at a time; this command does not, so
-/// run it while no server runs the same tenant.
+/// How long the command's lease lives without renewal; it is renewed every third of that while the run goes,
+/// so a command that dies stops holding the tenant within this time.
+const LEASE_MS: i64 = 60_000;
+
+/// `rosterflow run`: run the tenant's provisioning once; exit code 1 when the run failed. It takes the tenant's
+/// run lease as the server's `runs/start` and scheduler do, so it never runs a tenant that a server is running
+/// (exit code 2 then).
 pub async fn run_once(args: &RunArgs) -> anyhow::Result<i32> {
     let o = open(args).await?;
+    let leases = o.stores.leases.clone();
+    let lease = Lease {
+        holder: format!("cli-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+        run_id: uuid::Uuid::new_v4().to_string(),
+        expires_at: Utc::now().timestamp_millis() + LEASE_MS,
+    };
+    if let Some(held) = leases.acquire(&o.tenant, lease.clone(), Utc::now().timestamp_millis()).await? {
+        eprintln!(
+            "a run of tenant {} is going (run {}, held by {}); try again when it has ended",
+            o.tenant.0, held.run_id, held.holder
+        );
+        return Ok(2);
+    }
+    let keeper = {
+        let (leases, tenant, lease) = (leases.clone(), o.tenant.clone(), lease.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis((LEASE_MS / 3) as u64));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let expires_at = Utc::now().timestamp_millis() + LEASE_MS;
+                if let Err(e) = leases.renew(&tenant, &lease.holder, &lease.run_id, expires_at).await {
+                    tracing::warn!(error = %e, "the run's lease could not be renewed");
+                }
+            }
+        })
+    };
     let ctx = RunContext { stores: &o.stores, sealer: &o.sealer, tenant: &o.tenant, now: Utc::now() };
     let started = Instant::now();
-    let report = run::run(&ctx, &Printer { json: args.json }).await?;
+    let report = run::run(&ctx, &Printer { json: args.json }).await;
+    keeper.abort();
+    leases.release(&o.tenant, &lease.holder, &lease.run_id).await?;
+    let report = report?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
