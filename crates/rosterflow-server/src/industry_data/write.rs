@@ -129,7 +129,9 @@ pub(super) async fn create(
     if set.name == "referenceDefinitions" {
         app.catalogs.invalidate(ctx.tenant);
     }
-    let item = Item { ty: checked.ty, doc, stored: None };
+    let mut item = Item { ty: checked.ty, doc, stored: None };
+    // The created entity as a GET would show it: readiness is computed, not stored.
+    crate::runs::readiness::show(app, ctx.tenant, set.name, std::iter::once(&mut item.doc)).await?;
     let context = format!("{}/$metadata#{}/$entity", ctx.base(), collection_path(set, parent.as_deref()));
     Ok(json_response(StatusCode::CREATED, &with_context(context, wire(set, &item))))
 }
