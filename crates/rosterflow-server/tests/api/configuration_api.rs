@@ -714,7 +714,8 @@ async fn inbound_flows_round_trip_with_times_in_utc() {
                 "displayName": "Inbound rostering flow",
                 "effectiveDateTime": "2023-03-12T11:10:46.924769Z",
                 "expirationDateTime": "2023-03-13T11:10:46.924769Z",
-                "readinessStatus": "ready"
+                // Computed (docs/runs.md): the flow's window ended in 2023.
+                "readinessStatus": "expired"
             }),
             "{}",
             r.text
@@ -809,9 +810,9 @@ async fn inbound_flow_bodies_are_checked() {
         assert_eq!(r.error(400)["target"], target, "{body}: {}", r.text);
     }
     assert_eq!(values(&c.get("inboundFlows").await).len(), 0, "nothing was created");
-    // readinessStatus is computed: a client's value is ignored.
+    // readinessStatus is computed: a client's value is ignored (this flow's window ended in 2023).
     let r = c.post("inboundFlows", with("readinessStatus", json!("notReady"))).await;
-    assert_eq!(r.expect(201).body["readinessStatus"], "ready");
+    assert_eq!(r.expect(201).body["readinessStatus"], "expired");
 }
 
 #[tokio::test]
