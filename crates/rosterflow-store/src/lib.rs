@@ -248,6 +248,19 @@ pub(crate) fn id_key(id: &str) -> String {
     id.to_ascii_lowercase()
 }
 
+/// `tenant␟set␟id`, the id lower-cased as [`id_key`] does: the key of an item in a backend's per-process
+/// memory of items (SQLite's writer cache, PostgreSQL's known versions). One allocation, no formatting
+/// machinery (a lookup per request).
+pub(crate) fn item_key(tenant: &str, set: &str, id: &str) -> String {
+    let mut key = String::with_capacity(tenant.len() + set.len() + id.len() + 2);
+    key.push_str(tenant);
+    key.push('\u{1f}');
+    key.push_str(set);
+    key.push('\u{1f}');
+    key.extend(id.chars().map(|c| c.to_ascii_lowercase()));
+    key
+}
+
 pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }

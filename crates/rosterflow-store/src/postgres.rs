@@ -15,8 +15,10 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
 use crate::migrations::{CREATE_TABLE, MIGRATIONS};
-use crate::{backend, id_key, Edit, Page, PageQuery, Position, Resource, Result, Store, StoreError, TenantId, Write};
-use edits::{item_key, Edits, Known};
+use crate::{
+    backend, id_key, item_key, Edit, Page, PageQuery, Position, Resource, Result, Store, StoreError, TenantId, Write,
+};
+use edits::{Edits, Known};
 
 pub struct PgStore {
     pub(crate) pool: PgPool,

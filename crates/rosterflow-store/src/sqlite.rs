@@ -29,8 +29,8 @@ use tokio::sync::oneshot;
 
 use crate::migrations::{CREATE_TABLE, MIGRATIONS};
 use crate::{
-    backend, id_key, Constraints, Edit, Expect, Page, PageQuery, Position, Resource, Result, Store, StoreError,
-    TenantId, Write,
+    backend, id_key, item_key, Constraints, Edit, Expect, Page, PageQuery, Position, Resource, Result, Store,
+    StoreError, TenantId, Write,
 };
 
 /// Most writes committed together.
@@ -87,20 +87,8 @@ struct Stored {
     constraints: String,
 }
 
-/// Items written since start, by [`cache_key`]; only the writer thread changes it.
+/// Items written since start, by [`item_key`](crate::item_key); only the writer thread changes it.
 type Cache = Arc<RwLock<FxHashMap<String, Stored>>>;
-
-/// `tenant␟set␟id`, the id lower-cased as [`id_key`] does; one allocation, no formatting machinery (a lookup
-/// per request).
-fn cache_key(tenant: &str, set: &str, id: &str) -> String {
-    let mut key = String::with_capacity(tenant.len() + set.len() + id.len() + 2);
-    key.push_str(tenant);
-    key.push('\u{1f}');
-    key.push_str(set);
-    key.push('\u{1f}');
-    key.extend(id.chars().map(|c| c.to_ascii_lowercase()));
-    key
-}
 
 pub struct SqliteStore {
     /// An exclusive lock on `<database>.lock`, held while the store is open: the cache is exact only while
@@ -326,7 +314,7 @@ fn commit_batch(
     let mut unwritten: FxHashMap<String, TenantId> = FxHashMap::default();
     for job in batch {
         let t = job.tenant.as_str();
-        let key_of = |s: &Stored| cache_key(t, &s.resource.set, &s.resource.id);
+        let key_of = |s: &Stored| item_key(t, &s.resource.set, &s.resource.id);
         // A write that fails for a reason of its own (a conflict, a missing item) fails before it changes
         // anything (`put`, `delete`), so it needs no savepoint; a storage failure fails the whole batch.
         let resource_change = match job.op {
@@ -346,7 +334,7 @@ fn commit_batch(
             }
             Op::Delete { set, id } => write_unwritten(conn, &changes, &mut unwritten)
                 .and_then(|()| delete(conn, &job.tenant, &set, &id))
-                .map(|doomed| doomed.into_iter().map(|(set, key)| (cache_key(t, &set, &key), None)).collect()),
+                .map(|doomed| doomed.into_iter().map(|(set, key)| (item_key(t, &set, &key), None)).collect()),
             Op::Run(f) => {
                 let result = run_in_savepoint(conn, f);
                 ran_jobs |= result.is_ok();
@@ -562,7 +550,7 @@ fn edit_in_place(
     pending: &FxHashMap<String, Option<Stored>>,
     cache: &Cache,
 ) -> Result<(Stored, bool)> {
-    let key = cache_key(tenant.as_str(), set, id);
+    let key = item_key(tenant.as_str(), set, id);
     let remembered = match pending.get(&key) {
         Some(change) => Some(change.clone().ok_or(StoreError::NotFound)?),
         None => cache.read().expect("cache lock").get(&key).cloned(),
@@ -659,7 +647,7 @@ fn row_to_resource(set: &str, row: &rusqlite::Row) -> rusqlite::Result<Resource>
 #[async_trait]
 impl Store for SqliteStore {
     async fn get(&self, tenant: &TenantId, set: &str, id: &str) -> Result<Option<Resource>> {
-        if let Some(s) = self.cache.read().expect("cache lock").get(&cache_key(tenant.as_str(), set, id)) {
+        if let Some(s) = self.cache.read().expect("cache lock").get(&item_key(tenant.as_str(), set, id)) {
             return Ok(Some(s.resource.clone()));
         }
         self.read(|c| select_item(c, tenant, set, id))

@@ -22,7 +22,7 @@ use sqlx::Row;
 use tokio::sync::oneshot;
 
 use super::{to_resource, write_constraints};
-use crate::{backend, id_key, Constraints, Edit, Expect, Resource, Result, StoreError, TenantId, Write};
+use crate::{backend, id_key, item_key, Constraints, Edit, Expect, Resource, Result, StoreError, TenantId, Write};
 
 /// Items remembered per replica at most; past it the memory starts over (it is only a hint).
 const KNOWN_MAX: usize = 65_536;
@@ -46,17 +46,6 @@ pub(super) struct Edits {
     pool: PgPool,
     known: RwLock<FxHashMap<String, Known>>,
     queues: Mutex<FxHashMap<String, Vec<Queued>>>,
-}
-
-/// `tenant␟set␟id key`.
-pub(super) fn item_key(tenant: &str, set: &str, id: &str) -> String {
-    let mut key = String::with_capacity(tenant.len() + set.len() + id.len() + 2);
-    key.push_str(tenant);
-    key.push('\u{1f}');
-    key.push_str(set);
-    key.push('\u{1f}');
-    key.extend(id.chars().map(|c| c.to_ascii_lowercase()));
-    key
 }
 
 /// The item an edit applies to.
