@@ -13,72 +13,47 @@ use crate::{backend, Result, StoreError, TenantId};
 
 const CHUNK: usize = 10_000;
 
-fn link_columns(links: &[Link]) -> (Vec<&'static str>, Vec<&str>, Vec<&str>) {
-    (
+fn link_columns(links: &[Link]) -> [Vec<&str>; 3] {
+    [
         links.iter().map(|l| l.relation.as_str()).collect(),
         links.iter().map(|l| l.from.as_str()).collect(),
         links.iter().map(|l| l.to.as_str()).collect(),
-    )
+    ]
+}
+
+/// Run `sql` with `$1` the tenant, `$2` the flow and `$3..` the text arrays `columns` (one row per index).
+async fn execute(conn: &mut PgConnection, sql: &str, tenant: &str, flow: &str, columns: &[Vec<&str>]) -> Result<()> {
+    let mut q = sqlx::query(sql).bind(tenant).bind(flow);
+    for c in columns {
+        q = q.bind(c);
+    }
+    q.execute(conn).await.map_err(backend)?;
+    Ok(())
 }
 
 async fn save(conn: &mut PgConnection, tenant: &str, c: &FlowChanges) -> Result<()> {
+    const PUT: &str = "INSERT INTO run_object (tenant, flow, key, id, managed)
+         SELECT $1, $2, u.k, u.i, u.m FROM UNNEST($3::text[], $4::text[], $5::text[]) AS u(k, i, m)
+         ON CONFLICT (tenant, flow, key) DO UPDATE SET id = excluded.id, managed = excluded.managed";
+    const DROP: &str = "DELETE FROM run_object WHERE tenant = $1 AND flow = $2 AND key = ANY($3)";
+    const UNLINK: &str = "DELETE FROM run_link r USING UNNEST($3::text[], $4::text[], $5::text[]) AS u(rel, f, t)
+         WHERE r.tenant = $1 AND r.flow = $2 AND r.rel = u.rel AND r.from_id = u.f AND r.to_id = u.t";
+    const LINK: &str = "INSERT INTO run_link (tenant, flow, rel, from_id, to_id)
+         SELECT $1, $2, u.rel, u.f, u.t FROM UNNEST($3::text[], $4::text[], $5::text[]) AS u(rel, f, t)
+         ON CONFLICT DO NOTHING";
     for chunk in c.put.chunks(CHUNK) {
-        let keys: Vec<&str> = chunk.iter().map(|m| m.key.as_str()).collect();
-        let ids: Vec<&str> = chunk.iter().map(|m| m.id.as_str()).collect();
-        let managed: Vec<&str> = chunk.iter().map(|m| m.managed.as_str()).collect();
-        sqlx::query(
-            "INSERT INTO run_object (tenant, flow, key, id, managed)
-             SELECT $1, $2, u.k, u.i, u.m FROM UNNEST($3::text[], $4::text[], $5::text[]) AS u(k, i, m)
-             ON CONFLICT (tenant, flow, key) DO UPDATE SET id = excluded.id, managed = excluded.managed",
-        )
-        .bind(tenant)
-        .bind(&c.flow)
-        .bind(&keys)
-        .bind(&ids)
-        .bind(&managed)
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
+        let column = |f: fn(&Managed) -> &str| chunk.iter().map(f).collect::<Vec<_>>();
+        let columns = [column(|m| &m.key), column(|m| &m.id), column(|m| &m.managed)];
+        execute(conn, PUT, tenant, &c.flow, &columns).await?;
     }
     for chunk in c.drop.chunks(CHUNK) {
-        sqlx::query("DELETE FROM run_object WHERE tenant = $1 AND flow = $2 AND key = ANY($3)")
-            .bind(tenant)
-            .bind(&c.flow)
-            .bind(chunk)
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
+        execute(conn, DROP, tenant, &c.flow, &[chunk.iter().map(String::as_str).collect()]).await?;
     }
     for chunk in c.unlink.chunks(CHUNK) {
-        let (rels, from, to) = link_columns(chunk);
-        sqlx::query(
-            "DELETE FROM run_link r USING UNNEST($3::text[], $4::text[], $5::text[]) AS u(rel, f, t)
-             WHERE r.tenant = $1 AND r.flow = $2 AND r.rel = u.rel AND r.from_id = u.f AND r.to_id = u.t",
-        )
-        .bind(tenant)
-        .bind(&c.flow)
-        .bind(&rels)
-        .bind(&from)
-        .bind(&to)
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
+        execute(conn, UNLINK, tenant, &c.flow, &link_columns(chunk)).await?;
     }
     for chunk in c.link.chunks(CHUNK) {
-        let (rels, from, to) = link_columns(chunk);
-        sqlx::query(
-            "INSERT INTO run_link (tenant, flow, rel, from_id, to_id)
-             SELECT $1, $2, u.rel, u.f, u.t FROM UNNEST($3::text[], $4::text[], $5::text[]) AS u(rel, f, t)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(tenant)
-        .bind(&c.flow)
-        .bind(&rels)
-        .bind(&from)
-        .bind(&to)
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
+        execute(conn, LINK, tenant, &c.flow, &link_columns(chunk)).await?;
     }
     Ok(())
 }
