@@ -232,8 +232,11 @@ async fn only_the_exact_signature_of_an_open_container_is_accepted() {
     assert!(refused(send(blob.clone()).await).await.contains("no shared access signature"));
     let r = reqwest::Client::new().get(&blob).bearer_auth(server.token(&all_permissions())).send().await.unwrap();
     assert!(refused(r).await.contains("Authorization header"));
-    // Forged: one character of the signature changed; truncated: the signature cut short.
-    let at = query.find("sig=").unwrap() + 4;
+    // Forged: one character of the signature changed (a base64 letter or digit: a percent-encoded `+` or `/`
+    // changed inside its `%XX` would make the signature malformed rather than wrong); truncated: cut short.
+    let sig = query.find("sig=").unwrap() + 4;
+    let escaped = |i: usize| query[sig..i].ends_with('%') || query[sig..i].len() >= 2 && query[..i - 1].ends_with('%');
+    let at = (sig..query.len()).find(|&i| query.as_bytes()[i].is_ascii_alphanumeric() && !escaped(i)).unwrap();
     let flipped = if &query[at..at + 1] == "A" { "B" } else { "A" };
     let forged = format!("{}{flipped}{}", &query[..at], &query[at + 1..]);
     assert!(refused(send(format!("{blob}?{forged}")).await).await.contains("Signature did not match"));
