@@ -20,6 +20,7 @@ pub mod finding;
 pub mod formats;
 pub mod generate;
 pub mod inbound;
+mod keys;
 pub mod render;
 pub mod roster;
 pub mod run;

@@ -14,7 +14,7 @@
 //! validate`) keeps only the indexes (`keep_records: false`), so memory follows the number of ids, not the file.
 
 use hashbrown::HashTable;
-use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
+use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::hash::BuildHasher;
 
 use crate::schema::{Kind, Ty};
@@ -89,37 +89,7 @@ impl IdIndex {
     }
 }
 
-/// Natural keys of up to three values (references and codes), for uniqueness. A key packs into a `u64` when
-/// its values are small enough (an enrollment: class < 2^24, user < 2^32, role < 2^8), which halves the
-/// memory of five million enrollments' keys and their hashing; others go to a set of triples.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Keys {
-    packed: FxHashSet<u64>,
-    wide: FxHashSet<[u32; 3]>,
-}
-
-impl Keys {
-    /// Whether the key was new.
-    pub(crate) fn insert(&mut self, k: [u32; 3]) -> bool {
-        if k[0] < 1 << 24 && k[2] < 1 << 8 {
-            self.packed.insert((u64::from(k[0]) << 40) | (u64::from(k[1]) << 8) | u64::from(k[2]))
-        } else {
-            self.wide.insert(k)
-        }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.packed.is_empty() && self.wide.is_empty()
-    }
-
-    pub(crate) fn reserve(&mut self, n: usize) {
-        self.packed.reserve(n);
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.packed.capacity() * 9 + self.wide.capacity() * 13
-    }
-}
+pub(crate) use crate::keys::Keys;
 
 /// Strings appended one after another.
 #[derive(Debug, Default, Clone)]
