@@ -14,11 +14,11 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
+use crate::directory::postgres::creates::Creates;
 use crate::migrations::{CREATE_TABLE, MIGRATIONS};
 use crate::{
     backend, id_key, item_key, Edit, Page, PageQuery, Position, Resource, Result, Store, StoreError, TenantId, Write,
 };
-use crate::directory::postgres::creates::Creates;
 use edits::{Edits, Known};
 
 pub struct PgStore {
