@@ -22,6 +22,8 @@
 #   BENCH_PG_URL [postgres://postgres@127.0.0.1:5432/test]   an administrative database; the benchmark creates
 #                            its own database beside it and drops it at the end
 #   BENCH_BACKENDS_ENFORCE [0]  1: exit 1 when a goal of issue 14 is missed
+#   BENCH_GROUPS ["patch-random patch-one get page"]  which groups of targets to measure (the verdict then
+#                            reports the others as missed)
 set -euo pipefail
 
 export BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-16}
@@ -40,6 +42,9 @@ readonly BACKEND_TARGETS=(
 )
 
 declare -A URL TOKENS # per backend: the server's http://HOST:PORT (pg2: the second replica) and token
+
+# wanted GROUP: whether BENCH_GROUPS names GROUP (patch-random, patch-one, get, page; all by default).
+wanted() { [[ " ${BENCH_GROUPS:-patch-random patch-one get page} " == *" $1 "* ]]; }
 
 drop_db() { psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true; }
 
@@ -243,25 +248,33 @@ backends_main() {
 
     local round b
     for round in $(seq "$ROUNDS"); do
-        for b in sqlite pg; do
-            wrk_target "$b-patch-random" "$round" "$b" PATCH "$WORK/$b.flows.paths" "$BENCH/seed-patch.json" 1
-        done
-        pair_target pg2-patch-random "$round" PATCH "$WORK/pg.flows.paths" "$BENCH/seed-patch.json" 1
-        pgbench_target pgbench-random "$round" "$WORK/random.sql"
-        for b in sqlite pg; do
-            wrk_target "$b-patch-one" "$round" "$b" PATCH "$WORK/$b.one.paths" "$BENCH/seed-patch.json"
-        done
-        pair_target pg2-patch-one "$round" PATCH "$WORK/pg.one.paths" "$BENCH/seed-patch.json"
-        pgbench_target pgbench-one "$round" "$WORK/one.sql"
-        for b in sqlite pg; do
-            wrk_target "$b-get" "$round" "$b" GET "$WORK/$b.flows.paths" "" 1
-        done
-        pair_target pg2-get "$round" GET "$WORK/pg.flows.paths" "" 1
-        pgbench_target pgbench-get "$round" "$WORK/get.sql"
-        for b in sqlite pg; do
-            wrk_target "$b-page" "$round" "$b" GET "$WORK/$b.page.paths"
-        done
-        pair_target pg2-page "$round" GET "$WORK/pg.page.paths"
+        if wanted patch-random; then
+            for b in sqlite pg; do
+                wrk_target "$b-patch-random" "$round" "$b" PATCH "$WORK/$b.flows.paths" "$BENCH/seed-patch.json" 1
+            done
+            pair_target pg2-patch-random "$round" PATCH "$WORK/pg.flows.paths" "$BENCH/seed-patch.json" 1
+            pgbench_target pgbench-random "$round" "$WORK/random.sql"
+        fi
+        if wanted patch-one; then
+            for b in sqlite pg; do
+                wrk_target "$b-patch-one" "$round" "$b" PATCH "$WORK/$b.one.paths" "$BENCH/seed-patch.json"
+            done
+            pair_target pg2-patch-one "$round" PATCH "$WORK/pg.one.paths" "$BENCH/seed-patch.json"
+            pgbench_target pgbench-one "$round" "$WORK/one.sql"
+        fi
+        if wanted get; then
+            for b in sqlite pg; do
+                wrk_target "$b-get" "$round" "$b" GET "$WORK/$b.flows.paths" "" 1
+            done
+            pair_target pg2-get "$round" GET "$WORK/pg.flows.paths" "" 1
+            pgbench_target pgbench-get "$round" "$WORK/get.sql"
+        fi
+        if wanted page; then
+            for b in sqlite pg; do
+                wrk_target "$b-page" "$round" "$b" GET "$WORK/$b.page.paths"
+            done
+            pair_target pg2-page "$round" GET "$WORK/pg.page.paths"
+        fi
     done
 
     echo

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
+use crate::directory::postgres::creates::Creates;
 use crate::migrations::{CREATE_TABLE, MIGRATIONS};
 use crate::{
     backend, id_key, item_key, Edit, Page, PageQuery, Position, Resource, Result, Store, StoreError, TenantId, Write,
@@ -23,6 +24,8 @@ use edits::{Edits, Known};
 pub struct PgStore {
     pub(crate) pool: PgPool,
     edits: Arc<Edits>,
+    /// The directory's single-object creates, committed in groups.
+    pub(crate) creates: Arc<Creates>,
 }
 
 impl PgStore {
@@ -31,7 +34,7 @@ impl PgStore {
         // a connection that broke fails its statement, which the caller sees as a 503 the SDKs retry.
         let pool =
             PgPoolOptions::new().max_connections(16).test_before_acquire(false).connect(url).await.map_err(backend)?;
-        let store = PgStore { edits: Edits::new(pool.clone()), pool };
+        let store = PgStore { edits: Edits::new(pool.clone()), creates: Creates::new(pool.clone()), pool };
         store.migrate().await?;
         Ok(store)
     }

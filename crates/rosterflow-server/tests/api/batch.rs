@@ -124,6 +124,41 @@ async fn twenty_writes_run_together_and_all_land() {
     assert_eq!(stored(&c, &name).await, 20);
 }
 
+/// Creates that run together and are committed together (PostgreSQL groups them into one statement) still
+/// answer each for itself: a UPN taken before the batch, or twice inside it, is one 409; the others land.
+#[tokio::test]
+async fn user_creates_in_a_batch_fail_alone_on_a_duplicate_upn() {
+    let server = TestServer::start().await;
+    let c = server.as_("User.ReadWrite.All");
+    let taken = format!("{}@c.test", unique("taken").replace(' ', "."));
+    c.post("/beta/users", crate::directory::user_body(&taken, "Taken")).await.expect(201);
+    let twice = format!("{}@c.test", unique("twice").replace(' ', "."));
+    let upns: Vec<String> = (0..20)
+        .map(|i| match i {
+            5 => taken.to_uppercase(),
+            9 | 14 => twice.clone(),
+            _ => format!("{}@c.test", unique(&format!("u{i}")).replace(' ', ".")),
+        })
+        .collect();
+    let requests: Vec<Value> = (0..20)
+        .map(|i| write(&i.to_string(), "POST", "/users", crate::directory::user_body(&upns[i], &format!("U{i}"))))
+        .collect();
+    let done = batch(&c, json!(requests)).await;
+    done.error("5", 409);
+    let twins = [done.status("9"), done.status("14")];
+    assert!(twins == [201, 409] || twins == [409, 201], "one of two creates with one UPN wins: {twins:?}");
+    for (i, upn) in upns.iter().enumerate() {
+        if ![5, 9, 14].contains(&i) {
+            assert_eq!(done.status(&i.to_string()), 201, "{}", done.reply.text);
+            let id = done.get(&i.to_string())["body"]["id"].as_str().unwrap().to_string();
+            assert_eq!(c.get(&format!("/beta/users/{upn}")).await.expect(200).id(), id);
+        }
+    }
+    let f = format!("/beta/users/$count?$filter=userPrincipalName%20eq%20'{twice}'");
+    let count = crate::directory::send(&c, reqwest::Method::GET, &f, crate::directory::EVENTUAL, None).await;
+    assert_eq!(count.text, "1", "{}", count.text);
+}
+
 #[tokio::test]
 async fn patches_the_seed_and_reads_it_back_in_order() {
     let server = TestServer::start().await;

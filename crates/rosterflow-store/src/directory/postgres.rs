@@ -12,6 +12,8 @@ use crate::postgres::PgStore;
 use crate::query::{Dialect, Param, Type};
 use crate::{backend, Result, StoreError, TenantId};
 
+pub(crate) mod creates;
+
 /// Rows per statement.
 const CHUNK: usize = 5000;
 const COLUMNS: &str = "o.id, o.kind, o.edu, o.team, o.source, o.body, o.version";
@@ -335,6 +337,9 @@ impl super::DirectoryStore for PgStore {
     }
 
     async fn create(&self, tenant: &TenantId, object: Object, links: Vec<Link>) -> Result<()> {
+        if links.is_empty() {
+            return self.creates.create(tenant, object).await;
+        }
         let mut tx = self.pool.begin().await.map_err(backend)?;
         write_objects(&mut tx, tenant, &[&object], object.source, false).await?;
         for l in &links {

@@ -2,11 +2,13 @@
 //!
 //! Each replica remembers the items it last read or wrote (`Known`: the document, its version and the
 //! constraints stored with it). An edit is computed from that state and written by one autocommitted
-//! `UPDATE ... WHERE version = $known`: one round trip, and the commit is PostgreSQL's own (durable with
-//! `synchronous_commit` on). The version in the `WHERE` clause is the check: a concurrent writer, in this
-//! replica or another, makes it match nothing (READ COMMITTED re-reads the row after waiting for the other
-//! writer's lock), and the edit is then redone from the row under `SELECT ... FOR UPDATE`. So the memory is a
-//! hint that saves reads, never something a write trusts. A write whose unique keys or references change goes
+//! `UPDATE ... WHERE version = $known AND seq = $known`: one round trip, and the commit is PostgreSQL's own
+//! (durable with `synchronous_commit` on). The version in the `WHERE` clause is the check: a concurrent writer,
+//! in this replica or another, makes it match nothing (READ COMMITTED re-reads the row after waiting for the
+//! other writer's lock). The same statement then returns the row as it is (a CTE), and the edit is folded
+//! again on that and written the same way: what another replica wrote costs one more round trip. Only when
+//! that misses too is the edit redone from the row under `SELECT ... FOR UPDATE`. So the memory is a hint
+//! that saves reads, never something a write trusts. A write whose unique keys or references change goes
 //! through the locked transaction too, which checks and rewrites them (`write_constraints`).
 //!
 //! Writes of one item through one replica are queued and applied by one task at a time, all that queued
@@ -26,6 +28,11 @@ use crate::{backend, id_key, item_key, Constraints, Edit, Expect, Resource, Resu
 
 /// Items remembered per replica at most; past it the memory starts over (it is only a hint).
 const KNOWN_MAX: usize = 65_536;
+
+/// One-statement writes tried before the locked transaction: the first from memory, the second from the row
+/// the first one's miss brought back. A second miss means writers race for the row right now, and its lock
+/// orders them better than more attempts would.
+const ATTEMPTS: usize = 2;
 
 /// An item as this replica last read or wrote it, with the constraints stored with that version. `seq` tells
 /// a row apart from an earlier one of the same id that was deleted (its versions start over).
@@ -138,36 +145,70 @@ impl Edits {
     }
 
     /// Apply a batch of edits of one item: from the remembered state in one statement when it is current and
-    /// the constraints stay, otherwise under the row's lock.
+    /// the constraints stay, otherwise under the row's lock. A statement that misses (another replica wrote the
+    /// item since this one saw it) brings the row back, and the edits are folded again on it: a stale memory
+    /// costs one more statement, not the locked transaction's four.
     async fn apply(&self, item: &Item, edits: &mut [Edit]) -> Result<Vec<Result<()>>> {
-        if let Some(base) = self.known(&item.key) {
-            let folded = fold(&base, edits);
+        let mut base = self.known(&item.key);
+        for _ in 0..ATTEMPTS {
+            let Some(known) = base.take() else { break };
+            let folded = fold(&known, edits);
             // Refused on the remembered state, or changing constraints: decided on the row under its lock.
-            if let (Some(last), false) = (folded.last, folded.constraints_change) {
-                let body = serde_json::to_string(&last.resource.doc).map_err(backend)?;
-                let written = sqlx::query(
-                    "UPDATE resource SET body = $5, odata_type = $6, version = $7
-                     WHERE tenant = $1 AND set_name = $2 AND id_key = $3 AND version = $4",
-                )
-                .bind(item.tenant.as_str())
-                .bind(&item.set)
-                .bind(id_key(&item.id))
-                .bind(base.resource.version)
-                .bind(body)
-                .bind(&last.resource.odata_type)
-                .bind(last.resource.version)
-                .execute(&self.pool)
-                .await
-                .map_err(backend)?
-                .rows_affected();
-                if written == 1 {
+            let (Some(last), false) = (folded.last, folded.constraints_change) else { break };
+            match self.write_if_current(item, &known, &last).await? {
+                Outcome::Written => {
                     self.remember(&item.key, last);
                     return Ok(folded.results);
                 }
-                // Another writer was first: redo the edits from the row itself.
+                // The row as it is now: fold the edits again on it. The same version as `known` means the
+                // writer that was first committed after this statement's snapshot: only the lock can tell.
+                Outcome::Missed(current)
+                    if current.seq != known.seq || current.resource.version != known.resource.version =>
+                {
+                    self.remember(&item.key, current.clone());
+                    base = Some(current);
+                }
+                // Gone (the locked path answers `NotFound`), or the same version again.
+                Outcome::Missed(_) | Outcome::Gone => break,
             }
         }
         self.apply_locked(item, edits).await
+    }
+
+    /// Write `next` if the row is still `base` (same row, same version), in one autocommitted statement; a
+    /// miss is answered by the same round trip with the row as the statement's snapshot saw it.
+    async fn write_if_current(&self, item: &Item, base: &Known, next: &Known) -> Result<Outcome> {
+        let body = serde_json::to_string(&next.resource.doc).map_err(backend)?;
+        let row = sqlx::query(
+            "WITH written AS (
+                 UPDATE resource SET body = $6, odata_type = $7, version = $8
+                 WHERE tenant = $1 AND set_name = $2 AND id_key = $3 AND version = $4 AND seq = $5
+                 RETURNING 1
+             )
+             SELECT true AS written, NULL::text AS odata_type, NULL::text AS body, NULL::text AS parent_key,
+                    NULL::bigint AS version, NULL::text AS constraints, NULL::bigint AS seq
+             FROM written
+             UNION ALL
+             SELECT false, odata_type, body, parent_key, version, constraints, seq FROM resource
+             WHERE tenant = $1 AND set_name = $2 AND id_key = $3 AND NOT EXISTS (SELECT 1 FROM written)",
+        )
+        .bind(item.tenant.as_str())
+        .bind(&item.set)
+        .bind(id_key(&item.id))
+        .bind(base.resource.version)
+        .bind(base.seq)
+        .bind(body)
+        .bind(&next.resource.odata_type)
+        .bind(next.resource.version)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else { return Ok(Outcome::Gone) };
+        if row.get::<bool, _>("written") {
+            return Ok(Outcome::Written);
+        }
+        let (constraints, seq) = (row.get("constraints"), row.get("seq"));
+        Ok(Outcome::Missed(Known { resource: to_resource(&item.set, row)?, constraints, seq }))
     }
 
     /// Apply a batch of edits in one transaction under `SELECT ... FOR UPDATE`: edits that keep the unique keys
@@ -233,6 +274,15 @@ impl Edits {
         self.remember(&item.key, current);
         Ok(results)
     }
+}
+
+/// What a one-statement write did.
+enum Outcome {
+    Written,
+    /// The row was not the remembered one; this is the row.
+    Missed(Known),
+    /// There is no such row.
+    Gone,
 }
 
 /// Ends an item's queue when its task panics (in an edit), so that the edits waiting there fail instead of

@@ -1,0 +1,1 @@
+-- PostgreSQL only (the compression of large documents); SQLite stores them as they are.
