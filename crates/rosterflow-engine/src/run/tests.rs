@@ -282,3 +282,17 @@ fn changes_set_what_changed_and_null_what_went() {
     let set = changes(old.as_object().unwrap(), new.as_object().unwrap());
     assert_eq!(serde_json::Value::Object(set), json!({"b": {"y": null, "z": 3}, "c": null}));
 }
+
+/// The ids are stored (state, directory): the layout must never change. The reference is the plain
+/// formatting the first version used.
+#[test]
+fn object_ids_keep_their_layout() {
+    for key in ["user:s1", "class:in1:c1", "f-sg/sg:students", "", "école:ü"] {
+        let mut h = xxhash_rust::xxh3::xxh3_128(format!("t\u{1f}{key}").as_bytes()).to_be_bytes();
+        h[6] = (h[6] & 0x0f) | 0x80;
+        h[8] = (h[8] & 0x3f) | 0x80;
+        let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+        let want = format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]);
+        assert_eq!(object_id("t", key), want);
+    }
+}
