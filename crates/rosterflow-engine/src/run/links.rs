@@ -54,8 +54,8 @@ impl Links {
     }
 
     /// The packed key of a relation, when both its ends are interned here.
-    pub fn key(&self, l: &Link) -> Option<u64> {
-        Some(pack(l.relation, self.find(&l.from)?, self.find(&l.to)?))
+    pub fn key(&self, relation: Relation, from: &str, to: &str) -> Option<u64> {
+        Some(pack(relation, self.find(from)?, self.find(to)?))
     }
 
     pub fn contains_key(&self, key: u64) -> bool {
@@ -63,7 +63,7 @@ impl Links {
     }
 
     pub fn contains(&self, l: &Link) -> bool {
-        self.key(l).is_some_and(|k| self.contains_key(k))
+        self.key(l.relation, &l.from, &l.to).is_some_and(|k| self.contains_key(k))
     }
 
     /// Packed keys, in no particular order.
