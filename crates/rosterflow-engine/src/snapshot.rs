@@ -82,8 +82,8 @@ pub async fn load(
 #[derive(Default)]
 pub struct Decoder {
     roster: Roster,
-    /// Records of a kind that references itself (orgs' parents), decoded once all its ids are known.
-    pending: Vec<StoredRecord>,
+    /// Fields of records of a kind that references itself (orgs' parents), decoded once all its ids are known.
+    pending: Vec<String>,
     pending_kind: Option<Kind>,
 }
 
@@ -99,16 +99,21 @@ impl Decoder {
     /// Add records; they must come kind by kind in `Kind::ALL` order.
     pub fn push(&mut self, records: impl IntoIterator<Item = StoredRecord>) {
         for r in records {
-            let Some(kind) = Kind::from_u8(r.kind as u8) else { continue };
-            if self.pending_kind.is_some_and(|k| k != kind) {
-                self.flush();
-            }
-            if Self::self_referencing(kind) {
-                self.pending_kind = Some(kind);
-                self.pending.push(r);
-            } else {
-                self.decode(kind, &r.fields, true);
-            }
+            self.record(r.kind, &r.fields);
+        }
+    }
+
+    /// Add one record by its kind and encoded fields (borrowed: a scan hands them over without a copy).
+    pub fn record(&mut self, kind: i16, fields: &str) {
+        let Some(kind) = Kind::from_u8(kind as u8) else { return };
+        if self.pending_kind.is_some_and(|k| k != kind) {
+            self.flush();
+        }
+        if Self::self_referencing(kind) {
+            self.pending_kind = Some(kind);
+            self.pending.push(fields.to_string());
+        } else {
+            self.decode(kind, fields, true);
         }
     }
 
@@ -117,13 +122,13 @@ impl Decoder {
         let pending = std::mem::take(&mut self.pending);
         // Ids first, so that references to records later in the kind resolve.
         let first = self.roster.len(kind);
-        for r in &pending {
-            let id = r.fields.split(FIELD_SEP).next().unwrap_or_default();
+        for fields in &pending {
+            let id = fields.split(FIELD_SEP).next().unwrap_or_default();
             let _ = self.roster.table_mut(kind).ids.insert(id.as_bytes());
         }
-        for (i, r) in pending.iter().enumerate() {
+        for (i, fields) in pending.iter().enumerate() {
             debug_assert_eq!(self.roster.len(kind), first + i);
-            self.decode(kind, &r.fields, false);
+            self.decode(kind, fields, false);
         }
     }
 
@@ -178,7 +183,13 @@ pub async fn read_active_before(
     flow: &str,
     first_not_read: Kind,
 ) -> Result<Roster, StoreError> {
-    read(store, tenant, flow, Scan::ActiveBelow(first_not_read as i16)).await
+    // The store calls the sink on its reading thread; the lock is never contended (one reader, then us).
+    let decoder = std::sync::Arc::new(std::sync::Mutex::new(Decoder::new()));
+    let sink = decoder.clone();
+    let sink = Box::new(move |kind: i16, fields: &str| sink.lock().expect("decoder lock").record(kind, fields));
+    store.read_active_fields(tenant, flow, first_not_read as i16, sink).await?;
+    let decoder = std::sync::Arc::try_unwrap(decoder).ok().expect("the store dropped the sink");
+    Ok(decoder.into_inner().expect("decoder lock").finish())
 }
 
 async fn read(store: &dyn RosterStore, tenant: &TenantId, flow: &str, scan: Scan) -> Result<Roster, StoreError> {

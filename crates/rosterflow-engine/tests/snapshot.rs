@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rosterflow_engine::inbound::validate_and_load;
 use rosterflow_engine::schema::Kind;
-use rosterflow_engine::snapshot::{encode, read_active};
+use rosterflow_engine::snapshot::{encode, read_active, read_active_before};
 use rosterflow_engine::source::{LocalSource, MemorySource};
 use rosterflow_engine::{Code, NoProgress, Options, Roster};
 use rosterflow_store::roster::Scan;
@@ -109,6 +109,22 @@ async fn microsofts_sample_becomes_the_snapshot_and_a_removed_record_goes_inacti
             .any(|r| r.kind == Kind::Enrollment as i16 && r.key == "112001\u{1f}114008\u{1f}student"));
         let active = read_active(&*stores.roster, &t, "flow-1").await.unwrap();
         assert_eq!((active.len(Kind::Enrollment), active.len(Kind::UserFlag), active.len(Kind::User)), (5, 0, 8));
+        // A run's read (`read_active_fields`, borrowed rows) is the scan's roster cut at demographics, row
+        // for row in the same order.
+        let run_read = read_active_before(&*stores.roster, &t, "flow-1", Kind::Demographic).await.unwrap();
+        for kind in Kind::ALL {
+            let rows = |r: &Roster| {
+                (0..r.len(kind) as u32)
+                    .map(|row| {
+                        let mut s = String::new();
+                        encode(r, kind, row, &mut s);
+                        s
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let expected = if kind < Kind::Demographic { rows(&active) } else { vec![] };
+            assert_eq!(rows(&run_read), expected, "{}", kind.name());
+        }
     }
 }
 

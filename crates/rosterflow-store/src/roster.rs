@@ -117,7 +117,23 @@ pub trait RosterStore: Send + Sync + 'static {
     async fn latest_snapshot(&self, tenant: &TenantId, flow: &str) -> Result<Option<SnapshotInfo>> {
         Ok(self.snapshots(tenant, flow).await?.pop())
     }
+
+    /// What a run reads: the kind and fields of every active record of the kinds below `below`, in (kind, key)
+    /// order, handed to `sink` as they are read. The same records as [`Scan::ActiveBelow`], without their keys
+    /// and history and without a copy of each (a backend may lend them straight from its row buffer).
+    async fn read_active_fields(&self, tenant: &TenantId, flow: &str, below: i16, mut sink: FieldSink) -> Result<()> {
+        let mut rx = self.scan(tenant, flow, Scan::ActiveBelow(below)).await?;
+        while let Some(chunk) = rx.recv().await {
+            for r in chunk? {
+                sink(r.kind, &r.fields);
+            }
+        }
+        Ok(())
+    }
 }
+
+/// Receives records' kinds and fields ([`RosterStore::read_active_fields`]).
+pub type FieldSink = Box<dyn FnMut(i16, &str) + Send>;
 
 /// Per kind: how many records and a sum of their (key, hash) mixes. A load whose digest of a kind equals the
 /// latest snapshot's leaves that kind alone without reading it: a snapshot's active records are exactly what

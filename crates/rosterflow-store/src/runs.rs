@@ -69,4 +69,18 @@ pub trait RunStore: Send + Sync + 'static {
     async fn reset(&self, tenant: &TenantId, flow: &str) -> Result<()>;
     /// The fingerprint and report the last committed run kept.
     async fn last(&self, tenant: &TenantId) -> Result<Option<(String, String)>>;
+
+    /// What a run's planner reads: the flow's objects, and its relations handed to `links` as they are read
+    /// (in the order [`RunStore::state`] lists them; a backend may lend them from its row buffer instead of
+    /// holding a million pairs of strings).
+    async fn state_with(&self, tenant: &TenantId, flow: &str, mut links: LinkSink) -> Result<Vec<Managed>> {
+        let state = self.state(tenant, flow).await?;
+        for l in &state.links {
+            links(l.relation, &l.from, &l.to);
+        }
+        Ok(state.objects)
+    }
 }
+
+/// Receives a flow's relations ([`RunStore::state_with`]): relation, from, to.
+pub type LinkSink = Box<dyn FnMut(rosterflow_model::directory::Relation, &str, &str) + Send>;

@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod desire;
+pub mod links;
 pub mod matching;
 mod pipeline;
 pub mod plan;

@@ -8,9 +8,9 @@ use rosterflow_store::runs::Commit;
 use rustc_hash::FxHashSet;
 
 use super::config::{self, Config, FlowKind, FlowSet};
-use super::desire::{created_upn, desire, object_id, Input, Source};
+use super::desire::{created_upn, desire, object_id, Desired, Input, Source};
 use super::matching::{match_people, people, DirectoryIndex, Identity};
-use super::plan::{diff, FlowPlan};
+use super::plan::{diff_sorted, FlowPlan, PreviousLinks};
 use super::*;
 use crate::schema::{user, Kind};
 use crate::snapshot;
@@ -249,8 +249,7 @@ async fn prepare(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<Pre
                 outbound.push((r, None));
                 continue;
             }
-            let state = ctx.stores.runs.state(tenant, &flow.id).await?;
-            let plan = diff(&flow.id, desire(&input, set, &flow.id, &flow.kind), &state);
+            let plan = plan_flow(ctx, &flow.id, desire(&input, set, &flow.id, &flow.kind)).await?;
             r.warnings.extend(plan.warnings.iter().cloned());
             r.errors.extend(password_errors.iter().filter(|(f, _)| f == &flow.id).map(|(_, e)| e.clone()));
             if matches!(flow.kind, FlowKind::User(_)) {
@@ -261,6 +260,21 @@ async fn prepare(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<Pre
     }
     let fingerprint = fingerprint(&config, &snapshots, &with_created(keys, &outbound));
     Ok(Prepared { inbound, outbound, fingerprint, unchanged: false })
+}
+
+/// One flow's desire against its state, the state's relations sorted against the desire as the store reads
+/// them (never held as strings, except those to remove).
+async fn plan_flow(ctx: &RunContext<'_>, flow: &str, mut desired: Desired) -> Result<FlowPlan, RunError> {
+    use std::sync::{Arc, Mutex};
+    // The store calls the sink on its reading thread; the lock is never contended (one reader, then us).
+    let wanted = Arc::new(std::mem::take(&mut desired.links));
+    let previous = Arc::new(Mutex::new(PreviousLinks::default()));
+    let (w, p) = (wanted.clone(), previous.clone());
+    let sink = Box::new(move |relation, from: &str, to: &str| p.lock().expect("lock").add(&w, relation, from, to));
+    let objects = ctx.stores.runs.state_with(ctx.tenant, flow, sink).await?;
+    desired.links = Arc::try_unwrap(wanted).expect("the store dropped the sink");
+    let previous = Arc::try_unwrap(previous).expect("the store dropped the sink").into_inner().expect("lock");
+    Ok(diff_sorted(flow, desired, &objects, previous))
 }
 
 /// The directory's match keys once the planned users are created (a created user's only match key is its UPN).

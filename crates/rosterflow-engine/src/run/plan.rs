@@ -15,6 +15,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::{Map, Value};
 
 use super::desire::Desired;
+use super::links::{unpack, Links};
 use super::PublicError;
 
 /// What one flow's run changes.
@@ -94,16 +95,50 @@ fn relation_kind(r: Relation) -> &'static str {
     }
 }
 
+/// A flow's previous relations sorted against its desire as they are read: the keys of those still wanted,
+/// and those no longer wanted (to remove), in the order they came.
+#[derive(Debug, Default)]
+pub struct PreviousLinks {
+    kept: FxHashSet<u64>,
+    gone: Vec<Link>,
+}
+
+impl PreviousLinks {
+    pub fn add(&mut self, wanted: &Links, relation: Relation, from: &str, to: &str) {
+        match wanted.key(relation, from, to).filter(|&k| wanted.contains_key(k)) {
+            Some(k) => {
+                self.kept.insert(k);
+            }
+            None => self.gone.push(Link { relation, from: from.to_string(), to: to.to_string() }),
+        }
+    }
+}
+
 /// Plan one flow: its desire against its state.
 pub fn diff(flow: &str, desired: Desired, previous: &FlowState) -> FlowPlan {
+    let mut links = PreviousLinks::default();
+    for l in &previous.links {
+        links.add(&desired.links, l.relation, &l.from, &l.to);
+    }
+    diff_sorted(flow, desired, &previous.objects, links)
+}
+
+/// [`diff`] with the state's relations already sorted against the desire (a run streams them in).
+pub fn diff_sorted(flow: &str, desired: Desired, objects: &[Managed], links: PreviousLinks) -> FlowPlan {
     let mut plan = FlowPlan { warnings: desired.warnings, ..FlowPlan::default() };
     plan.state.flow = flow.to_string();
-    let before: FxHashMap<&str, &Managed> = previous.objects.iter().map(|m| (m.key.as_str(), m)).collect();
-    let wanted: FxHashSet<String> = desired.objects.iter().map(|w| w.key.clone()).collect();
+    let before: FxHashMap<&str, &Managed> = objects.iter().map(|m| (m.key.as_str(), m)).collect();
+    {
+        let wanted: FxHashSet<&str> = desired.objects.iter().map(|w| w.key.as_str()).collect();
+        plan.state.drop = objects.iter().filter(|m| !wanted.contains(m.key.as_str())).map(|m| m.key.clone()).collect();
+    }
+    // Warnings name groups by label; relations start at groups and units only, so users' labels aren't kept.
     let mut labels: FxHashMap<String, String> = FxHashMap::default();
     for w in desired.objects {
-        labels.insert(w.id.clone(), w.label.clone());
-        let managed = Value::Object(w.managed.clone()).to_string();
+        if !w.key.starts_with("user:") {
+            labels.insert(w.id.clone(), w.label.clone());
+        }
+        let managed = serde_json::to_string(&w.managed).expect("JSON values serialise");
         let kind = kind_of(&w.key);
         match before.get(w.key.as_str()) {
             Some(m) if m.id == w.id => {
@@ -137,26 +172,28 @@ pub fn diff(flow: &str, desired: Desired, previous: &FlowState) -> FlowPlan {
         }
         plan.state.put.push(Managed { key: w.key, id: w.id, managed });
     }
-    plan.state.drop = previous.objects.iter().filter(|m| !wanted.contains(&m.key)).map(|m| m.key.clone()).collect();
 
-    let had: FxHashSet<&Link> = previous.links.iter().collect();
-    let mut unlink: Vec<&Link> = previous.links.iter().filter(|l| !desired.links.contains(*l)).collect();
+    let wanted = &desired.links;
+    let PreviousLinks { kept: had, gone: mut unlink } = links;
     unlink.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
     // The last owner stays: per group, the owners left after the run are those kept plus those added.
-    let mut owners_after: FxHashMap<String, usize> = FxHashMap::default();
-    for l in desired.links.iter().filter(|l| l.relation == Relation::Owners) {
-        *owners_after.entry(l.from.clone()).or_default() += 1;
+    let mut owners_after: FxHashMap<u32, usize> = FxHashMap::default();
+    for (relation, from, _) in wanted.keys().map(unpack) {
+        if relation == Relation::Owners {
+            *owners_after.entry(from).or_default() += 1;
+        }
     }
-    let mut link: Vec<Link> = desired.links.into_iter().filter(|l| !had.contains(l)).collect();
+    let owners_after = |group: &str| wanted.find(group).and_then(|g| owners_after.get(&g).copied()).unwrap_or(0);
+    let mut link: Vec<Link> = wanted.keys().filter(|k| !had.contains(k)).map(|k| wanted.link(k)).collect();
     drop(had);
     // In key order: the relation table's B-tree takes appends, not page splits all over.
     link.sort_unstable_by(|a, b| (a.relation.as_str(), &a.from, &a.to).cmp(&(b.relation.as_str(), &b.from, &b.to)));
-    let mut kept: FxHashSet<&str> = FxHashSet::default();
+    let mut kept: FxHashSet<String> = FxHashSet::default();
     unlink.retain(|l| {
-        if l.relation != Relation::Owners || owners_after.get(&l.from).copied().unwrap_or(0) > 0 {
+        if l.relation != Relation::Owners || owners_after(&l.from) > 0 {
             return true;
         }
-        if kept.insert(l.from.as_str()) {
+        if kept.insert(l.from.clone()) {
             let name = labels.get(&l.from).cloned().unwrap_or_else(|| l.from.clone());
             plan.warnings.push(PublicError {
                 code: "lastOwnerNotRemoved".into(),
@@ -180,7 +217,7 @@ pub fn diff(flow: &str, desired: Desired, previous: &FlowState) -> FlowPlan {
     for l in unlink.iter().take(3) {
         plan.samples.push(serde_json::json!({"remove": relation_kind(l.relation), "group": l.from, "object": l.to}));
     }
-    plan.state.unlink = unlink.into_iter().cloned().collect();
+    plan.state.unlink = unlink;
     plan.state.link = link;
     if desired.skipped > 0 {
         plan.warnings.push(PublicError {

@@ -282,3 +282,76 @@ fn changes_set_what_changed_and_null_what_went() {
     let set = changes(old.as_object().unwrap(), new.as_object().unwrap());
     assert_eq!(serde_json::Value::Object(set), json!({"b": {"y": null, "z": 3}, "c": null}));
 }
+
+/// The ids are stored (state, directory): the layout must never change. The reference is the plain
+/// formatting the first version used.
+#[test]
+fn object_ids_keep_their_layout() {
+    for key in ["user:s1", "class:in1:c1", "f-sg/sg:students", "", "école:ü"] {
+        let mut h = xxhash_rust::xxh3::xxh3_128(format!("t\u{1f}{key}").as_bytes()).to_be_bytes();
+        h[6] = (h[6] & 0x0f) | 0x80;
+        h[8] = (h[8] & 0x3f) | 0x80;
+        let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+        let want = format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]);
+        assert_eq!(object_id("t", key), want);
+    }
+}
+
+/// The relations' diff over interned ids gives what the diff over string pairs gave (the reference below is
+/// that first version): the same links in the same order, the same unlinks, the same last-owner warnings, on
+/// seeded random desires and states that overlap.
+#[test]
+fn interned_relations_diff_as_string_pairs_did() {
+    use rand::{Rng, SeedableRng};
+    use rustc_hash::{FxHashMap, FxHashSet};
+
+    fn reference(wanted: &FxHashSet<Link>, previous: &[Link]) -> (Vec<Link>, Vec<Link>, Vec<String>) {
+        let had: FxHashSet<&Link> = previous.iter().collect();
+        let mut unlink: Vec<&Link> = previous.iter().filter(|l| !wanted.contains(*l)).collect();
+        unlink.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+        let mut owners_after: FxHashMap<String, usize> = FxHashMap::default();
+        for l in wanted.iter().filter(|l| l.relation == Relation::Owners) {
+            *owners_after.entry(l.from.clone()).or_default() += 1;
+        }
+        let mut link: Vec<Link> = wanted.iter().filter(|l| !had.contains(l)).cloned().collect();
+        link.sort_unstable_by(|a, b| (a.relation.as_str(), &a.from, &a.to).cmp(&(b.relation.as_str(), &b.from, &b.to)));
+        let (mut kept, mut warned) = (FxHashSet::default(), Vec::new());
+        unlink.retain(|l| {
+            if l.relation != Relation::Owners || owners_after.get(&l.from).copied().unwrap_or(0) > 0 {
+                return true;
+            }
+            if kept.insert(l.from.clone()) {
+                warned.push(l.from.clone());
+                return false;
+            }
+            true
+        });
+        (link, unlink.into_iter().cloned().collect(), warned)
+    }
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
+    for _ in 0..300 {
+        let random_link = |rng: &mut rand_chacha::ChaCha8Rng| Link {
+            relation: if rng.gen_bool(0.3) { Relation::Owners } else { Relation::Members },
+            from: format!("g{}", rng.gen_range(0..4)),
+            to: format!("u{}", rng.gen_range(0..8)),
+        };
+        let wanted: FxHashSet<Link> = (0..rng.gen_range(0..20)).map(|_| random_link(&mut rng)).collect();
+        let mut previous: Vec<Link> = wanted.iter().filter(|_| rng.gen_bool(0.6)).cloned().collect();
+        previous.extend((0..rng.gen_range(0..12)).map(|_| random_link(&mut rng)));
+        previous.sort_by(|a, b| (&a.from, &a.to, a.relation.as_str()).cmp(&(&b.from, &b.to, b.relation.as_str())));
+        previous.dedup();
+        let mut desired = super::desire::Desired::default();
+        for l in &wanted {
+            let (from, to) = (desired.links.id(&l.from), desired.links.id(&l.to));
+            desired.links.insert(l.relation, from, to);
+        }
+        let state = FlowState { objects: vec![], links: previous.clone() };
+        let plan = diff("flow", desired, &state);
+        let (link, unlink, warned) = reference(&wanted, &previous);
+        assert_eq!(plan.state.link, link);
+        assert_eq!(plan.state.unlink, unlink);
+        let targets: Vec<String> = plan.warnings.iter().filter_map(|w| w.target.clone()).collect();
+        assert_eq!(targets, warned);
+    }
+}

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{exec, SqliteStore};
 use crate::roster::{
-    diff, digests, format_digests, join_files, kinds_to_diff, split_files, Known, KnownRecords, RecordRow,
+    diff, digests, format_digests, join_files, kinds_to_diff, split_files, FieldSink, Known, KnownRecords, RecordRow,
     RecordStream, RosterStore, Scan, SnapshotInfo, SnapshotMeta, StoredRecord, SCAN_CHUNK,
 };
 use crate::{backend, Result, TenantId};
@@ -200,6 +200,25 @@ impl RosterStore for SqliteStore {
             }
         });
         Ok(rx)
+    }
+
+    async fn read_active_fields(&self, tenant: &TenantId, flow: &str, below: i16, mut sink: FieldSink) -> Result<()> {
+        let (t, flow) = (tenant.as_str().to_string(), flow.to_string());
+        self.read_blocking(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT kind, fields FROM roster_record
+                     WHERE tenant = ?1 AND flow = ?2 AND removed_in IS NULL AND kind < ?3 ORDER BY kind, natural_key",
+                )
+                .map_err(backend)?;
+            let mut rows = stmt.query(params![t, flow, below]).map_err(backend)?;
+            while let Some(r) = rows.next().map_err(backend)? {
+                let fields = r.get_ref(1).map_err(backend)?.as_str().map_err(backend)?;
+                sink(r.get(0).map_err(backend)?, fields);
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn delete_flow(&self, tenant: &TenantId, flow: &str) -> Result<()> {

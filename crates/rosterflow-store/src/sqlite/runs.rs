@@ -7,7 +7,7 @@ use rusqlite::{params, Connection};
 
 use super::SqliteStore;
 use crate::directory::Link;
-use crate::runs::{Commit, FlowChanges, FlowState, Managed, RunStore};
+use crate::runs::{Commit, FlowChanges, FlowState, LinkSink, Managed, RunStore};
 use crate::{backend, Result, StoreError, TenantId};
 
 fn save(conn: &Connection, tenant: &str, c: &FlowChanges) -> Result<()> {
@@ -45,6 +45,34 @@ fn save(conn: &Connection, tenant: &str, c: &FlowChanges) -> Result<()> {
     Ok(())
 }
 
+fn state_objects(c: &Connection, t: &str, flow: &str) -> Result<Vec<Managed>> {
+    let mut objects = Vec::new();
+    let mut stmt =
+        c.prepare_cached("SELECT key, id, managed FROM run_object WHERE tenant = ?1 AND flow = ?2").map_err(backend)?;
+    let mut rows = stmt.query(params![t, flow]).map_err(backend)?;
+    while let Some(r) = rows.next().map_err(backend)? {
+        objects.push(Managed {
+            key: r.get(0).map_err(backend)?,
+            id: r.get(1).map_err(backend)?,
+            managed: r.get(2).map_err(backend)?,
+        });
+    }
+    Ok(objects)
+}
+
+/// The flow's relation rows, lent to `sink` one by one.
+fn state_links(c: &Connection, t: &str, flow: &str, sink: &mut dyn FnMut(Relation, &str, &str)) -> Result<()> {
+    let mut stmt = c
+        .prepare_cached("SELECT rel, from_id, to_id FROM run_link WHERE tenant = ?1 AND flow = ?2")
+        .map_err(backend)?;
+    let mut rows = stmt.query(params![t, flow]).map_err(backend)?;
+    while let Some(r) = rows.next().map_err(backend)? {
+        let text = |i: usize| r.get_ref(i).and_then(|v| v.as_str().map_err(Into::into)).map_err(backend);
+        sink(relation(text(0)?)?, text(1)?, text(2)?);
+    }
+    Ok(())
+}
+
 fn relation(s: &str) -> Result<Relation> {
     Relation::parse(s).ok_or_else(|| StoreError::Backend(format!("unknown relation '{s}'")))
 }
@@ -54,32 +82,21 @@ impl RunStore for SqliteStore {
     async fn state(&self, tenant: &TenantId, flow: &str) -> Result<FlowState> {
         let (t, flow) = (tenant.as_str().to_string(), flow.to_string());
         self.read_blocking(move |c| {
-            let mut objects = Vec::new();
-            let mut stmt = c
-                .prepare_cached("SELECT key, id, managed FROM run_object WHERE tenant = ?1 AND flow = ?2")
-                .map_err(backend)?;
-            let mut rows = stmt.query(params![t, flow]).map_err(backend)?;
-            while let Some(r) = rows.next().map_err(backend)? {
-                objects.push(Managed {
-                    key: r.get(0).map_err(backend)?,
-                    id: r.get(1).map_err(backend)?,
-                    managed: r.get(2).map_err(backend)?,
-                });
-            }
+            let objects = state_objects(c, &t, &flow)?;
             let mut links = Vec::new();
-            let mut stmt = c
-                .prepare_cached("SELECT rel, from_id, to_id FROM run_link WHERE tenant = ?1 AND flow = ?2")
-                .map_err(backend)?;
-            let mut rows = stmt.query(params![t, flow]).map_err(backend)?;
-            while let Some(r) = rows.next().map_err(backend)? {
-                let rel = r.get_ref(0).map_err(backend)?.as_str().map_err(backend)?;
-                links.push(Link {
-                    relation: relation(rel)?,
-                    from: r.get(1).map_err(backend)?,
-                    to: r.get(2).map_err(backend)?,
-                });
-            }
+            state_links(c, &t, &flow, &mut |relation, from, to| {
+                links.push(Link { relation, from: from.to_string(), to: to.to_string() })
+            })?;
             Ok(FlowState { objects, links })
+        })
+        .await
+    }
+
+    async fn state_with(&self, tenant: &TenantId, flow: &str, mut sink: LinkSink) -> Result<Vec<Managed>> {
+        let (t, flow) = (tenant.as_str().to_string(), flow.to_string());
+        self.read_blocking(move |c| {
+            state_links(c, &t, &flow, &mut sink)?;
+            state_objects(c, &t, &flow)
         })
         .await
     }
