@@ -78,3 +78,16 @@ pub fn collection_json(context: &str, count: Option<u64>, next: Option<&str>, it
     body.push_str("]}");
     body
 }
+
+/// An entity's answer, written as text: `@odata.context`, then the members of `entity` (a JSON object as text).
+pub fn entity_json(context: &str, entity: &str) -> String {
+    let members = entity.trim_start().strip_prefix('{').unwrap_or("}").trim_start();
+    let mut body = String::with_capacity(entity.len() + context.len() + 24);
+    body.push_str("{\"@odata.context\":");
+    body.push_str(&Value::String(context.to_string()).to_string());
+    if !members.starts_with('}') {
+        body.push(',');
+    }
+    body.push_str(members);
+    body
+}
