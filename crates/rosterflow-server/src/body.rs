@@ -48,7 +48,46 @@ const JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true
 
 /// A JSON response with Graph's content type.
 pub fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut r = (status, body.to_string()).into_response();
+    json_text_response(status, body.to_string())
+}
+
+/// A response of JSON already written as text (a page assembled from stored documents), with Graph's
+/// content type.
+pub fn json_text_response(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
     r
+}
+
+/// A collection's answer, written as text: `@odata.context`, `@odata.count`, `@odata.nextLink`, then `value`
+/// from its items already written as JSON (comma-separated), in the order Graph gives them.
+pub fn collection_json(context: &str, count: Option<u64>, next: Option<&str>, items: &str) -> String {
+    let string = |s: &str| Value::String(s.to_string()).to_string();
+    let mut body = String::with_capacity(items.len() + context.len() + 128);
+    body.push_str("{\"@odata.context\":");
+    body.push_str(&string(context));
+    if let Some(n) = count {
+        body.push_str(&format!(",\"@odata.count\":{n}"));
+    }
+    if let Some(next) = next {
+        body.push_str(",\"@odata.nextLink\":");
+        body.push_str(&string(next));
+    }
+    body.push_str(",\"value\":[");
+    body.push_str(items);
+    body.push_str("]}");
+    body
+}
+
+/// An entity's answer, written as text: `@odata.context`, then the members of `entity` (a JSON object as text).
+pub fn entity_json(context: &str, entity: &str) -> String {
+    let members = entity.trim_start().strip_prefix('{').unwrap_or("}").trim_start();
+    let mut body = String::with_capacity(entity.len() + context.len() + 24);
+    body.push_str("{\"@odata.context\":");
+    body.push_str(&Value::String(context.to_string()).to_string());
+    if !members.starts_with('}') {
+        body.push(',');
+    }
+    body.push_str(members);
+    body
 }

@@ -12,6 +12,7 @@ pub mod directory;
 pub mod files;
 pub mod leases;
 mod migrations;
+mod parsed;
 mod postgres;
 pub mod query;
 pub mod roster;

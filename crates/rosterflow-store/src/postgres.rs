@@ -220,15 +220,14 @@ async fn delete(tx: &mut Tx<'_>, tenant: &TenantId, set: &str, id: &str) -> Resu
 }
 
 fn to_resource(set: &str, row: sqlx::postgres::PgRow) -> Result<Resource> {
-    let body: String = row.get("body");
-    let doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&body).map_err(backend)?;
+    let doc = crate::parsed::document(row.get("body")).map_err(backend)?;
     let parent: String = row.get("parent_key");
     Ok(Resource {
         set: set.to_string(),
         id: doc.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
         parent: (!parent.is_empty()).then_some(parent),
         odata_type: row.get("odata_type"),
-        doc: std::sync::Arc::new(doc),
+        doc,
         version: row.get("version"),
     })
 }

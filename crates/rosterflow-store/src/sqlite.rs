@@ -630,8 +630,8 @@ fn select_item(conn: &Connection, tenant: &TenantId, set: &str, id: &str) -> rus
 }
 
 fn row_to_resource(set: &str, row: &rusqlite::Row) -> rusqlite::Result<Resource> {
-    let body: String = row.get(1)?;
-    let doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&body)
+    let body: &str = row.get_ref(1)?.as_str()?;
+    let doc = crate::parsed::document(body)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?;
     let parent: String = row.get(2)?;
     Ok(Resource {
@@ -639,7 +639,7 @@ fn row_to_resource(set: &str, row: &rusqlite::Row) -> rusqlite::Result<Resource>
         id: doc.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
         parent: (!parent.is_empty()).then_some(parent),
         odata_type: row.get(0)?,
-        doc: std::sync::Arc::new(doc),
+        doc,
         version: row.get(3)?,
     })
 }

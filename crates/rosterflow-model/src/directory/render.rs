@@ -2,6 +2,8 @@
 //! caller of an education user sees, and the folded copies of filterable values that the store keeps for SQL
 //! (indexed columns and the folded JSON document).
 
+use rustc_hash::FxHashMap;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::{fold, props_of, sortable_time, Access, Column, Filter, Kind, ObjectKind, Prop, View};
@@ -74,6 +76,58 @@ pub fn render(view: &View, id: &str, doc: &Map<String, Value>, shape: Shape) -> 
         narrow(&mut out, select);
     }
     out
+}
+
+/// An object as `view` shows it, written as JSON to `out` from its stored document (`body`, the JSON text of
+/// the document [`render`] takes). In the default shape (no `$select`, not `limited`), which is every item of a
+/// members list or a page of users, each property's stored text is copied through as it is: the same bytes
+/// [`render`] and serialising would give (the store's text is serde_json's own), without building two maps.
+/// Any other shape goes through [`render`].
+pub fn write(view: &View, id: &str, body: &str, shape: Shape, out: &mut String) -> Result<()> {
+    if shape.select.is_none() && !shape.limited {
+        // Borrowed keys fail on an escaped name, which no property has: such a body takes the general path.
+        if let Ok(doc) = serde_json::from_str::<FxHashMap<&str, &RawValue>>(body) {
+            write_default(view, id, &doc, shape.typed, out);
+            return Ok(());
+        }
+    }
+    let doc: Map<String, Value> = serde_json::from_str(body)
+        .map_err(|e| DomainError::new(ErrorKind::Internal, format!("a stored directory object is not JSON: {e}")))?;
+    out.push_str(&Value::Object(render(view, id, &doc, shape)).to_string());
+    Ok(())
+}
+
+/// [`render`]'s default shape, property by property, onto `out`.
+fn write_default(view: &View, id: &str, doc: &FxHashMap<&str, &RawValue>, typed: bool, out: &mut String) {
+    out.push('{');
+    let mut first = true;
+    let mut key = |out: &mut String, name: &str| {
+        if !std::mem::take(&mut first) {
+            out.push(',');
+        }
+        // Names of the model's own properties and annotations: nothing in them needs escaping.
+        debug_assert!(!name.contains(['"', '\\']));
+        out.push('"');
+        out.push_str(name);
+        out.push_str("\":");
+    };
+    if typed {
+        key(out, "@odata.type");
+        out.push_str(&Value::String(view.odata_type()).to_string());
+    }
+    for prop in view.props.iter().filter(|p| p.access != Access::WriteOnly && !p.select_only) {
+        key(out, prop.name);
+        if prop.name == "id" {
+            out.push_str(&Value::String(id.to_string()).to_string());
+            continue;
+        }
+        match doc.get(prop.name) {
+            Some(raw) => out.push_str(raw.get()),
+            None if prop.kind.is_collection() => out.push_str("[]"),
+            None => out.push_str("null"),
+        }
+    }
+    out.push('}');
 }
 
 /// `$select` paths into complex values (`student/externalId`) keep only the members they name, unless the
@@ -186,6 +240,34 @@ mod tests {
         assert!(check_select(&USER, &["passwordProfile".into()], true).is_err());
         assert_eq!(check_select(&USER, &["aboutMe".into()], true).unwrap_err().kind, ErrorKind::NotImplemented);
         assert!(check_select(&USER, &["aboutMe".into()], false).is_ok());
+    }
+
+    /// The stored text written through is what rendering the parsed document gives, in every default shape.
+    #[test]
+    fn written_through_is_rendered() {
+        let mut d = doc();
+        d.insert("mail".into(), json!("a\"b\\c\u{1}é"));
+        d.insert("usageLocation".into(), Value::Null);
+        let body = serde_json::to_string(&d).unwrap();
+        for view in crate::directory::VIEWS {
+            for typed in [false, true] {
+                let shape = Shape { typed, ..Shape::default() };
+                let mut out = String::new();
+                write(view, "u1", &body, shape, &mut out).unwrap();
+                assert_eq!(out, Value::Object(render(view, "u1", &d, shape)).to_string(), "{}", view.name);
+            }
+        }
+        let select = vec!["displayName".to_string()];
+        let mut out = String::new();
+        write(&USER, "u1", &body, Shape { select: Some(&select), ..Shape::default() }, &mut out).unwrap();
+        assert_eq!(out, r#"{"displayName":"Ädele"}"#);
+        let mut out = String::new();
+        write(&EDUCATION_USER, "u1", &body, Shape { limited: true, ..Shape::default() }, &mut out).unwrap();
+        assert_eq!(
+            out,
+            Value::Object(render(&EDUCATION_USER, "u1", &d, Shape { limited: true, ..Shape::default() })).to_string()
+        );
+        assert!(write(&USER, "u1", "{", Shape::default(), &mut String::new()).is_err());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use super::route::{Alias, Collection, Direction, Nav};
 use super::Ctx;
-use crate::body::json_response;
+use crate::body::{collection_json, json_response, json_text_response};
 use crate::error::{ApiError, ApiResult};
 
 fn bad(message: impl Into<String>) -> ApiError {
@@ -213,31 +213,25 @@ async fn list_scope(ctx: &Ctx<'_>, s: Scope, o: Options) -> ApiResult<Response> 
     q.after = after;
     q.limit = page;
     let store = &ctx.app.stores.directory;
-    let result = store.list(ctx.tenant, &q).await.map_err(query_error)?;
+    let result = store.list_stored(ctx.tenant, &q).await.map_err(query_error)?;
     let count = if o.q.count && o.q.skiptoken.is_none() {
         Some(store.count(ctx.tenant, &q).await.map_err(query_error)?)
     } else {
         None
     };
     let shape = |view: &View| Shape { select: o.q.select.as_deref(), limited: limited(ctx, view), typed: s.mixed };
-    let value: Vec<Value> = result
-        .objects
-        .iter()
-        .map(|obj| {
-            let view = if s.mixed { obj.kind.base_view() } else { s.view };
-            Value::Object(render::render(view, &obj.id, &obj.doc, shape(view)))
-        })
-        .collect();
-    let mut body = Map::new();
-    body.insert("@odata.context".into(), Value::String(context_with_select(&s.context, &o.q)));
-    if let Some(n) = count {
-        body.insert("@odata.count".into(), n.into());
+    // The page is written as text, each item straight from its stored JSON (`render::write`).
+    let mut items = String::with_capacity(result.items.iter().map(|i| i.body.len() + 64).sum());
+    for (n, obj) in result.items.iter().enumerate() {
+        if n > 0 {
+            items.push(',');
+        }
+        let view = if s.mixed { obj.kind.base_view() } else { s.view };
+        render::write(view, &obj.id, &obj.body, shape(view), &mut items)?;
     }
-    if let Some(next) = result.next {
-        body.insert("@odata.nextLink".into(), Value::String(next_link(ctx, &next.encode(&sig))));
-    }
-    body.insert("value".into(), Value::Array(value));
-    Ok(json_response(StatusCode::OK, &Value::Object(body)))
+    let next = result.next.map(|next| next_link(ctx, &next.encode(&sig)));
+    let body = collection_json(&context_with_select(&s.context, &o.q), count, next.as_deref(), &items);
+    Ok(json_text_response(StatusCode::OK, body))
 }
 
 /// `#users(displayName,id)` when `$select` is given.

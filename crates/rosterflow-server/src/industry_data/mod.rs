@@ -21,6 +21,7 @@ use crate::AppState;
 use route::Target;
 
 mod read;
+mod rendered;
 pub mod route;
 mod runs;
 mod upload;

@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
 use super::Ctx;
-use crate::body::json_response;
+use crate::body::{collection_json, entity_json, json_response, json_text_response};
 
 /// Items per page when the client gives no `$top`; and the most a page may hold.
 const DEFAULT_PAGE: usize = 100;
@@ -177,6 +177,11 @@ pub(super) fn wire(set: &EntitySet, item: &Item) -> Value {
     Value::Object(render::entity(item.ty, &item.doc, set.typed_items))
 }
 
+/// [`wire`] as JSON text, rendered once per document ([`super::rendered`]).
+fn wire_text(set: &EntitySet, item: &Item) -> Arc<str> {
+    super::rendered::entity(item.ty, &item.doc, set.typed_items)
+}
+
 /// `external/industryData/{set}` or `.../{parentSet}('{parent}')/{set}`, for `@odata.context`.
 pub(super) fn collection_path(set: &EntitySet, parent: Option<&str>) -> String {
     match (set.parent, parent) {
@@ -222,9 +227,15 @@ fn query_options(ctx: &Ctx<'_>, set: &EntitySet, collection: bool) -> ApiResult<
     Ok(q)
 }
 
+/// A page's wire items: JSON text when nothing reshapes them (a page in SQL without `$select`), else values.
+enum Items {
+    Text(Vec<Arc<str>>),
+    Values(Vec<Value>),
+}
+
 /// A page of a collection's wire items: where the next page starts, and the count when `$count` asked.
 struct Listed {
-    value: Vec<Value>,
+    value: Items,
     next: Option<Cursor>,
     total: Option<usize>,
 }
@@ -273,7 +284,10 @@ async fn query(
         let next = more.then(|| last.map(|p| Cursor { keys: vec![Param::Int(p.seq)], id: p.id_key })).flatten();
         let mut items = found.items.into_iter().map(|(_, r)| item_from(r)).collect::<Result<Vec<_>, _>>()?;
         crate::runs::readiness::show(app, ctx.tenant, set.name, items.iter_mut().map(|i| &mut i.doc)).await?;
-        let value = items.iter().map(|i| wire(set, i)).collect();
+        let value = match q.select {
+            None => Items::Text(items.iter().map(|i| wire_text(set, i)).collect()),
+            Some(_) => Items::Values(items.iter().map(|i| wire(set, i)).collect()),
+        };
         return Ok(Listed { value, next, total: found.total.map(|n| n as usize) });
     }
     let offset = match cursor {
@@ -291,7 +305,7 @@ async fn query(
     let all = q.apply(docs);
     let total = all.len();
     let next = (offset + page < total).then(|| Cursor { keys: Vec::new(), id: (offset + page).to_string() });
-    let value = all.into_iter().skip(offset).take(page).collect();
+    let value = Items::Values(all.into_iter().skip(offset).take(page).collect());
     Ok(Listed { value, next, total: q.count.then_some(total) })
 }
 
@@ -315,34 +329,34 @@ pub(super) async fn list(
     };
     // As in Graph's directory APIs, $top sets the page size; the rest is reachable through @odata.nextLink.
     let page = q.top.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
-    let Listed { mut value, next, total } = query(app, ctx, set, parent.as_deref(), cast, &q, (cursor, page)).await?;
-    if let Some(select) = &q.select {
-        for v in &mut value {
-            if let Value::Object(m) = v {
-                select_properties(m, select);
+    let Listed { value, next, total } = query(app, ctx, set, parent.as_deref(), cast, &q, (cursor, page)).await?;
+    let items = match value {
+        Items::Text(texts) => texts.join(","),
+        Items::Values(mut values) => {
+            if let Some(select) = &q.select {
+                for v in &mut values {
+                    if let Value::Object(m) = v {
+                        select_properties(m, select);
+                    }
+                }
             }
+            values.iter().map(Value::to_string).collect::<Vec<_>>().join(",")
         }
-    }
+    };
     let mut context = format!("{}/$metadata#{}", ctx.base(), collection_path(set, parent.as_deref()));
     if let Some(c) = cast {
         context.push('/');
         context.push_str(&c.name);
     }
-    let mut body = Map::new();
-    body.insert("@odata.context".into(), Value::String(context));
-    if let Some(total) = total {
-        body.insert("@odata.count".into(), total.into());
-    }
-    if let Some(next) = next {
+    let link = next.map(|next| {
         let mut query = kept.join("&");
         if !query.is_empty() {
             query.push('&');
         }
-        let link = format!("http://{}{}?{query}$skiptoken={}", ctx.host, ctx.path, next.encode(&scope));
-        body.insert("@odata.nextLink".into(), Value::String(link));
-    }
-    body.insert("value".into(), Value::Array(value));
-    Ok(json_response(StatusCode::OK, &Value::Object(body)))
+        format!("http://{}{}?{query}$skiptoken={}", ctx.host, ctx.path, next.encode(&scope))
+    });
+    let body = collection_json(&context, total.map(|n| n as u64), link.as_deref(), &items);
+    Ok(json_text_response(StatusCode::OK, body))
 }
 
 /// The request's query options but `$skiptoken` and `$skip` (a next link's position replaces both), as sent.
@@ -391,10 +405,13 @@ pub(super) async fn get(
     let q = query_options(ctx, set, false)?;
     let mut item = load_as(app, ctx.tenant, set, parent, id, cast).await?;
     crate::runs::readiness::show(app, ctx.tenant, set.name, std::iter::once(&mut item.doc)).await?;
+    let context = format!("{}/$metadata#{}/$entity", ctx.base(), collection_path(set, parent));
+    let Some(select) = &q.select else {
+        return Ok(json_text_response(StatusCode::OK, entity_json(&context, &wire_text(set, &item))));
+    };
     let mut value = wire(set, &item);
-    if let (Some(select), Value::Object(m)) = (&q.select, &mut value) {
+    if let Value::Object(m) = &mut value {
         select_properties(m, select);
     }
-    let context = format!("{}/$metadata#{}/$entity", ctx.base(), collection_path(set, parent));
     Ok(json_response(StatusCode::OK, &with_context(context, value)))
 }

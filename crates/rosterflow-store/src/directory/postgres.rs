@@ -6,7 +6,8 @@
 use sqlx::{PgConnection, Row};
 
 use super::{
-    object_from, plan, user_keys_from, Bulk, Edit, Link, ListQuery, Object, Page, Patch, QueryError, Source, UserKeys,
+    plan, stored_from, user_keys_from, Bulk, Edit, Link, ListQuery, Object, Patch, QueryError, Source, Stored,
+    StoredPage, UserKeys,
 };
 use crate::postgres::PgStore;
 use crate::query::{Dialect, Param, Type};
@@ -242,7 +243,11 @@ fn constraint(e: sqlx::Error) -> StoreError {
 }
 
 fn row_object(row: &sqlx::postgres::PgRow) -> Result<Object> {
-    object_from(
+    row_stored(row)?.parse()
+}
+
+fn row_stored(row: &sqlx::postgres::PgRow) -> Result<Stored> {
+    stored_from(
         row.try_get(0).map_err(backend)?,
         row.try_get(1).map_err(backend)?,
         row.try_get(2).map_err(backend)?,
@@ -308,7 +313,7 @@ impl super::DirectoryStore for PgStore {
         select_one(&mut conn, tenant, "upn_fold", &rosterflow_model::directory::fold(upn), false).await
     }
 
-    async fn list(&self, tenant: &TenantId, q: &ListQuery<'_>) -> Result<Page, QueryError> {
+    async fn list_stored(&self, tenant: &TenantId, q: &ListQuery<'_>) -> Result<StoredPage, QueryError> {
         let p = plan(Dialect::Postgres, tenant, q, true)?;
         let sql = p.page_sql(q.limit);
         let mut query = sqlx::query(&sql);
@@ -320,7 +325,7 @@ impl super::DirectoryStore for PgStore {
         for row in &rows {
             let key_values =
                 p.keys.iter().enumerate().map(|(i, k)| key_value(row, 7 + i, k.ty)).collect::<Result<Vec<_>>>()?;
-            out.push((row_object(row)?, key_values));
+            out.push((row_stored(row)?, key_values));
         }
         Ok(super::sqlite::page(out, q.limit))
     }

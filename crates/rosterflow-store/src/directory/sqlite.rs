@@ -12,7 +12,8 @@ use rosterflow_model::directory::Relation;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 use super::{
-    object_from, plan, user_keys_from, Bulk, Edit, Link, ListQuery, Object, Page, Patch, QueryError, Source, UserKeys,
+    plan, stored_from, user_keys_from, Bulk, Edit, Link, ListQuery, Object, Patch, QueryError, Source, Stored,
+    StoredPage, UserKeys,
 };
 use crate::query::{Cursor, Dialect, Param};
 use crate::sqlite::SqliteStore;
@@ -185,11 +186,14 @@ fn constraint(e: rusqlite::Error) -> StoreError {
     backend(e)
 }
 
-fn row_object(row: &rusqlite::Row) -> rusqlite::Result<Result<Object>> {
+fn row_stored(row: &rusqlite::Row) -> rusqlite::Result<Result<Stored>> {
     let kind: String = row.get(1)?;
     let source: String = row.get(4)?;
-    let body: String = row.get(5)?;
-    Ok(object_from(row.get(0)?, &kind, row.get(2)?, row.get(3)?, &source, &body, row.get(6)?))
+    Ok(stored_from(row.get(0)?, &kind, row.get(2)?, row.get(3)?, &source, row.get(5)?, row.get(6)?))
+}
+
+fn row_object(row: &rusqlite::Row) -> rusqlite::Result<Result<Object>> {
+    Ok(row_stored(row)?.and_then(Stored::parse))
 }
 
 fn select_one(conn: &Connection, tenant: &TenantId, column: &str, value: &str) -> Result<Option<Object>> {
@@ -218,7 +222,7 @@ impl super::DirectoryStore for SqliteStore {
         self.read_with(move |c| select_one(c, &t, "upn_fold", &upn))
     }
 
-    async fn list(&self, tenant: &TenantId, q: &ListQuery<'_>) -> Result<Page, QueryError> {
+    async fn list_stored(&self, tenant: &TenantId, q: &ListQuery<'_>) -> Result<StoredPage, QueryError> {
         let p = plan(Dialect::Sqlite, tenant, q, true)?;
         let sql = p.page_sql(q.limit);
         let (params, limit, n_keys) = (p.sql.params, q.limit, p.keys.len());
@@ -228,7 +232,7 @@ impl super::DirectoryStore for SqliteStore {
                 let mut rows = stmt.query(params_from_iter(params.iter())).map_err(backend)?;
                 let mut out = Vec::new();
                 while let Some(row) = rows.next().map_err(backend)? {
-                    let object = row_object(row).map_err(backend)??;
+                    let object = row_stored(row).map_err(backend)??;
                     let keys = (0..n_keys)
                         .map(|i| row.get_ref(7 + i).map(Param::from_sqlite))
                         .collect::<rusqlite::Result<Vec<_>>>();
@@ -357,12 +361,12 @@ impl super::DirectoryStore for SqliteStore {
 }
 
 /// The first `limit` rows, and the cursor after the last of them when more follow.
-pub(crate) fn page(mut rows: Vec<(Object, Vec<Param>)>, limit: usize) -> Page {
+pub(crate) fn page(mut rows: Vec<(Stored, Vec<Param>)>, limit: usize) -> StoredPage {
     let more = rows.len() > limit;
     rows.truncate(limit);
     let next = match (more, rows.last()) {
         (true, Some((o, keys))) => Some(Cursor { keys: keys.clone(), id: o.id.clone() }),
         _ => None,
     };
-    Page { objects: rows.into_iter().map(|(o, _)| o).collect(), next }
+    StoredPage { items: rows.into_iter().map(|(o, _)| o).collect(), next }
 }
