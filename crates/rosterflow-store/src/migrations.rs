@@ -40,6 +40,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0008_directory.sqlite.sql"),
         postgres: include_str!("../migrations/0008_directory.postgres.sql"),
     },
+    Migration {
+        version: 10,
+        sqlite: include_str!("../migrations/0010_run_links.sqlite.sql"),
+        postgres: include_str!("../migrations/0010_run_links.postgres.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str =
