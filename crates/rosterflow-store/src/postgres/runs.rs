@@ -121,16 +121,18 @@ impl RunStore for PgStore {
     async fn commit(&self, tenant: &TenantId, commit: Commit) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         use crate::directory::postgres as dir;
-        dir::apply(&mut tx, tenant, &commit.bulk).await?;
-        let source = commit.bulk.source.unwrap_or(crate::directory::Source::Run);
-        for c in &commit.flows {
+        let Commit { bulk, flows, fingerprint } = commit;
+        dir::apply(&mut tx, tenant, &bulk).await?;
+        let source = bulk.source.unwrap_or(crate::directory::Source::Run);
+        drop(bulk); // the objects' documents are written
+        for c in &flows {
             dir::unlink(&mut tx, tenant, &c.unlink).await?;
         }
-        for c in &commit.flows {
+        for c in flows {
             dir::link(&mut tx, tenant, &c.link, source).await?;
-            save(&mut tx, tenant.as_str(), c).await?;
+            save(&mut tx, tenant.as_str(), &c).await?;
         }
-        if let Some((fingerprint, report)) = &commit.fingerprint {
+        if let Some((fingerprint, report)) = &fingerprint {
             sqlx::query(
                 "INSERT INTO run_tenant (tenant, fingerprint, report) VALUES ($1, $2, $3)
                  ON CONFLICT (tenant) DO UPDATE SET fingerprint = excluded.fingerprint, report = excluded.report",

@@ -89,21 +89,24 @@ impl RunStore for SqliteStore {
         let t = tenant.clone();
         self.write_exclusive(tenant, move |conn| {
             use crate::directory::sqlite as dir;
-            dir::apply(conn, &t, &commit.bulk)?;
-            let source = commit.bulk.source.unwrap_or(crate::directory::Source::Run);
-            for c in &commit.flows {
+            let Commit { bulk, flows, fingerprint } = commit;
+            dir::apply(conn, &t, &bulk)?;
+            let source = bulk.source.unwrap_or(crate::directory::Source::Run);
+            // The objects' documents are written: their memory goes to what follows (the page cache grows).
+            drop(bulk);
+            for c in &flows {
                 dir::unlink(conn, &t, &c.unlink)?;
             }
             // Every flow's links at once, in key order (each flow's are sorted: the stable sort merges them), so
             // the relation table's B-tree takes one ascending pass instead of one per flow.
-            let mut links: Vec<&Link> = commit.flows.iter().flat_map(|c| &c.link).collect();
+            let mut links: Vec<&Link> = flows.iter().flat_map(|c| &c.link).collect();
             links.sort_by(|a, b| (a.relation.as_str(), &a.from, &a.to).cmp(&(b.relation.as_str(), &b.from, &b.to)));
             dir::link(conn, &t, &links, source)?;
             drop(links);
-            for c in &commit.flows {
-                save(conn, t.as_str(), c)?;
+            for c in flows {
+                save(conn, t.as_str(), &c)?;
             }
-            if let Some((fingerprint, report)) = &commit.fingerprint {
+            if let Some((fingerprint, report)) = &fingerprint {
                 conn.prepare_cached(
                     "INSERT INTO run_tenant (tenant, fingerprint, report) VALUES (?1, ?2, ?3)
                      ON CONFLICT (tenant) DO UPDATE SET fingerprint = excluded.fingerprint, report = excluded.report",
