@@ -222,7 +222,13 @@ pub(crate) fn link(conn: &Connection, tenant: &TenantId, links: &[&Link], source
         |l| [Cow::Borrowed(l.relation.as_str()), lower(&l.from), lower(&l.to)],
     )?;
     if let Some((ddl, stat)) = kept {
+        // The build sorts in memory up to the page cache's size (128 MiB in a run, on top of the cache): with a
+        // small cache for the build, its sorted runs go to a temporary file instead, and the pages the cache
+        // gives up are written to the WAL, as the commit would have written them.
+        let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0)).map_err(backend)?;
+        conn.execute_batch("PRAGMA cache_size = -16384").map_err(backend)?;
         conn.execute_batch(&ddl).map_err(backend)?;
+        conn.execute_batch(&format!("PRAGMA cache_size = {cache}")).map_err(backend)?;
         if let Some(stat) = stat {
             // DROP INDEX took the index's statistics with it; `ANALYZE sqlite_schema` reloads them.
             conn.execute(
