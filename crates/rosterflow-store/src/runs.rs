@@ -84,3 +84,59 @@ pub trait RunStore: Send + Sync + 'static {
 
 /// Receives a flow's relations ([`RunStore::state_with`]): relation, from, to.
 pub type LinkSink = Box<dyn FnMut(rosterflow_model::directory::Relation, &str, &str) + Send>;
+
+/// A flow's relations are stored per group (`migrations/0010_run_links.*.sql`): one row per relation and
+/// `from` with every related id, sorted, space-separated. These are the backends' one way to read and change them.
+pub(crate) mod packed {
+    use rosterflow_model::directory::Relation;
+    use rustc_hash::FxHashMap;
+
+    use super::FlowChanges;
+    use crate::directory::Link;
+    use crate::{Result, StoreError};
+
+    /// One stored row's relations.
+    pub(crate) fn links(rel: &str, from: &str, to_ids: &str, out: &mut Vec<Link>) -> Result<()> {
+        let relation = Relation::parse(rel).ok_or_else(|| StoreError::Backend(format!("unknown relation '{rel}'")))?;
+        out.extend(to_ids.split(' ').filter(|t| !t.is_empty()).map(|t| Link {
+            relation,
+            from: from.to_string(),
+            to: t.to_string(),
+        }));
+        Ok(())
+    }
+
+    /// The ids one group's row gains and loses.
+    #[derive(Default)]
+    pub(crate) struct Change<'a> {
+        pub add: Vec<&'a str>,
+        pub remove: Vec<&'a str>,
+    }
+
+    /// A flow's relation changes by group, in key order (`rel`, `from`).
+    pub(crate) fn changes(c: &FlowChanges) -> Vec<((Relation, &str), Change<'_>)> {
+        let mut by: FxHashMap<(Relation, &str), Change> = FxHashMap::default();
+        for l in &c.link {
+            by.entry((l.relation, l.from.as_str())).or_default().add.push(&l.to);
+        }
+        for l in &c.unlink {
+            by.entry((l.relation, l.from.as_str())).or_default().remove.push(&l.to);
+        }
+        let mut v: Vec<_> = by.into_iter().collect();
+        v.sort_unstable_by(|((ra, fa), _), ((rb, fb), _)| (ra.as_str(), fa).cmp(&(rb.as_str(), fb)));
+        v
+    }
+
+    /// A row's ids after `change` (`None`: the group has none left, its row goes).
+    pub(crate) fn merged(stored: Option<&str>, change: &Change) -> Option<String> {
+        let mut ids: Vec<&str> = stored.map(|s| s.split(' ').filter(|t| !t.is_empty()).collect()).unwrap_or_default();
+        if !change.remove.is_empty() {
+            let gone: rustc_hash::FxHashSet<&str> = change.remove.iter().copied().collect();
+            ids.retain(|t| !gone.contains(t));
+        }
+        ids.extend(&change.add);
+        ids.sort_unstable();
+        ids.dedup();
+        (!ids.is_empty()).then(|| ids.join(" "))
+    }
+}

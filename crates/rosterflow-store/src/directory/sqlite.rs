@@ -9,7 +9,9 @@
 //! no round trip per row.
 
 use rosterflow_model::directory::Relation;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use std::borrow::Cow;
+
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
 
 use super::{
     plan, stored_from, user_keys_from, Bulk, Edit, Link, ListQuery, Object, Patch, QueryError, Source, Stored,
@@ -117,23 +119,126 @@ pub(crate) fn delete(conn: &Connection, tenant: &TenantId, ids: &[String]) -> Re
     Ok(n)
 }
 
-/// Add relations (existing ones are left as they are).
-pub(crate) fn link(conn: &Connection, tenant: &TenantId, links: &[Link], source: Source) -> Result<()> {
-    let mut stmt = conn
-        .prepare_cached(
-            "INSERT INTO dir_relation (tenant, rel, from_id, to_id, source) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT DO NOTHING",
-        )
-        .map_err(backend)?;
-    for l in links {
-        stmt.execute(params![
-            tenant.as_str(),
-            l.relation.as_str(),
-            l.from.to_ascii_lowercase(),
-            l.to.to_ascii_lowercase(),
-            source.as_str()
-        ])
-        .map_err(backend)?;
+/// Rows per multi-row `INSERT` of a bulk write: the per-statement work (reset, bind, step) is paid once per
+/// this many rows instead of once per row (a first run inserts about two million relation rows).
+const ROWS: usize = 100;
+
+/// `INSERT` `rows` in statements of [`ROWS`] rows: `head` is the statement up to `VALUES`, `shape` one row's
+/// tuple, where `?1`.. name the `shared` parameters and each `@` the next of the row's own values (`row`, in
+/// order); `tail` follows the rows (`ON CONFLICT ...`).
+pub(crate) fn insert_rows<T, const N: usize>(
+    conn: &Connection,
+    [head, shape, tail]: [&str; 3],
+    shared: &[&dyn ToSql],
+    rows: &[T],
+    row: impl Fn(&T) -> [Cow<'_, str>; N],
+) -> Result<()> {
+    let sql = |n: usize| {
+        let mut p = shared.len();
+        let tuples: Vec<String> = (0..n)
+            .map(|_| {
+                let mut t = String::from("(");
+                for part in shape.split_inclusive('@') {
+                    match part.strip_suffix('@') {
+                        Some(before) => {
+                            p += 1;
+                            t.push_str(before);
+                            t.push_str(&format!("?{p}"));
+                        }
+                        None => t.push_str(part),
+                    }
+                }
+                t.push(')');
+                t
+            })
+            .collect();
+        format!("{head} VALUES {} {tail}", tuples.join(", "))
+    };
+    let full = sql(ROWS);
+    for chunk in rows.chunks(ROWS) {
+        let text = if chunk.len() == ROWS { Cow::Borrowed(&full) } else { Cow::Owned(sql(chunk.len())) };
+        let mut stmt = conn.prepare_cached(&text).map_err(backend)?;
+        for (i, s) in shared.iter().enumerate() {
+            stmt.raw_bind_parameter(i + 1, s).map_err(backend)?;
+        }
+        let mut p = shared.len();
+        for r in chunk {
+            for v in row(r) {
+                p += 1;
+                stmt.raw_bind_parameter(p, v.as_ref()).map_err(backend)?;
+            }
+        }
+        stmt.raw_execute().map_err(constraint)?;
+    }
+    Ok(())
+}
+
+/// An id as stored (lower case), borrowed when it is already.
+pub(crate) fn lower(id: &str) -> Cow<'_, str> {
+    if id.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(id.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(id)
+    }
+}
+
+/// A bulk link of at least this many relations, into a relation table at most [`REBUILD_RATIO`] times as large,
+/// builds the reverse index again after its inserts instead of maintaining it row by row ([`link`]).
+const REBUILD_AT: usize = 50_000;
+const REBUILD_RATIO: usize = 2;
+const REVERSE: &str = "dir_relation_reverse";
+
+/// Add relations (existing ones are left as they are); `links` in key order take the table's B-tree as
+/// appends. The reverse index's keys then come in random order, a page touched per row: a first run's million
+/// relations drop the index and build it again (one sort) in the same transaction, so readers see the old
+/// index or the new one. The index's definition and planner statistics are kept as they were.
+pub(crate) fn link(conn: &Connection, tenant: &TenantId, links: &[&Link], source: Source) -> Result<()> {
+    let rebuild = if links.len() >= REBUILD_AT {
+        let limit = (links.len() * REBUILD_RATIO + 1) as i64;
+        let existing: i64 = conn
+            .query_row("SELECT count(*) FROM (SELECT 1 FROM dir_relation LIMIT ?1)", [limit], |r| r.get(0))
+            .map_err(backend)?;
+        existing < limit
+    } else {
+        false
+    };
+    let kept = if rebuild {
+        let ddl: String = conn
+            .query_row("SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?1", [REVERSE], |r| r.get(0))
+            .map_err(backend)?;
+        let stat: Option<String> = conn
+            .query_row("SELECT stat FROM sqlite_stat1 WHERE tbl = 'dir_relation' AND idx = ?1", [REVERSE], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        conn.execute_batch(&format!("DROP INDEX {REVERSE}")).map_err(backend)?;
+        Some((ddl, stat))
+    } else {
+        None
+    };
+    insert_rows(
+        conn,
+        ["INSERT INTO dir_relation (tenant, rel, from_id, to_id, source)", "?1, @, @, @, ?2", "ON CONFLICT DO NOTHING"],
+        &[&tenant.as_str(), &source.as_str()],
+        links,
+        |l| [Cow::Borrowed(l.relation.as_str()), lower(&l.from), lower(&l.to)],
+    )?;
+    if let Some((ddl, stat)) = kept {
+        // The build sorts in memory up to the page cache's size (128 MiB in a run, on top of the cache): with a
+        // small cache for the build, its sorted runs go to a temporary file instead, and the pages the cache
+        // gives up are written to the WAL, as the commit would have written them.
+        let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0)).map_err(backend)?;
+        conn.execute_batch("PRAGMA cache_size = -16384").map_err(backend)?;
+        conn.execute_batch(&ddl).map_err(backend)?;
+        conn.execute_batch(&format!("PRAGMA cache_size = {cache}")).map_err(backend)?;
+        if let Some(stat) = stat {
+            // DROP INDEX took the index's statistics with it; `ANALYZE sqlite_schema` reloads them.
+            conn.execute(
+                "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('dir_relation', ?1, ?2)",
+                params![REVERSE, stat],
+            )
+            .and_then(|_| conn.execute_batch("ANALYZE sqlite_schema"))
+            .map_err(backend)?;
+        }
     }
     Ok(())
 }
@@ -167,7 +272,7 @@ pub(crate) fn apply(conn: &Connection, tenant: &TenantId, bulk: &Bulk) -> Result
     patch(conn, tenant, &bulk.patches)?;
     delete(conn, tenant, &bulk.deletes)?;
     unlink(conn, tenant, &bulk.unlink)?;
-    link(conn, tenant, &bulk.link, source)
+    link(conn, tenant, &bulk.link.iter().collect::<Vec<_>>(), source)
 }
 
 /// A unique-index violation as the rule it broke.
@@ -276,7 +381,7 @@ impl super::DirectoryStore for SqliteStore {
                     }
                 }
             }
-            link(c, &t, &links, object.source)
+            link(c, &t, &links.iter().collect::<Vec<_>>(), object.source)
         })
         .await
     }

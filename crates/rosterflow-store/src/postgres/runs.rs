@@ -3,23 +3,14 @@
 
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
-use rosterflow_model::directory::Relation;
+use rustc_hash::FxHashMap;
 use sqlx::{PgConnection, Row};
 
 use super::PgStore;
-use crate::directory::Link;
-use crate::runs::{Commit, FlowChanges, FlowState, Managed, RunStore};
-use crate::{backend, Result, StoreError, TenantId};
+use crate::runs::{packed, Commit, FlowChanges, FlowState, Managed, RunStore};
+use crate::{backend, Result, TenantId};
 
 const CHUNK: usize = 10_000;
-
-fn link_columns(links: &[Link]) -> [Vec<&str>; 3] {
-    [
-        links.iter().map(|l| l.relation.as_str()).collect(),
-        links.iter().map(|l| l.from.as_str()).collect(),
-        links.iter().map(|l| l.to.as_str()).collect(),
-    ]
-}
 
 /// Run `sql` with `$1` the tenant, `$2` the flow and `$3..` the text arrays `columns` (one row per index).
 async fn execute(conn: &mut PgConnection, sql: &str, tenant: &str, flow: &str, columns: &[Vec<&str>]) -> Result<()> {
@@ -36,11 +27,6 @@ async fn save(conn: &mut PgConnection, tenant: &str, c: &FlowChanges) -> Result<
          SELECT $1, $2, u.k, u.i, u.m FROM UNNEST($3::text[], $4::text[], $5::text[]) AS u(k, i, m)
          ON CONFLICT (tenant, flow, key) DO UPDATE SET id = excluded.id, managed = excluded.managed";
     const DROP: &str = "DELETE FROM run_object WHERE tenant = $1 AND flow = $2 AND key = ANY($3)";
-    const UNLINK: &str = "DELETE FROM run_link r USING UNNEST($3::text[], $4::text[], $5::text[]) AS u(rel, f, t)
-         WHERE r.tenant = $1 AND r.flow = $2 AND r.rel = u.rel AND r.from_id = u.f AND r.to_id = u.t";
-    const LINK: &str = "INSERT INTO run_link (tenant, flow, rel, from_id, to_id)
-         SELECT $1, $2, u.rel, u.f, u.t FROM UNNEST($3::text[], $4::text[], $5::text[]) AS u(rel, f, t)
-         ON CONFLICT DO NOTHING";
     for chunk in c.put.chunks(CHUNK) {
         let column = |f: fn(&Managed) -> &str| chunk.iter().map(f).collect::<Vec<_>>();
         let columns = [column(|m| &m.key), column(|m| &m.id), column(|m| &m.managed)];
@@ -49,11 +35,57 @@ async fn save(conn: &mut PgConnection, tenant: &str, c: &FlowChanges) -> Result<
     for chunk in c.drop.chunks(CHUNK) {
         execute(conn, DROP, tenant, &c.flow, &[chunk.iter().map(String::as_str).collect()]).await?;
     }
-    for chunk in c.unlink.chunks(CHUNK) {
-        execute(conn, UNLINK, tenant, &c.flow, &link_columns(chunk)).await?;
-    }
-    for chunk in c.link.chunks(CHUNK) {
-        execute(conn, LINK, tenant, &c.flow, &link_columns(chunk)).await?;
+    // The flow's relations, per group: the groups' rows read (locked), merged, written back or deleted.
+    const READ: &str = "SELECT s.rel, s.from_id, s.to_ids FROM run_link_set s
+         JOIN UNNEST($3::text[], $4::text[]) AS u(rel, f) ON s.rel = u.rel AND s.from_id = u.f
+         WHERE s.tenant = $1 AND s.flow = $2 FOR UPDATE OF s";
+    const WRITE: &str = "INSERT INTO run_link_set (tenant, flow, rel, from_id, to_ids)
+         SELECT $1, $2, u.rel, u.f, u.t FROM UNNEST($3::text[], $4::text[], $5::text[]) AS u(rel, f, t)
+         ON CONFLICT (tenant, flow, rel, from_id) DO UPDATE SET to_ids = excluded.to_ids";
+    const GONE: &str = "DELETE FROM run_link_set s USING UNNEST($3::text[], $4::text[]) AS u(rel, f)
+         WHERE s.tenant = $1 AND s.flow = $2 AND s.rel = u.rel AND s.from_id = u.f";
+    let changes = packed::changes(c);
+    for chunk in changes.chunks(CHUNK) {
+        let keys = [
+            chunk.iter().map(|((r, _), _)| r.as_str()).collect::<Vec<_>>(),
+            chunk.iter().map(|((_, f), _)| *f).collect(),
+        ];
+        let mut stored: FxHashMap<(String, String), String> = FxHashMap::default();
+        let mut q = sqlx::query(READ).bind(tenant).bind(&c.flow);
+        for k in &keys {
+            q = q.bind(k);
+        }
+        let mut rows = q.fetch(&mut *conn);
+        while let Some(r) = rows.try_next().await.map_err(backend)? {
+            stored.insert(
+                (r.try_get(0).map_err(backend)?, r.try_get(1).map_err(backend)?),
+                r.try_get(2).map_err(backend)?,
+            );
+        }
+        drop(rows);
+        let (mut put, mut gone): ([Vec<&str>; 2], [Vec<&str>; 2]) = Default::default();
+        let mut ids = Vec::new();
+        for ((rel, from), change) in chunk {
+            let have = stored.get(&(rel.as_str().to_string(), from.to_string()));
+            match packed::merged(have.map(String::as_str), change) {
+                Some(to) => {
+                    put[0].push(rel.as_str());
+                    put[1].push(from);
+                    ids.push(to);
+                }
+                None => {
+                    gone[0].push(rel.as_str());
+                    gone[1].push(from);
+                }
+            }
+        }
+        if !ids.is_empty() {
+            let [rels, froms] = put;
+            execute(conn, WRITE, tenant, &c.flow, &[rels, froms, ids.iter().map(String::as_str).collect()]).await?;
+        }
+        if !gone[0].is_empty() {
+            execute(conn, GONE, tenant, &c.flow, &gone).await?;
+        }
     }
     Ok(())
 }
@@ -75,15 +107,13 @@ impl RunStore for PgStore {
         }
         drop(rows);
         let mut links = Vec::new();
-        let mut rows = sqlx::query("SELECT rel, from_id, to_id FROM run_link WHERE tenant = $1 AND flow = $2")
+        let mut rows = sqlx::query("SELECT rel, from_id, to_ids FROM run_link_set WHERE tenant = $1 AND flow = $2")
             .bind(tenant.as_str())
             .bind(flow)
             .fetch(&self.pool);
         while let Some(r) = rows.try_next().await.map_err(backend)? {
-            let rel: &str = r.try_get(0).map_err(backend)?;
-            let relation =
-                Relation::parse(rel).ok_or_else(|| StoreError::Backend(format!("unknown relation '{rel}'")))?;
-            links.push(Link { relation, from: r.try_get(1).map_err(backend)?, to: r.try_get(2).map_err(backend)? });
+            let text = |i| r.try_get::<&str, _>(i).map_err(backend);
+            packed::links(text(0)?, text(1)?, text(2)?, &mut links)?;
         }
         Ok(FlowState { objects, links })
     }
@@ -91,16 +121,18 @@ impl RunStore for PgStore {
     async fn commit(&self, tenant: &TenantId, commit: Commit) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         use crate::directory::postgres as dir;
-        dir::apply(&mut tx, tenant, &commit.bulk).await?;
-        let source = commit.bulk.source.unwrap_or(crate::directory::Source::Run);
-        for c in &commit.flows {
+        let Commit { bulk, flows, fingerprint } = commit;
+        dir::apply(&mut tx, tenant, &bulk).await?;
+        let source = bulk.source.unwrap_or(crate::directory::Source::Run);
+        drop(bulk); // the objects' documents are written
+        for c in &flows {
             dir::unlink(&mut tx, tenant, &c.unlink).await?;
         }
-        for c in &commit.flows {
+        for c in flows {
             dir::link(&mut tx, tenant, &c.link, source).await?;
-            save(&mut tx, tenant.as_str(), c).await?;
+            save(&mut tx, tenant.as_str(), &c).await?;
         }
-        if let Some((fingerprint, report)) = &commit.fingerprint {
+        if let Some((fingerprint, report)) = &fingerprint {
             sqlx::query(
                 "INSERT INTO run_tenant (tenant, fingerprint, report) VALUES ($1, $2, $3)
                  ON CONFLICT (tenant) DO UPDATE SET fingerprint = excluded.fingerprint, report = excluded.report",
@@ -119,7 +151,7 @@ impl RunStore for PgStore {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         for sql in [
             "DELETE FROM run_object WHERE tenant = $1 AND flow = $2",
-            "DELETE FROM run_link WHERE tenant = $1 AND flow = $2",
+            "DELETE FROM run_link_set WHERE tenant = $1 AND flow = $2",
         ] {
             sqlx::query(sql).bind(tenant.as_str()).bind(flow).execute(&mut *tx).await.map_err(backend)?;
         }

@@ -1,46 +1,56 @@
 //! What runs wrote, on SQLite: a commit is one exclusive job of the writer thread (directory and state in one
 //! transaction), every statement prepared once and stepped in process.
 
+use std::borrow::Cow;
+
 use async_trait::async_trait;
 use rosterflow_model::directory::Relation;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqliteStore;
 use crate::directory::Link;
-use crate::runs::{Commit, FlowChanges, FlowState, LinkSink, Managed, RunStore};
+use crate::runs::{packed, Commit, FlowChanges, FlowState, LinkSink, Managed, RunStore};
 use crate::{backend, Result, StoreError, TenantId};
 
 fn save(conn: &Connection, tenant: &str, c: &FlowChanges) -> Result<()> {
-    let mut put = conn
-        .prepare_cached(
-            "INSERT INTO run_object (tenant, flow, key, id, managed) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (tenant, flow, key) DO UPDATE SET id = excluded.id, managed = excluded.managed",
-        )
-        .map_err(backend)?;
-    for m in &c.put {
-        put.execute(params![tenant, c.flow, m.key, m.id, m.managed]).map_err(backend)?;
-    }
-    let mut drop =
+    use crate::directory::sqlite::insert_rows;
+    insert_rows(
+        conn,
+        [
+            "INSERT INTO run_object (tenant, flow, key, id, managed)",
+            "?1, ?2, @, @, @",
+            "ON CONFLICT (tenant, flow, key) DO UPDATE SET id = excluded.id, managed = excluded.managed",
+        ],
+        &[&tenant, &c.flow],
+        &c.put,
+        |m| [Cow::Borrowed(m.key.as_str()), Cow::Borrowed(m.id.as_str()), Cow::Borrowed(m.managed.as_str())],
+    )?;
+    let mut forget =
         conn.prepare_cached("DELETE FROM run_object WHERE tenant = ?1 AND flow = ?2 AND key = ?3").map_err(backend)?;
     for key in &c.drop {
-        drop.execute(params![tenant, c.flow, key]).map_err(backend)?;
+        forget.execute(params![tenant, c.flow, key]).map_err(backend)?;
     }
-    let mut unlink = conn
+    // The flow's relations, per group: read, merged, written back (or deleted when none are left).
+    let mut read = conn
+        .prepare_cached("SELECT to_ids FROM run_link_set WHERE tenant = ?1 AND flow = ?2 AND rel = ?3 AND from_id = ?4")
+        .map_err(backend)?;
+    let mut write = conn
         .prepare_cached(
-            "DELETE FROM run_link WHERE tenant = ?1 AND flow = ?2 AND rel = ?3 AND from_id = ?4 AND to_id = ?5",
+            "INSERT INTO run_link_set (tenant, flow, rel, from_id, to_ids) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (tenant, flow, rel, from_id) DO UPDATE SET to_ids = excluded.to_ids",
         )
         .map_err(backend)?;
-    for l in &c.unlink {
-        unlink.execute(params![tenant, c.flow, l.relation.as_str(), l.from, l.to]).map_err(backend)?;
-    }
-    let mut link = conn
-        .prepare_cached(
-            "INSERT INTO run_link (tenant, flow, rel, from_id, to_id) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT DO NOTHING",
-        )
+    let mut gone = conn
+        .prepare_cached("DELETE FROM run_link_set WHERE tenant = ?1 AND flow = ?2 AND rel = ?3 AND from_id = ?4")
         .map_err(backend)?;
-    for l in &c.link {
-        link.execute(params![tenant, c.flow, l.relation.as_str(), l.from, l.to]).map_err(backend)?;
+    for ((rel, from), change) in packed::changes(c) {
+        let key = params![tenant, c.flow, rel.as_str(), from];
+        let stored: Option<String> = read.query_row(key, |r| r.get(0)).optional().map_err(backend)?;
+        match packed::merged(stored.as_deref(), &change) {
+            Some(ids) => write.execute(params![tenant, c.flow, rel.as_str(), from, ids]).map(drop),
+            None => gone.execute(key).map(drop),
+        }
+        .map_err(backend)?;
     }
     Ok(())
 }
@@ -60,15 +70,18 @@ fn state_objects(c: &Connection, t: &str, flow: &str) -> Result<Vec<Managed>> {
     Ok(objects)
 }
 
-/// The flow's relation rows, lent to `sink` one by one.
+/// The flow's relations (stored per group: [`packed`]), lent to `sink` one by one.
 fn state_links(c: &Connection, t: &str, flow: &str, sink: &mut dyn FnMut(Relation, &str, &str)) -> Result<()> {
     let mut stmt = c
-        .prepare_cached("SELECT rel, from_id, to_id FROM run_link WHERE tenant = ?1 AND flow = ?2")
+        .prepare_cached("SELECT rel, from_id, to_ids FROM run_link_set WHERE tenant = ?1 AND flow = ?2")
         .map_err(backend)?;
     let mut rows = stmt.query(params![t, flow]).map_err(backend)?;
     while let Some(r) = rows.next().map_err(backend)? {
         let text = |i: usize| r.get_ref(i).and_then(|v| v.as_str().map_err(Into::into)).map_err(backend);
-        sink(relation(text(0)?)?, text(1)?, text(2)?);
+        let (rel, from) = (relation(text(0)?)?, text(1)?);
+        for to in text(2)?.split(' ').filter(|t| !t.is_empty()) {
+            sink(rel, from, to);
+        }
     }
     Ok(())
 }
@@ -105,16 +118,24 @@ impl RunStore for SqliteStore {
         let t = tenant.clone();
         self.write_exclusive(tenant, move |conn| {
             use crate::directory::sqlite as dir;
-            dir::apply(conn, &t, &commit.bulk)?;
-            let source = commit.bulk.source.unwrap_or(crate::directory::Source::Run);
-            for c in &commit.flows {
+            let Commit { bulk, flows, fingerprint } = commit;
+            dir::apply(conn, &t, &bulk)?;
+            let source = bulk.source.unwrap_or(crate::directory::Source::Run);
+            // The objects' documents are written: their memory goes to what follows (the page cache grows).
+            drop(bulk);
+            for c in &flows {
                 dir::unlink(conn, &t, &c.unlink)?;
             }
-            for c in &commit.flows {
-                dir::link(conn, &t, &c.link, source)?;
-                save(conn, t.as_str(), c)?;
+            // Every flow's links at once, in key order (each flow's are sorted: the stable sort merges them), so
+            // the relation table's B-tree takes one ascending pass instead of one per flow.
+            let mut links: Vec<&Link> = flows.iter().flat_map(|c| &c.link).collect();
+            links.sort_by(|a, b| (a.relation.as_str(), &a.from, &a.to).cmp(&(b.relation.as_str(), &b.from, &b.to)));
+            dir::link(conn, &t, &links, source)?;
+            drop(links);
+            for c in flows {
+                save(conn, t.as_str(), &c)?;
             }
-            if let Some((fingerprint, report)) = &commit.fingerprint {
+            if let Some((fingerprint, report)) = &fingerprint {
                 conn.prepare_cached(
                     "INSERT INTO run_tenant (tenant, fingerprint, report) VALUES (?1, ?2, ?3)
                      ON CONFLICT (tenant) DO UPDATE SET fingerprint = excluded.fingerprint, report = excluded.report",
@@ -132,7 +153,7 @@ impl RunStore for SqliteStore {
         self.write(tenant, move |c| {
             for sql in [
                 "DELETE FROM run_object WHERE tenant = ?1 AND flow = ?2",
-                "DELETE FROM run_link WHERE tenant = ?1 AND flow = ?2",
+                "DELETE FROM run_link_set WHERE tenant = ?1 AND flow = ?2",
             ] {
                 c.execute(sql, params![t, flow]).map_err(backend)?;
             }
@@ -143,7 +164,6 @@ impl RunStore for SqliteStore {
     }
 
     async fn last(&self, tenant: &TenantId) -> Result<Option<(String, String)>> {
-        use rusqlite::OptionalExtension;
         self.read(|c| {
             c.prepare_cached("SELECT fingerprint, report FROM run_tenant WHERE tenant = ?1")?
                 .query_row(params![tenant.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
