@@ -11,15 +11,25 @@
 
 use rustc_hash::FxHashSet;
 
-/// Whether a group was seen, and where its keys are.
+/// Whether a group was seen, and where its keys are, in 8 bytes (one per possible first value: 1.7 million
+/// users' worth for roles, demographics, flags and relationships).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-enum Group {
-    #[default]
-    Unseen,
-    /// Ended; its keys are `closed[start..end]`, sorted.
-    Closed { start: usize, end: usize },
-    /// Came back after another group: its keys are in `scattered`.
-    Scattered,
+struct Group {
+    /// `closed[start..end]`, sorted; `end == 0`: unseen; `start == SCATTERED`: its keys are in `scattered`.
+    start: u32,
+    end: u32,
+}
+
+const SCATTERED: u32 = u32::MAX;
+
+impl Group {
+    fn closed(&self) -> Option<std::ops::Range<usize>> {
+        (self.end > 0 && self.start != SCATTERED).then_some(self.start as usize..self.end as usize)
+    }
+
+    fn is_scattered(&self) -> bool {
+        self.start == SCATTERED
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -46,9 +56,10 @@ impl Keys {
             self.close();
             self.open(k[0]);
         }
-        match self.group(k[0]) {
-            Group::Scattered => self.scattered.insert(k),
-            _ => self.run.insert(rest(k)),
+        if self.group(k[0]).is_scattered() {
+            self.scattered.insert(k)
+        } else {
+            self.run.insert(rest(k))
         }
     }
 
@@ -58,17 +69,17 @@ impl Keys {
 
     fn open(&mut self, first: u32) {
         self.current = Some(first);
-        if let Group::Closed { start, end } = self.group(first) {
+        if let Some(range) = self.group(first).closed() {
             // Back after another group: from now on this group's keys are looked up by hashing.
-            self.scattered.extend(self.closed[start..end].iter().map(|&r| [first, (r >> 32) as u32, r as u32]));
-            self.groups[first as usize] = Group::Scattered;
+            self.scattered.extend(self.closed[range].iter().map(|&r| [first, (r >> 32) as u32, r as u32]));
+            self.groups[first as usize] = Group { start: SCATTERED, end: 1 };
         }
     }
 
     /// Ends the group being read: its keys join `closed`, sorted.
     fn close(&mut self) {
         let Some(first) = self.current.take() else { return };
-        if self.group(first) == Group::Scattered {
+        if self.group(first).is_scattered() {
             return;
         }
         let start = self.closed.len();
@@ -76,9 +87,17 @@ impl Keys {
         self.closed[start..].sort_unstable();
         let i = first as usize;
         if self.groups.len() <= i {
-            self.groups.resize(i + 1, Group::Unseen);
+            self.groups.resize(i + 1, Group::default());
         }
-        self.groups[i] = Group::Closed { start, end: self.closed.len() };
+        self.groups[i] = match (u32::try_from(start), u32::try_from(self.closed.len())) {
+            (Ok(start), Ok(end)) if start != SCATTERED => Group { start, end },
+            // Past 4 billion keys (never in practice): the group goes to the hash set.
+            _ => {
+                let keys = self.closed.drain(start..).map(|r| [first, (r >> 32) as u32, r as u32]);
+                self.scattered.extend(keys);
+                Group { start: SCATTERED, end: 1 }
+            }
+        };
     }
 
     pub(crate) fn is_empty(&self) -> bool {
