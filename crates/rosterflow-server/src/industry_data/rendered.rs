@@ -29,11 +29,17 @@ fn cache() -> &'static Mutex<HashMap<Key, Entry>> {
 
 /// `render::entity(ty, doc, typed)` as JSON text.
 pub(super) fn entity(ty: &'static TypeDef, doc: &Arc<Map<String, Value>>, typed: bool) -> Arc<str> {
+    let rendered = || -> Arc<str> { Value::Object(render::entity(ty, doc, typed)).to_string().into() };
+    if Arc::strong_count(doc) == 1 {
+        // Nobody else holds this document (a copy changed on its way here, e.g. its `readinessStatus`): no later
+        // request can bring the same `Arc` back, so an entry would only take room until the cache is cleared.
+        return rendered();
+    }
     let key = (Arc::as_ptr(doc) as usize, ty as *const TypeDef as usize, typed);
     if let Some(e) = cache().lock().expect("cache lock").get(&key) {
         return e.text.clone();
     }
-    let text: Arc<str> = Value::Object(render::entity(ty, doc, typed)).to_string().into();
+    let text = rendered();
     let mut c = cache().lock().expect("cache lock");
     if c.len() >= MAX_ENTRIES {
         c.clear();
