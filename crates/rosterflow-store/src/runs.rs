@@ -95,15 +95,20 @@ pub(crate) mod packed {
     use crate::directory::Link;
     use crate::{Result, StoreError};
 
+    /// One stored row's relations, lent to `f` one by one.
+    pub(crate) fn each(rel: &str, from: &str, to_ids: &str, mut f: impl FnMut(Relation, &str, &str)) -> Result<()> {
+        let relation = Relation::parse(rel).ok_or_else(|| StoreError::Backend(format!("unknown relation '{rel}'")))?;
+        for to in to_ids.split(' ').filter(|t| !t.is_empty()) {
+            f(relation, from, to);
+        }
+        Ok(())
+    }
+
     /// One stored row's relations.
     pub(crate) fn links(rel: &str, from: &str, to_ids: &str, out: &mut Vec<Link>) -> Result<()> {
-        let relation = Relation::parse(rel).ok_or_else(|| StoreError::Backend(format!("unknown relation '{rel}'")))?;
-        out.extend(to_ids.split(' ').filter(|t| !t.is_empty()).map(|t| Link {
-            relation,
-            from: from.to_string(),
-            to: t.to_string(),
-        }));
-        Ok(())
+        each(rel, from, to_ids, |relation, from, to| {
+            out.push(Link { relation, from: from.to_string(), to: to.to_string() })
+        })
     }
 
     /// The ids one group's row gains and loses.

@@ -10,7 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::SqliteStore;
 use crate::directory::Link;
 use crate::runs::{packed, Commit, FlowChanges, FlowState, LinkSink, Managed, RunStore};
-use crate::{backend, Result, StoreError, TenantId};
+use crate::{backend, Result, TenantId};
 
 fn save(conn: &Connection, tenant: &str, c: &FlowChanges) -> Result<()> {
     use crate::directory::sqlite::insert_rows;
@@ -78,16 +78,9 @@ fn state_links(c: &Connection, t: &str, flow: &str, sink: &mut dyn FnMut(Relatio
     let mut rows = stmt.query(params![t, flow]).map_err(backend)?;
     while let Some(r) = rows.next().map_err(backend)? {
         let text = |i: usize| r.get_ref(i).and_then(|v| v.as_str().map_err(Into::into)).map_err(backend);
-        let (rel, from) = (relation(text(0)?)?, text(1)?);
-        for to in text(2)?.split(' ').filter(|t| !t.is_empty()) {
-            sink(rel, from, to);
-        }
+        packed::each(text(0)?, text(1)?, text(2)?, &mut *sink)?;
     }
     Ok(())
-}
-
-fn relation(s: &str) -> Result<Relation> {
-    Relation::parse(s).ok_or_else(|| StoreError::Backend(format!("unknown relation '{s}'")))
 }
 
 #[async_trait]
