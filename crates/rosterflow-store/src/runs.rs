@@ -80,6 +80,26 @@ pub trait RunStore: Send + Sync + 'static {
         }
         Ok(state.objects)
     }
+
+    /// The flow's relations that start at `from` (groups and units by id), handed to `links` as
+    /// [`RunStore::state_with`] would, in the store's key order (relation, then `from`): what an incremental
+    /// plan reads for the groups whose relations it replans.
+    async fn state_links_of(
+        &self,
+        tenant: &TenantId,
+        flow: &str,
+        from: Vec<String>,
+        mut links: LinkSink,
+    ) -> Result<()> {
+        let from: rustc_hash::FxHashSet<String> = from.into_iter().collect();
+        let mut wanted: Vec<Link> =
+            self.state(tenant, flow).await?.links.into_iter().filter(|l| from.contains(&l.from)).collect();
+        wanted.sort_by(|a, b| (a.relation.as_str(), &a.from).cmp(&(b.relation.as_str(), &b.from)));
+        for l in &wanted {
+            links(l.relation, &l.from, &l.to);
+        }
+        Ok(())
+    }
 }
 
 /// Receives a flow's relations ([`RunStore::state_with`]): relation, from, to.

@@ -57,6 +57,9 @@ pub struct Desired {
     pub warnings: Vec<PublicError>,
     /// People the flow would provision but can't: unmatched (and not created) or ambiguous.
     pub skipped: u32,
+    /// How warnings name the groups whose relations it lists, when it lists no objects (an incremental plan's
+    /// desire: [`class_relations`]); a full desire names them by its objects' labels.
+    pub labels: FxHashMap<String, String>,
 }
 
 /// A GUID derived from the tenant and what the object stands for (xxh3-128, RFC 9562 version 8 layout).
@@ -145,7 +148,7 @@ pub fn desire(input: &Input, set: &FlowSet, flow_id: &str, kind: &FlowKind) -> D
         FlowKind::AdministrativeUnit { by_org, by_org_role_group } => {
             groups_of_people(input, set, flow_id, *by_org, *by_org_role_group, true, &mut d)
         }
-        FlowKind::ClassGroup(f) => classes(input, set, f, &mut d),
+        FlowKind::ClassGroup(f) => classes(input, set, f, None, &mut d),
     }
     let mut seen = FxHashSet::default();
     d.objects.retain(|w| seen.insert(w.key.clone()));
@@ -446,10 +449,22 @@ fn class_attributes(r: &Roster, c: u32, f: &ClassFlow, managed: &mut Map<String,
     }
 }
 
-fn classes(input: &Input, set: &FlowSet, f: &ClassFlow, d: &mut Desired) {
+/// A class flow's relations for the classes `touched` marks (per source, per class row) and nothing else: no
+/// objects (an incremental plan leaves them alone), the touched classes' labels, and `skipped` counted over
+/// every class as [`desire`] counts it. The relations of a touched class are exactly those [`desire`] gives it.
+pub fn class_relations(input: &Input, set: &FlowSet, f: &ClassFlow, touched: &[Vec<bool>]) -> Desired {
+    let mut d = Desired::default();
+    classes(input, set, f, Some(touched), &mut d);
+    d
+}
+
+fn classes(input: &Input, set: &FlowSet, f: &ClassFlow, touched: Option<&[Vec<bool>]>, d: &mut Desired) {
     let domain = mail_domain(input.tenant);
-    for s in input.sources {
+    for (n, s) in input.sources.iter().enumerate() {
         let r = &s.roster;
+        let touched = touched.map(|t| t[n].as_slice());
+        // Classes of the filtered orgs; those whose relations are planned also have their interned id.
+        let mut in_scope: Vec<bool> = vec![false; r.len(Kind::Class)];
         let mut ids: Vec<Option<u32>> = vec![None; r.len(Kind::Class)];
         // Each person's id interned once, on their first enrollment.
         let mut users: Vec<Option<u32>> = vec![None; r.len(Kind::User)];
@@ -458,7 +473,16 @@ fn classes(input: &Input, set: &FlowSet, f: &ClassFlow, d: &mut Desired) {
             if !set.includes_org(r.id(Kind::Org, o)) {
                 continue;
             }
+            in_scope[c as usize] = true;
             let sourced_id = r.id(Kind::Class, c);
+            if let Some(touched) = touched {
+                if touched[c as usize] {
+                    let id = object_id(input.tenant, &class_key(&s.inbound, sourced_id));
+                    ids[c as usize] = Some(d.links.id(&id));
+                    d.labels.insert(id, r.str(Kind::Class, c, class::TITLE).unwrap_or(sourced_id).to_string());
+                }
+                continue;
+            }
             let key = class_key(&s.inbound, sourced_id);
             let id = object_id(input.tenant, &key);
             let title = r.str(Kind::Class, c, class::TITLE).unwrap_or(sourced_id).to_string();
@@ -516,7 +540,9 @@ fn classes(input: &Input, set: &FlowSet, f: &ClassFlow, d: &mut Desired) {
             ) else {
                 continue;
             };
-            let Some(class) = ids[c as usize] else { continue };
+            if !in_scope[c as usize] {
+                continue;
+            }
             let owner = f.owners.iter().any(|x| x.eq_ignore_ascii_case(role));
             let member = f.members.iter().any(|x| x.eq_ignore_ascii_case(role));
             if !owner && !member {
@@ -532,6 +558,8 @@ fn classes(input: &Input, set: &FlowSet, f: &ClassFlow, d: &mut Desired) {
                     *users[u as usize].insert(d.links.id(user_id))
                 }
             };
+            // Not planned: an incremental plan's class whose enrollments did not change.
+            let Some(class) = ids[c as usize] else { continue };
             for (yes, relation) in [(owner, Relation::Owners), (member, Relation::Members)] {
                 if yes {
                     d.links.insert(relation, class, user);

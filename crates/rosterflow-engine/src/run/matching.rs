@@ -76,28 +76,29 @@ pub fn people(roster: &Roster, groups: &[RoleGroup]) -> Vec<Person> {
     out
 }
 
-/// The directory's users by folded match target.
+/// The directory's users by folded match target (borrowed from the keys the run read: a district's 200k
+/// users' keys are not copied).
 #[derive(Debug, Default)]
-pub struct DirectoryIndex {
-    ids: Vec<String>,
-    upn: FxHashMap<String, Vec<u32>>,
-    mail: FxHashMap<String, Vec<u32>>,
-    employee_id: FxHashMap<String, Vec<u32>>,
+pub struct DirectoryIndex<'a> {
+    ids: Vec<&'a str>,
+    upn: FxHashMap<&'a str, Vec<u32>>,
+    mail: FxHashMap<&'a str, Vec<u32>>,
+    employee_id: FxHashMap<&'a str, Vec<u32>>,
 }
 
-impl DirectoryIndex {
-    pub fn new(keys: Vec<UserKeys>) -> DirectoryIndex {
+impl<'a> DirectoryIndex<'a> {
+    pub fn new(keys: &'a [UserKeys]) -> DirectoryIndex<'a> {
         let mut ix = DirectoryIndex::default();
-        for (i, k) in keys.into_iter().enumerate() {
+        for (i, k) in keys.iter().enumerate() {
             let i = i as u32;
             for (map, v) in
-                [(&mut ix.upn, k.user_principal_name), (&mut ix.mail, k.mail), (&mut ix.employee_id, k.employee_id)]
+                [(&mut ix.upn, &k.user_principal_name), (&mut ix.mail, &k.mail), (&mut ix.employee_id, &k.employee_id)]
             {
                 if let Some(v) = v {
-                    map.entry(v).or_default().push(i);
+                    map.entry(v.as_str()).or_default().push(i);
                 }
             }
-            ix.ids.push(k.id);
+            ix.ids.push(&k.id);
         }
         ix
     }
@@ -108,12 +109,12 @@ impl DirectoryIndex {
             Target::Mail => &self.mail,
             Target::EmployeeId => &self.employee_id,
         };
-        map.get(&fold(value)).map_or(&[], Vec::as_slice)
+        map.get(fold(value).as_str()).map_or(&[], Vec::as_slice)
     }
 
     /// The user whose UPN this is, if any (a created user's UPN must be free).
     pub fn upn_owner(&self, upn: &str) -> Option<&str> {
-        self.upn.get(&fold(upn)).and_then(|v| v.first()).map(|&i| self.ids[i as usize].as_str())
+        self.upn.get(fold(upn).as_str()).and_then(|v| v.first()).map(|&i| self.ids[i as usize])
     }
 }
 
@@ -169,7 +170,7 @@ pub fn match_people(
             Err(()) => Identity::Ambiguous,
             Ok(None) => Identity::Unmatched,
             Ok(Some(i)) if claims[&i] > 1 => Identity::Ambiguous,
-            Ok(Some(i)) => Identity::Matched(directory.ids[i as usize].clone()),
+            Ok(Some(i)) => Identity::Matched(directory.ids[i as usize].to_string()),
         })
         .collect()
 }

@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod desire;
+mod incremental;
 pub mod links;
 pub mod matching;
 mod pipeline;
@@ -20,7 +21,7 @@ use rosterflow_store::secrets::Sealer;
 use rosterflow_store::{StoreError, Stores, TenantId};
 use serde::{Deserialize, Serialize};
 
-pub use pipeline::{preview, reset, run};
+pub use pipeline::{prepare, preview, reset, run, Planning, Prepared, Quiet};
 
 /// What a run works with.
 pub struct RunContext<'a> {

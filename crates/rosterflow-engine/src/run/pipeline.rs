@@ -8,9 +8,11 @@ use rosterflow_store::runs::Commit;
 use rustc_hash::FxHashSet;
 
 use super::config::{self, Config, FlowKind, FlowSet};
-use super::desire::{created_upn, desire, object_id, Desired, Input, Source};
+use super::desire::{class_relations, created_upn, desire, object_id, Desired, Input, Source};
+use super::incremental;
+use super::links::Links;
 use super::matching::{match_people, people, DirectoryIndex, Identity};
-use super::plan::{diff_sorted, FlowPlan, PreviousLinks};
+use super::plan::{diff_relations, diff_sorted, FlowPlan, PreviousLinks};
 use super::*;
 use crate::schema::{user, Kind};
 use crate::snapshot;
@@ -44,19 +46,31 @@ fn ended(r: &ActivityReport) -> ActivityStatus {
     }
 }
 
+/// How a run plans (tests compare the two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Planning {
+    /// Incrementally when the last committed run allows it (`incremental.rs`), else in full.
+    Auto,
+    /// Every flow in full.
+    Full,
+}
+
 /// A run planned, not yet applied.
-struct Prepared {
-    inbound: Vec<ActivityReport>,
-    outbound: Vec<(ActivityReport, Option<FlowPlan>)>,
+pub struct Prepared {
+    pub inbound: Vec<ActivityReport>,
+    pub outbound: Vec<(ActivityReport, Option<FlowPlan>)>,
     /// The digest of the inputs the next run will have if this one commits (the directory's match keys then
     /// include the users this run creates).
     fingerprint: String,
     /// The inputs are those of the last committed run: nothing to plan, its activities are the answer.
     unchanged: bool,
+    /// Planned incrementally.
+    pub incremental: bool,
 }
 
-/// A digest of everything a plan depends on besides the flows' state: the configuration, the snapshot each
-/// active inbound flow is at, and the directory's match keys.
+/// A digest of everything a plan depends on besides the flows' state: the configuration, which active inbound
+/// flows have a snapshot, and the directory's match keys; then, one line per active inbound flow, the
+/// snapshot it is at (`incremental.rs` reads them back).
 fn fingerprint(
     config: &Config,
     snapshots: &[(String, Option<i64>)],
@@ -66,7 +80,7 @@ fn fingerprint(
     h.update(&config.digest.to_le_bytes());
     for (flow, seq) in snapshots {
         h.update(flow.as_bytes());
-        h.update(&seq.unwrap_or(-1).to_le_bytes());
+        h.update(&[u8::from(seq.is_some())]);
     }
     let mut keys: Vec<&rosterflow_store::directory::UserKeys> = keys.iter().collect();
     keys.sort_unstable_by(|a, b| a.id.cmp(&b.id));
@@ -76,7 +90,11 @@ fn fingerprint(
             h.update(&[0x1f]);
         }
     }
-    format!("{:032x}", h.digest128())
+    let mut fingerprint = format!("{:032x}", h.digest128());
+    for (flow, seq) in snapshots {
+        fingerprint.push_str(&format!("\n{} {flow}", seq.unwrap_or(-1)));
+    }
+    fingerprint
 }
 
 /// People the user flows create: unmatched people in the scope of a flow set whose user flow creates
@@ -155,7 +173,13 @@ fn inbound_results(s: &Source, groups: &[config::RoleGroup]) -> InboundResults {
     }
 }
 
-async fn prepare(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<Prepared, RunError> {
+/// Plan a run without applying it: its inbound activities, and per provisioning flow its activity and plan.
+#[doc(hidden)]
+pub async fn prepare(
+    ctx: &RunContext<'_>,
+    observer: &dyn RunObserver,
+    planning: Planning,
+) -> Result<Prepared, RunError> {
     let tenant = ctx.tenant;
     let mut config = config::load(ctx.stores.resources.as_ref(), tenant, ctx.now).await?;
     let groups = config::role_groups();
@@ -164,17 +188,19 @@ async fn prepare(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<Pre
     for ib in &config.inbound {
         snapshots.push((ib.id.clone(), ctx.stores.roster.latest_snapshot(tenant, &ib.id).await?.map(|s| s.seq)));
     }
-    if let Some((last, report)) = ctx.stores.runs.last(tenant).await? {
-        if last == fingerprint(&config, &snapshots, &keys) {
-            if let Ok(activities) = serde_json::from_str::<Vec<ActivityReport>>(&report) {
+    let last = ctx.stores.runs.last(tenant).await?;
+    let current = fingerprint(&config, &snapshots, &keys);
+    if let Some((last, report)) = &last {
+        if *last == current {
+            if let Ok(activities) = serde_json::from_str::<Vec<ActivityReport>>(report) {
                 let (inbound, outbound): (Vec<_>, Vec<_>) =
                     activities.into_iter().partition(|a| matches!(a.flow, ActivityFlow::Inbound { .. }));
                 let outbound = outbound.into_iter().map(|a| (a, None)).collect();
-                return Ok(Prepared { inbound, outbound, fingerprint: last, unchanged: true });
+                return Ok(Prepared { inbound, outbound, fingerprint: current, unchanged: true, incremental: false });
             }
         }
     }
-    let directory = DirectoryIndex::new(keys.clone());
+    let directory = DirectoryIndex::new(&keys);
     let mut sources = Vec::new();
     let mut inbound = Vec::new();
     for (ib, (_, seq)) in config.inbound.iter().zip(&snapshots) {
@@ -232,6 +258,20 @@ async fn prepare(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<Pre
         }
     }
 
+    let basis = match (&last, planning) {
+        (Some(last), Planning::Auto) if !sources.is_empty() => {
+            incremental::basis(ctx, last, &current, &sources).await?.filter(|b| {
+                // Every flow's last activity is known.
+                config.flow_sets.iter().all(|set| {
+                    set.flows.iter().all(|f| {
+                        b.last_of(&ActivityFlow::Outbound { flow_set: set.id.clone(), flow: f.id.clone() }).is_some()
+                    })
+                })
+            })
+        }
+        _ => None,
+    };
+
     let now = rosterflow_model::time::format(ctx.now);
     let seal = |pw: &str| ctx.sealer.seal(tenant, pw);
     let input = Input { tenant: tenant.as_str(), now: &now, groups: &groups, sources: &sources, seal: &seal };
@@ -249,7 +289,22 @@ async fn prepare(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<Pre
                 outbound.push((r, None));
                 continue;
             }
-            let plan = plan_flow(ctx, &flow.id, desire(&input, set, &flow.id, &flow.kind)).await?;
+            let plan = match (&basis, &flow.kind) {
+                (None, kind) => plan_flow(ctx, &flow.id, desire(&input, set, &flow.id, kind)).await?,
+                (Some(b), FlowKind::ClassGroup(f)) => {
+                    plan_relations(ctx, &flow.id, class_relations(&input, set, f, &b.touched)).await?
+                }
+                (Some(b), _) => {
+                    // Its inputs are the last run's: it plans nothing and warns as that run did.
+                    let last = b.last_of(&r.flow).expect("checked with the basis");
+                    r.warnings.extend(last.warnings.iter().cloned());
+                    r.errors.extend(password_errors.iter().filter(|(f, _)| f == &flow.id).map(|(_, e)| e.clone()));
+                    let mut plan = FlowPlan::default();
+                    plan.state.flow = flow.id.clone();
+                    outbound.push((r, Some(plan)));
+                    continue;
+                }
+            };
             r.warnings.extend(plan.warnings.iter().cloned());
             r.errors.extend(password_errors.iter().filter(|(f, _)| f == &flow.id).map(|(_, e)| e.clone()));
             if matches!(flow.kind, FlowKind::User(_)) {
@@ -259,22 +314,43 @@ async fn prepare(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<Pre
         }
     }
     let fingerprint = fingerprint(&config, &snapshots, &with_created(keys, &outbound));
-    Ok(Prepared { inbound, outbound, fingerprint, unchanged: false })
+    Ok(Prepared { inbound, outbound, fingerprint, unchanged: false, incremental: basis.is_some() })
 }
 
-/// One flow's desire against its state, the state's relations sorted against the desire as the store reads
-/// them (never held as strings, except those to remove).
-async fn plan_flow(ctx: &RunContext<'_>, flow: &str, mut desired: Desired) -> Result<FlowPlan, RunError> {
+/// The state's relations sorted against the wanted ones as `read` hands them to its sink (never held as
+/// strings, except those to remove); `read`'s own answer is passed through.
+async fn sorted_against<T, F, Fut>(wanted: &mut Links, read: F) -> Result<(PreviousLinks, T), RunError>
+where
+    F: FnOnce(rosterflow_store::runs::LinkSink) -> Fut,
+    Fut: std::future::Future<Output = Result<T, rosterflow_store::StoreError>>,
+{
     use std::sync::{Arc, Mutex};
     // The store calls the sink on its reading thread; the lock is never contended (one reader, then us).
-    let wanted = Arc::new(std::mem::take(&mut desired.links));
+    let shared = Arc::new(std::mem::take(wanted));
     let previous = Arc::new(Mutex::new(PreviousLinks::default()));
-    let (w, p) = (wanted.clone(), previous.clone());
-    let sink = Box::new(move |relation, from: &str, to: &str| p.lock().expect("lock").add(&w, relation, from, to));
-    let objects = ctx.stores.runs.state_with(ctx.tenant, flow, sink).await?;
-    desired.links = Arc::try_unwrap(wanted).expect("the store dropped the sink");
+    let (w, p) = (shared.clone(), previous.clone());
+    let answer =
+        read(Box::new(move |relation, from: &str, to: &str| p.lock().expect("lock").add(&w, relation, from, to)))
+            .await?;
+    *wanted = Arc::try_unwrap(shared).expect("the store dropped the sink");
     let previous = Arc::try_unwrap(previous).expect("the store dropped the sink").into_inner().expect("lock");
+    Ok((previous, answer))
+}
+
+/// One flow's desire against its state.
+async fn plan_flow(ctx: &RunContext<'_>, flow: &str, mut desired: Desired) -> Result<FlowPlan, RunError> {
+    let (previous, objects) =
+        sorted_against(&mut desired.links, |sink| ctx.stores.runs.state_with(ctx.tenant, flow, sink)).await?;
     Ok(diff_sorted(flow, desired, &objects, previous))
+}
+
+/// An incremental plan of a class flow: the touched classes' relations against theirs in the state.
+async fn plan_relations(ctx: &RunContext<'_>, flow: &str, mut desired: Desired) -> Result<FlowPlan, RunError> {
+    let groups: Vec<String> = desired.labels.keys().cloned().collect();
+    let (previous, ()) =
+        sorted_against(&mut desired.links, |sink| ctx.stores.runs.state_links_of(ctx.tenant, flow, groups, sink))
+            .await?;
+    Ok(diff_relations(flow, desired, previous))
 }
 
 /// The directory's match keys once the planned users are created (a created user's only match key is its UPN).
@@ -316,7 +392,7 @@ fn commit_of(plans: Vec<FlowPlan>) -> Commit {
 /// Run every provisioning flow of the tenant once: read the active inbound flows' snapshots, plan, apply.
 /// The caller holds the tenant's run lease for the whole call.
 pub async fn run(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<RunReport, RunError> {
-    let Prepared { inbound, outbound, fingerprint, unchanged } = prepare(ctx, observer).await?;
+    let Prepared { inbound, outbound, fingerprint, unchanged, .. } = prepare(ctx, observer, Planning::Auto).await?;
     let (mut reports, plans): (Vec<ActivityReport>, Vec<Option<FlowPlan>>) = outbound.into_iter().unzip();
     let mut blocking_error = None;
     if unchanged {
@@ -362,14 +438,15 @@ pub async fn run(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<Run
     Ok(RunReport { status, blocking_error, activities })
 }
 
-struct Quiet;
+/// An observer that ignores what it is told.
+pub struct Quiet;
 impl RunObserver for Quiet {
     fn activity(&self, _: &ActivityReport) {}
 }
 
 /// What [`run`] would do now, without writing anything.
 pub async fn preview(ctx: &RunContext<'_>) -> Result<Preview, RunError> {
-    let Prepared { outbound, .. } = prepare(ctx, &Quiet).await?;
+    let Prepared { outbound, .. } = prepare(ctx, &Quiet, Planning::Auto).await?;
     let flows = outbound
         .into_iter()
         .map(|(r, plan)| {

@@ -173,9 +173,28 @@ pub fn diff_sorted(flow: &str, desired: Desired, objects: &[Managed], links: Pre
         plan.state.put.push(Managed { key: w.key, id: w.id, managed });
     }
 
-    let wanted = &desired.links;
+    relations(&mut plan, &desired.links, links, &labels);
+    not_provisioned(&mut plan, desired.skipped);
+    plan
+}
+
+/// [`diff_sorted`] for a desire that lists no objects ([`super::desire::class_relations`]: the relations of
+/// the classes an incremental plan replans, `links` their state): the same relation changes and warnings as a
+/// full plan gives those classes, the groups named by the desire's labels.
+pub fn diff_relations(flow: &str, desired: Desired, links: PreviousLinks) -> FlowPlan {
+    debug_assert!(desired.objects.is_empty());
+    let mut plan = FlowPlan { warnings: desired.warnings, ..FlowPlan::default() };
+    plan.state.flow = flow.to_string();
+    relations(&mut plan, &desired.links, links, &desired.labels);
+    not_provisioned(&mut plan, desired.skipped);
+    plan
+}
+
+/// The relations to add and remove (the last owner of a group kept, with a warning naming it by `labels`).
+fn relations(plan: &mut FlowPlan, wanted: &Links, links: PreviousLinks, labels: &FxHashMap<String, String>) {
     let PreviousLinks { kept: had, gone: mut unlink } = links;
-    unlink.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
+    // By group, then object, then relation (members before owners, as the stores' key order lists them).
+    unlink.sort_by(|a, b| (&a.from, &a.to, a.relation.as_str()).cmp(&(&b.from, &b.to, b.relation.as_str())));
     // The last owner stays: per group, the owners left after the run are those kept plus those added.
     let mut owners_after: FxHashMap<u32, usize> = FxHashMap::default();
     for (relation, from, _) in wanted.keys().map(unpack) {
@@ -219,16 +238,18 @@ pub fn diff_sorted(flow: &str, desired: Desired, objects: &[Managed], links: Pre
     }
     plan.state.unlink = unlink;
     plan.state.link = link;
-    if desired.skipped > 0 {
+}
+
+fn not_provisioned(plan: &mut FlowPlan, skipped: u32) {
+    if skipped > 0 {
         plan.warnings.push(PublicError {
             code: "usersNotProvisioned".into(),
             message: format!(
                 "{} user references were skipped: the users are unmatched (and not created) or ambiguous.",
-                desired.skipped
+                skipped
             ),
             target: None,
             details: vec![],
         });
     }
-    plan
 }

@@ -44,8 +44,8 @@ fn source(roster: Roster) -> Source {
                 ..UserKeys::default()
             }
         })
-        .collect();
-    let dir = DirectoryIndex::new(keys);
+        .collect::<Vec<_>>();
+    let dir = DirectoryIndex::new(&keys);
     let groups = role_groups();
     let rules: Vec<MatchRule> = (0..groups.len())
         .map(|g| MatchRule {
@@ -253,11 +253,12 @@ fn security_groups_and_schools_hold_their_people() {
 #[test]
 fn ambiguous_matches_are_never_guessed() {
     let r = roster(ENROLLMENTS);
-    let dir = DirectoryIndex::new(vec![
+    let keys = vec![
         UserKeys { id: "a".into(), mail: Some("s1@x.org".into()), ..UserKeys::default() },
         UserKeys { id: "b".into(), mail: Some("s1@x.org".into()), ..UserKeys::default() },
         UserKeys { id: "c".into(), user_principal_name: Some("s2@x.org".into()), ..UserKeys::default() },
-    ]);
+    ];
+    let dir = DirectoryIndex::new(&keys);
     let groups = role_groups();
     let students = groups.iter().position(|g| g.id == "students").unwrap();
     let rules = vec![MatchRule {

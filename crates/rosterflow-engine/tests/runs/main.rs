@@ -5,4 +5,5 @@
 mod changes;
 mod common;
 mod district;
+mod incremental;
 mod sample;

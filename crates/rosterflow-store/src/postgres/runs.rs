@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 use sqlx::{PgConnection, Row};
 
 use super::PgStore;
-use crate::runs::{packed, Commit, FlowChanges, FlowState, Managed, RunStore};
+use crate::runs::{packed, Commit, FlowChanges, FlowState, LinkSink, Managed, RunStore};
 use crate::{backend, Result, TenantId};
 
 const CHUNK: usize = 10_000;
@@ -90,9 +90,8 @@ async fn save(conn: &mut PgConnection, tenant: &str, c: &FlowChanges) -> Result<
     Ok(())
 }
 
-#[async_trait]
-impl RunStore for PgStore {
-    async fn state(&self, tenant: &TenantId, flow: &str) -> Result<FlowState> {
+impl PgStore {
+    async fn state_objects(&self, tenant: &TenantId, flow: &str) -> Result<Vec<Managed>> {
         let mut objects = Vec::new();
         let mut rows = sqlx::query("SELECT key, id, managed FROM run_object WHERE tenant = $1 AND flow = $2")
             .bind(tenant.as_str())
@@ -105,7 +104,14 @@ impl RunStore for PgStore {
                 managed: r.try_get(2).map_err(backend)?,
             });
         }
-        drop(rows);
+        Ok(objects)
+    }
+}
+
+#[async_trait]
+impl RunStore for PgStore {
+    async fn state(&self, tenant: &TenantId, flow: &str) -> Result<FlowState> {
+        let objects = self.state_objects(tenant, flow).await?;
         let mut links = Vec::new();
         let mut rows = sqlx::query("SELECT rel, from_id, to_ids FROM run_link_set WHERE tenant = $1 AND flow = $2")
             .bind(tenant.as_str())
@@ -116,6 +122,35 @@ impl RunStore for PgStore {
             packed::links(text(0)?, text(1)?, text(2)?, &mut links)?;
         }
         Ok(FlowState { objects, links })
+    }
+
+    async fn state_with(&self, tenant: &TenantId, flow: &str, mut sink: LinkSink) -> Result<Vec<Managed>> {
+        let mut rows = sqlx::query("SELECT rel, from_id, to_ids FROM run_link_set WHERE tenant = $1 AND flow = $2")
+            .bind(tenant.as_str())
+            .bind(flow)
+            .fetch(&self.pool);
+        while let Some(r) = rows.try_next().await.map_err(backend)? {
+            let text = |i| r.try_get::<&str, _>(i).map_err(backend);
+            packed::each(text(0)?, text(1)?, text(2)?, &mut *sink)?;
+        }
+        drop(rows);
+        self.state_objects(tenant, flow).await
+    }
+
+    async fn state_links_of(&self, tenant: &TenantId, flow: &str, from: Vec<String>, mut sink: LinkSink) -> Result<()> {
+        let mut rows = sqlx::query(
+            "SELECT rel, from_id, to_ids FROM run_link_set WHERE tenant = $1 AND flow = $2 AND from_id = ANY($3)
+             ORDER BY rel, from_id",
+        )
+        .bind(tenant.as_str())
+        .bind(flow)
+        .bind(from)
+        .fetch(&self.pool);
+        while let Some(r) = rows.try_next().await.map_err(backend)? {
+            let text = |i| r.try_get::<&str, _>(i).map_err(backend);
+            packed::each(text(0)?, text(1)?, text(2)?, &mut *sink)?;
+        }
+        Ok(())
     }
 
     async fn commit(&self, tenant: &TenantId, commit: Commit) -> Result<()> {

@@ -107,6 +107,39 @@ impl RunStore for SqliteStore {
         .await
     }
 
+    async fn state_links_of(
+        &self,
+        tenant: &TenantId,
+        flow: &str,
+        mut from: Vec<String>,
+        mut sink: LinkSink,
+    ) -> Result<()> {
+        let (t, flow) = (tenant.as_str().to_string(), flow.to_string());
+        from.sort_unstable();
+        from.dedup();
+        self.read_blocking(move |c| {
+            // One primary-key lookup per relation and group, in key order (as `state_links` returns them).
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT to_ids FROM run_link_set WHERE tenant = ?1 AND flow = ?2 AND rel = ?3 AND from_id = ?4",
+                )
+                .map_err(backend)?;
+            let mut relations = [Relation::Members, Relation::Owners];
+            relations.sort_by_key(|r| r.as_str());
+            for rel in relations {
+                for id in &from {
+                    let mut rows = stmt.query(params![t, flow, rel.as_str(), id]).map_err(backend)?;
+                    while let Some(r) = rows.next().map_err(backend)? {
+                        let to_ids = r.get_ref(0).and_then(|v| v.as_str().map_err(Into::into)).map_err(backend)?;
+                        packed::each(rel.as_str(), id, to_ids, &mut *sink)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn commit(&self, tenant: &TenantId, commit: Commit) -> Result<()> {
         let t = tenant.clone();
         self.write_exclusive(tenant, move |conn| {
