@@ -331,23 +331,24 @@ impl super::DirectoryStore for SqliteStore {
         let p = plan(Dialect::Sqlite, tenant, q, true)?;
         let sql = p.page_sql(q.limit);
         let (params, limit, n_keys) = (p.sql.params, q.limit, p.keys.len());
-        let read = move |c: &Connection| {
-            let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
-            let mut rows = stmt.query(params_from_iter(params.iter())).map_err(backend)?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next().map_err(backend)? {
-                let object = row_stored(row).map_err(backend)??;
-                let keys = (0..n_keys)
-                    .map(|i| row.get_ref(7 + i).map(Param::from_sqlite))
-                    .collect::<rusqlite::Result<Vec<_>>>();
-                out.push((object, keys.map_err(backend)?));
-                if out.len() > limit {
-                    break;
+        let rows = self
+            .read_blocking(move |c| {
+                let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
+                let mut rows = stmt.query(params_from_iter(params.iter())).map_err(backend)?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next().map_err(backend)? {
+                    let object = row_stored(row).map_err(backend)??;
+                    let keys = (0..n_keys)
+                        .map(|i| row.get_ref(7 + i).map(Param::from_sqlite))
+                        .collect::<rusqlite::Result<Vec<_>>>();
+                    out.push((object, keys.map_err(backend)?));
+                    if out.len() > limit {
+                        break;
+                    }
                 }
-            }
-            Ok(out)
-        };
-        let rows = if small(q) { self.read_with(read)? } else { self.read_blocking(read).await? };
+                Ok(out)
+            })
+            .await?;
         Ok(page(rows, limit))
     }
 
@@ -462,17 +463,6 @@ impl super::DirectoryStore for SqliteStore {
         })
         .await
     }
-}
-
-/// Most rows of a navigation page read on the calling thread ([`small`]).
-const SMALL_PAGE: usize = 100;
-
-/// Whether a page is a few lookups by key, read inline like a point read rather than on the blocking pool: a
-/// navigation list (a class's members) in the relation's order, with no `$filter`, `$search` or `$orderby`,
-/// walks one object's relation rows in key order and stops after a page of them. The hop to a blocking
-/// thread and back (two wake-ups, two context switches) cost more than reading ~30 members from SQLite.
-fn small(q: &ListQuery<'_>) -> bool {
-    q.related.is_some() && q.filter.is_none() && q.search.is_none() && q.order.is_empty() && q.limit <= SMALL_PAGE
 }
 
 /// The first `limit` rows, and the cursor after the last of them when more follow.
