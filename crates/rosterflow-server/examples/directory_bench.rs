@@ -129,11 +129,13 @@ async fn load(url: &str, tenant: &str, out: &str) {
     let objects_took = start.elapsed();
     stores.directory.apply(&t, Bulk { link, source: Some(Source::Run), ..Default::default() }).await.unwrap();
     if url.starts_with("postgres") {
-        // Statistics, as autovacuum gathers them a little after a load this size: without them the planner
-        // walks whole tenants (docs/benchmarks.md, "The directory").
+        // Statistics and the visibility map, as autovacuum gathers and sets them a little after a load this
+        // size: without statistics the planner walks whole tenants; without the visibility map each of a
+        // class's relation rows is read from the table as well as from its index (docs/benchmarks.md, "The
+        // directory").
         use sqlx::Connection;
         let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query("ANALYZE dir_object, dir_relation").execute(&mut c).await.unwrap();
+        sqlx::query("VACUUM (ANALYZE) dir_object, dir_relation").execute(&mut c).await.unwrap();
     }
     println!(
         "loaded {USERS} users and {CLASSES} classes in {:.2} s, {} relations in {:.2} s",

@@ -41,6 +41,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/0008_directory.postgres.sql"),
     },
     Migration {
+        version: 9,
+        sqlite: include_str!("../migrations/0009_directory_keys.sqlite.sql"),
+        postgres: include_str!("../migrations/0009_directory_keys.postgres.sql"),
+    },
+    Migration {
         version: 10,
         sqlite: include_str!("../migrations/0010_run_links.sqlite.sql"),
         postgres: include_str!("../migrations/0010_run_links.postgres.sql"),

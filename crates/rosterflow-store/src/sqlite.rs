@@ -114,7 +114,7 @@ impl Readers {
         let pooled = self.pool.lock().expect("reader pool").pop();
         let conn = match pooled {
             Some(c) => c,
-            None => connect(&self.path)?,
+            None => connect_reader(&self.path)?,
         };
         let out = f(&conn);
         let mut pool = self.pool.lock().expect("reader pool");
@@ -129,6 +129,19 @@ fn connect(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).map_err(backend)?;
     conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")
         .map_err(backend)?;
+    Ok(conn)
+}
+
+/// How much of the database file a read connection maps into memory (SQLite's cap on Linux, 2 GiB). A mapped
+/// page is read in place, shared with the kernel's page cache: no `pread` system call and no copy into the
+/// connection's own page cache, which holds only 2 MB. A list that looks up rows all over the file (a class's
+/// ~29 members among 100k users) spent a sixth of its CPU time in those reads (docs/benchmarks.md, "The
+/// directory"). Pages still in the WAL are read from it as before.
+const READER_MMAP: i64 = 2_147_418_112;
+
+fn connect_reader(path: &Path) -> Result<Connection> {
+    let conn = connect(path)?;
+    conn.execute_batch(&format!("PRAGMA mmap_size = {READER_MMAP}")).map_err(backend)?;
     Ok(conn)
 }
 

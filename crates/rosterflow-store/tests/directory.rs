@@ -158,3 +158,60 @@ async fn single_writes_check_what_they_touch() {
         assert_eq!(store.delete(&t, &u.id).await, Err(StoreError::NotFound));
     }
 }
+
+/// Navigation pages (a class's members, a user's classes) come in id order, the relation's own key order
+/// without a sort, and keyset-page through every neighbour once.
+#[tokio::test]
+async fn navigation_pages_are_in_id_order_and_cover_every_neighbour_once() {
+    for store in stores().await {
+        let t = TenantId(new_id());
+        let users: Vec<Object> = (0..45).map(user).collect();
+        let classes: Vec<Object> = (0..12).map(class).collect();
+        // Every user in class 0 (and 1 of every 3 in class 1, a group of other members); user 0 in every class.
+        let mut link: Vec<Link> = users
+            .iter()
+            .map(|u| Link { relation: Relation::Members, from: classes[0].id.clone(), to: u.id.clone() })
+            .collect();
+        link.extend(users.iter().step_by(3).map(|u| Link {
+            relation: Relation::Members,
+            from: classes[1].id.clone(),
+            to: u.id.clone(),
+        }));
+        link.extend(classes[1..].iter().map(|c| Link {
+            relation: Relation::Members,
+            from: c.id.clone(),
+            to: users[0].id.clone(),
+        }));
+        let bulk = Bulk { upserts: [users.clone(), classes.clone()].concat(), link, ..Bulk::default() };
+        store.apply(&t, bulk).await.unwrap();
+        let walk = |related: Related, view, limit| {
+            let store = store.clone();
+            let t = t.clone();
+            async move {
+                let mut q = query(view, Some(related), limit);
+                let mut ids = Vec::new();
+                loop {
+                    let page = store.list_stored(&t, &q).await.unwrap();
+                    assert!(page.items.len() <= limit);
+                    ids.extend(page.items.into_iter().map(|o| o.id));
+                    match page.next {
+                        Some(c) => q.after = Some(c),
+                        None => return ids,
+                    }
+                }
+            }
+        };
+        let sorted = |objects: &[Object]| {
+            let mut ids: Vec<String> = objects.iter().map(|o| o.id.clone()).collect();
+            ids.sort();
+            ids
+        };
+        let members = Related::Of { relation: Relation::Members, of: classes[0].id.clone() };
+        assert_eq!(walk(members, &USER, 7).await, sorted(&users));
+        let every_third: Vec<Object> = users.iter().step_by(3).cloned().collect();
+        let members = Related::Of { relation: Relation::Members, of: classes[1].id.clone() };
+        assert_eq!(walk(members, &USER, 4).await, sorted(&every_third));
+        let classes_of_user = Related::Having { relation: Relation::Members, of: users[0].id.clone() };
+        assert_eq!(walk(classes_of_user, &EDUCATION_CLASS, 5).await, sorted(&classes));
+    }
+}

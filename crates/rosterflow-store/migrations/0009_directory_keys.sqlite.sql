@@ -1,0 +1,1 @@
+-- PostgreSQL only (the key columns' collation); SQLite compares text byte by byte already.
