@@ -173,8 +173,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub trait Store: Send + Sync + 'static {
     async fn get(&self, tenant: &TenantId, set: &str, id: &str) -> Result<Option<Resource>>;
     /// [`Store::get`], and the tenant's [`InboundStamp`] read with it (by the same statement on PostgreSQL).
-    async fn get_stamped(&self, tenant: &TenantId, set: &str, id: &str)
-        -> Result<(Option<Resource>, InboundStamp)>;
+    async fn get_stamped(&self, tenant: &TenantId, set: &str, id: &str) -> Result<(Option<Resource>, InboundStamp)>;
     /// Items of a set in creation order; `parent` restricts a contained set to one parent's items.
     async fn list(&self, tenant: &TenantId, set: &str, parent: Option<&str>) -> Result<Vec<Resource>>;
     /// An item as a recent read or write left it, possibly older than the row: for checks that depend only on

@@ -302,7 +302,8 @@ impl Store for PgStore {
     async fn page(&self, tenant: &TenantId, set: &str, q: &PageQuery<'_>) -> Result<Page> {
         let parent = q.parent.map(id_key);
         let after = q.after.clone().map(|p| (p.seq, p.id_key));
-        let conditions = |after| resource_page_conditions(Dialect::Postgres, parent.is_some(), q.types.is_some(), after);
+        let conditions =
+            |after| resource_page_conditions(Dialect::Postgres, parent.is_some(), q.types.is_some(), after);
         let (matches, n) = conditions(after.is_some());
         let sql = format!(
             "SELECT odata_type, body, parent_key, version, seq, id_key,
