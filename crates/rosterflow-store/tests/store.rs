@@ -207,21 +207,21 @@ async fn the_inbound_stamp_moves_with_every_change_of_inbound_flows_or_snapshots
         assert_eq!(flow_set_stamp(t.clone()).await, Some(0));
 
         let mut seen = vec![s0];
-        let mut moved = |s: i64, what: &str| {
+        fn moved(seen: &mut Vec<i64>, s: i64, what: &str) {
             assert!(!seen.contains(&s), "{what}: the stamp {s} was seen before ({seen:?})");
             seen.push(s);
-        };
+        }
         store.put(&t, create("inboundFlows", "F1", None)).await.unwrap();
-        moved(stamp(t.clone()).await, "an inbound flow created");
+        moved(&mut seen, stamp(t.clone()).await, "an inbound flow created");
         let edit: rosterflow_store::Edit = Box::new(|r: &mut Resource| {
             Arc::make_mut(&mut r.doc).insert("displayName".into(), json!("renamed"));
             Ok(Default::default())
         });
         store.edit(&t, "inboundFlows", "F1", edit).await.unwrap();
-        moved(stamp(t.clone()).await, "an inbound flow edited");
+        moved(&mut seen, stamp(t.clone()).await, "an inbound flow edited");
         let meta = rosterflow_store::roster::SnapshotMeta::default();
         roster.load_snapshot(&t, "F1", meta, vec![]).await.unwrap();
-        moved(stamp(t.clone()).await, "a snapshot loaded");
+        moved(&mut seen, stamp(t.clone()).await, "a snapshot loaded");
         assert_eq!(flow_set_stamp(t.clone()).await, Some(*seen.last().unwrap()), "a page reads the same stamp");
 
         let before = stamp(t.clone()).await;
@@ -235,9 +235,9 @@ async fn the_inbound_stamp_moves_with_every_change_of_inbound_flows_or_snapshots
         assert_eq!(stamp(t.clone()).await, before, "other sets and other tenants leave it alone");
 
         roster.delete_flow(&t, "F1").await.unwrap();
-        moved(stamp(t.clone()).await, "a flow's snapshots deleted");
+        moved(&mut seen, stamp(t.clone()).await, "a flow's snapshots deleted");
         store.delete(&t, "inboundFlows", "F1").await.unwrap();
-        moved(stamp(t.clone()).await, "an inbound flow deleted");
+        moved(&mut seen, stamp(t.clone()).await, "an inbound flow deleted");
         assert_eq!(store.get_stamped(&t, "sets", "missing").await.unwrap().0, None);
     }
 }
