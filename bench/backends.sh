@@ -4,7 +4,7 @@
 # both backends (SQLite synchronous=FULL, PostgreSQL synchronous_commit as the server has it: on).
 #
 # Targets, in this order in each round (BACKEND is sqlite, pg: one replica, pg2: two replicas on one database,
-# each loaded by a wrk of half the connections):
+# each loaded by a wrk of its own with the paths a load balancer hashing the path would send it, see `route`):
 #   BACKEND-patch-random  the seed PATCH to one of BENCH_FLOWS flows at random
 #   BACKEND-patch-one     the seed PATCH, every request to the same flow
 #   BACKEND-get           GET of one flow
@@ -24,6 +24,10 @@
 #   BENCH_BACKENDS_ENFORCE [0]  1: exit 1 when a goal of issue 14 is missed
 #   BENCH_GROUPS ["patch-random patch-one get page"]  which groups of targets to measure (the verdict then
 #                            reports the others as missed)
+#   BENCH_DB_PREFIX [rf_bench]  the name of the database it creates, before its process id
+#   BENCH_BIN                a rosterflow binary to measure instead of building the worktree's (a before/after)
+#   BENCH_PG2_ROUTING [hash]  how requests reach the two replicas: hash (by path, as a deployment should) or any
+#                            (every path to both)
 set -euo pipefail
 
 export BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-16}
@@ -32,7 +36,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/run.sh"
 
 readonly FLOWS=${BENCH_FLOWS:-200}
 readonly PG_ADMIN=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
-readonly PG_DB=rf_bench_$$
+readonly PG_DB=${BENCH_DB_PREFIX:-rf_bench}_$$
 readonly PG_URL=${PG_ADMIN%/*}/$PG_DB
 readonly BACKEND_TARGETS=(
     sqlite-patch-random pg-patch-random pg2-patch-random pgbench-random
@@ -86,18 +90,50 @@ wrk_target() {
     db_per_request "$target" "$round" "$before" "$after" "$(requests_of "$WORK/wrk.$target.$round.txt")"
 }
 
-# pair_target TARGET ROUND METHOD PATHS [BODY] [RANDOM]: two wrk runs at once, half the connections each, one
-# against each PostgreSQL replica; the row adds their rates and takes the worse p99.
+# route PATHS: splits PATHS into PATHS.1 and PATHS.2, the paths each replica serves. BENCH_PG2_ROUTING=hash (the
+# default) is how a deployment runs replicas (docs/architecture.md, "Replicas"): the load balancer hashes the
+# request path, so an item's requests, writes included, all go to one replica; =any sends every path to both
+# (each replica then keeps finding what the other wrote).
+route() {
+    local paths=$1 line
+    : >"$paths.1"
+    : >"$paths.2"
+    while IFS= read -r line; do
+        if [[ ${BENCH_PG2_ROUTING:-hash} == any ]]; then
+            echo "$line" >>"$paths.1"
+            echo "$line" >>"$paths.2"
+        else
+            echo "$line" >>"$paths.$(($(cksum <<<"$line" | cut -d' ' -f1) % 2 + 1))"
+        fi
+    done <"$paths"
+}
+
+# pair_target TARGET ROUND METHOD PATHS [BODY] [RANDOM]: the two PostgreSQL replicas at once, each loaded by a
+# wrk of its own with the paths `route` gives it and a share of the connections in proportion to them (a
+# replica given no path is not loaded); the row adds their rates and takes the worse p99.
 pair_target() {
-    local target=$1 round=$2 method=$3 paths=$4 body=${5:-} random=${6:-0} before after half i jobs=()
-    half=$((CONNECTIONS / 2))
+    local target=$1 round=$2 method=$3 paths=$4 body=${5:-} random=${6:-0} before after i n total jobs=() used=()
+    declare -A conns
+    route "$paths"
+    total=$(($(wc -l <"$paths.1") + $(wc -l <"$paths.2")))
+    for i in 1 2; do
+        n=$(wc -l <"$paths.$i")
+        ((n > 0)) || continue
+        conns[$i]=$(((CONNECTIONS * n + total / 2) / total))
+        ((conns[$i] > 0)) || conns[$i]=1
+        used+=("$i")
+    done
     TOKEN=${TOKENS[pg]}
-    local vars=(BENCH_METHOD="$method" BENCH_BODY_FILE="$body" BENCH_TOKEN="$TOKEN" BENCH_PATHS_FILE="$paths"
-        BENCH_RANDOM="$random")
-    local wrk=(wrk -t1 -c"$half" -s "$BENCH/request.lua")
+    run_wrk() { # REPLICA WRK-ARGS...: wrk against one replica, with its paths and connections
+        local replica=$1
+        shift
+        BENCH_METHOD="$method" BENCH_BODY_FILE="$body" BENCH_TOKEN="$TOKEN" BENCH_PATHS_FILE="$paths.$replica" \
+            BENCH_RANDOM="$random" wrk -t1 -c"${conns[$replica]}" -s "$BENCH/request.lua" "$@" \
+            "${URL[pg$replica]}$(head -n1 "$paths.$replica")"
+    }
     if [[ $WARMUP != 0 ]]; then
-        for i in 1 2; do
-            env "${vars[@]}" "${wrk[@]}" -d"$WARMUP" "${URL[pg$i]}$(head -n1 "$paths")" >/dev/null &
+        for i in "${used[@]}"; do
+            run_wrk "$i" -d"$WARMUP" >/dev/null &
             jobs+=($!)
         done
         wait "${jobs[@]}" # not a bare wait: the servers are children too
@@ -105,14 +141,18 @@ pair_target() {
     fi
     log "round $round: $target (others busy $(await_quiet)% just before; load $(cut -d' ' -f1 /proc/loadavg))"
     before=$(db_ticks)
-    for i in 1 2; do
-        env "${vars[@]}" "${wrk[@]}" -d"$DURATION" --latency "${URL[pg$i]}$(head -n1 "$paths")" \
-            >"$WORK/wrk.$target.$round.$i.txt" &
+    for i in "${used[@]}"; do
+        run_wrk "$i" -d"$DURATION" --latency >"$WORK/wrk.$target.$round.$i.txt" &
         jobs+=($!)
     done
     wait "${jobs[@]}"
     after=$(db_ticks)
-    cat "$WORK/wrk.$target.$round.1.txt" "$WORK/wrk.$target.$round.2.txt" | grep '^BENCH ' | awk -v t="$target" \
+    local outputs=() requests=0
+    for i in "${used[@]}"; do
+        outputs+=("$WORK/wrk.$target.$round.$i.txt")
+        requests=$((requests + $(requests_of "$WORK/wrk.$target.$round.$i.txt")))
+    done
+    cat "${outputs[@]}" | grep '^BENCH ' | awk -v t="$target" \
         -v r="$round" -v load1="$(cut -d' ' -f1 /proc/loadavg)" '{
             for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
             rps += v["rps"]; req += v["requests"]; bad += v["non2xx"]; err += v["errors"]
@@ -120,8 +160,7 @@ pair_target() {
             if (v["p50_us"] > p50) p50 = v["p50_us"]; if (v["p99_us"] > p99) p99 = v["p99_us"]
             if (v["max_us"] > max) max = v["max_us"]
         } END { print t, r, rps, int(ok), p50, p99, max, bad, err, 0, 0, load1 }' >>"$WORK/results"
-    db_per_request "$target" "$round" "$before" "$after" \
-        "$(($(requests_of "$WORK/wrk.$target.$round.1.txt") + $(requests_of "$WORK/wrk.$target.$round.2.txt")))"
+    db_per_request "$target" "$round" "$before" "$after" "$requests"
 }
 
 # pgbench_target TARGET ROUND SCRIPT: PostgreSQL's own rate for SCRIPT, as a results row (p50/p99 from the
@@ -188,7 +227,7 @@ backends_report() {
                 $1, $4, $5 / 1000, $6 / 1000, $7 / 1000, $8, ($1 ~ /^(pg2|pgbench)/ ? "" : $10), db, $12 }' <<<"$row"
         done
         echo
-        echo "wrk -t1 -c$CONNECTIONS (pg2: two wrk -t1 -c$((CONNECTIONS / 2)), one per replica) and pgbench -M prepared" \
+        echo "wrk -t1 -c$CONNECTIONS (pg2: a wrk per replica, paths routed by ${BENCH_PG2_ROUTING:-hash}) and pgbench -M prepared" \
             "-c$CONNECTIONS -j1, -d$DURATION after a $WARMUP warm-up; median of $ROUNDS round(s); $FLOWS flows;" \
             "$(nproc) CPUs; PostgreSQL $(psql -Atq "$PG_ADMIN" -c 'show server_version'), synchronous_commit" \
             "$(psql -Atq "$PG_ADMIN" -c 'show synchronous_commit'); $(date -u +%Y-%m-%dT%H:%MZ);" \
@@ -223,12 +262,14 @@ backends_verdict() {
 backends_main() {
     ensure_wrk
     command -v pgbench >/dev/null || die "pgbench is missing (Debian package postgresql-client)"
-    log "cargo build --release --bin rosterflow"
-    (cd "$ROOT" && cargo build --release --quiet -p rosterflow-server --bin rosterflow)
+    local bin=${BENCH_BIN:-$TARGET_DIR/release/rosterflow}
+    if [[ -z ${BENCH_BIN:-} ]]; then
+        log "cargo build --release --bin rosterflow"
+        (cd "$ROOT" && cargo build --release --quiet -p rosterflow-server --bin rosterflow)
+    fi
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/rosterflow-backends.XXXXXX")
     trap backends_cleanup EXIT
     psql -q "$PG_ADMIN" -c "CREATE DATABASE $PG_DB" >/dev/null
-    local bin=$TARGET_DIR/release/rosterflow
     start_server sqlite env ROSTERFLOW_LOG="$LOG_FILTER" "$bin" serve --listen 127.0.0.1:0 --data-dir "$WORK/sqlite"
     URL[sqlite]=http://$(server_address sqlite)
     # The replicas share the database and the data directory (the dev token key and the secrets key).

@@ -57,6 +57,8 @@ pub struct AppState {
     pub storage: storage::Storage,
     /// Runs' limits and timing, and this process as a lease holder.
     pub runs: runs::Runs,
+    /// What flows' readiness reads of each tenant's inbound flows, kept under the tenant's inbound stamp.
+    pub readiness: runs::readiness::Memory,
 }
 
 impl AppState {
@@ -81,6 +83,7 @@ impl AppState {
             limits: Arc::default(),
             throttle: throttle::Throttle::off(),
             runs: runs::Runs::new(runs::RunArgs::default()),
+            readiness: runs::readiness::Memory::default(),
         }
     }
 

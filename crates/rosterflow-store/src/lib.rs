@@ -96,7 +96,15 @@ pub struct PageQuery<'a> {
 pub struct Page {
     pub items: Vec<(Position, Resource)>,
     pub total: Option<u64>,
+    /// The tenant's [`InboundStamp`], read by the statement that read the items (`None` when it read none).
+    pub stamp: Option<InboundStamp>,
 }
+
+/// A tenant's inbound stamp: a number that changes, in the same transaction, with every change to the tenant's
+/// inbound flows (`inboundFlows` items) or their roster snapshots (`migrations/0007_reads.*.sql`'s
+/// triggers); 0 before the first. What a reader derives from those and keeps under the stamp it read before
+/// reading them is current for as long as a later read returns the same stamp, whichever replica wrote.
+pub type InboundStamp = i64;
 
 /// What a write expects to find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +172,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn get(&self, tenant: &TenantId, set: &str, id: &str) -> Result<Option<Resource>>;
+    /// [`Store::get`], and the tenant's [`InboundStamp`] read with it (by the same statement on PostgreSQL).
+    async fn get_stamped(&self, tenant: &TenantId, set: &str, id: &str) -> Result<(Option<Resource>, InboundStamp)>;
     /// Items of a set in creation order; `parent` restricts a contained set to one parent's items.
     async fn list(&self, tenant: &TenantId, set: &str, parent: Option<&str>) -> Result<Vec<Resource>>;
     /// An item as a recent read or write left it, possibly older than the row: for checks that depend only on

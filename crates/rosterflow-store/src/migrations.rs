@@ -36,6 +36,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration::shared(6, include_str!("../migrations/0006_run_leases.sql")),
     Migration {
+        version: 7,
+        sqlite: include_str!("../migrations/0007_reads.sqlite.sql"),
+        postgres: include_str!("../migrations/0007_reads.postgres.sql"),
+    },
+    Migration {
         version: 8,
         sqlite: include_str!("../migrations/0008_directory.sqlite.sql"),
         postgres: include_str!("../migrations/0008_directory.postgres.sql"),

@@ -16,8 +16,10 @@ use sqlx::{Postgres, Row, Transaction};
 
 use crate::directory::postgres::creates::Creates;
 use crate::migrations::{CREATE_TABLE, MIGRATIONS};
+use crate::query::{resource_page_conditions, Dialect};
 use crate::{
-    backend, id_key, item_key, Edit, Page, PageQuery, Position, Resource, Result, Store, StoreError, TenantId, Write,
+    backend, id_key, item_key, Edit, InboundStamp, Page, PageQuery, Position, Resource, Result, Store, StoreError,
+    TenantId, Write,
 };
 use edits::{Edits, Known};
 
@@ -61,6 +63,54 @@ impl PgStore {
                 .map_err(backend)?;
         }
         tx.commit().await.map_err(backend)
+    }
+
+    /// One item, and with `stamped` the tenant's inbound stamp read by the same statement (0 otherwise, and
+    /// when there is no such item: nothing is shown then). The document comes back only when it is not the
+    /// one this replica already holds (same row, same version): a read of an unchanged item neither ships
+    /// nor parses it again.
+    async fn read_item(
+        &self,
+        tenant: &TenantId,
+        set: &str,
+        id: &str,
+        stamped: bool,
+    ) -> Result<(Option<Resource>, InboundStamp)> {
+        let key = item_key(tenant.as_str(), set, id);
+        let known = self.edits.known(&key);
+        let (version, seq) = known.as_ref().map(|k| (k.resource.version, k.seq)).unzip();
+        let sql = match stamped {
+            true => {
+                "SELECT odata_type, parent_key, version, constraints, seq,
+                        CASE WHEN version = $4 AND seq = $5 THEN NULL ELSE body END AS body,
+                        COALESCE((SELECT stamp FROM inbound_stamp WHERE tenant = $1), 0) AS stamp
+                 FROM resource WHERE tenant = $1 AND set_name = $2 AND id_key = $3"
+            }
+            false => {
+                "SELECT odata_type, parent_key, version, constraints, seq,
+                        CASE WHEN version = $4 AND seq = $5 THEN NULL ELSE body END AS body
+                 FROM resource WHERE tenant = $1 AND set_name = $2 AND id_key = $3"
+            }
+        };
+        let row = sqlx::query(sql)
+            .bind(tenant.as_str())
+            .bind(set)
+            .bind(id_key(id))
+            .bind(version)
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else { return Ok((None, 0)) };
+        let stamp = if stamped { row.get("stamp") } else { 0 };
+        if let (None, Some(known)) = (row.get::<Option<&str>, _>("body"), known) {
+            return Ok((Some(known.resource), stamp));
+        }
+        let (constraints, seq) = (row.get("constraints"), row.get("seq"));
+        let resource = to_resource(set, row)?;
+        // What was read is the base of this replica's next write of the item.
+        self.edits.remember(&key, Known { resource: resource.clone(), constraints, seq });
+        Ok((Some(resource), stamp))
     }
 }
 
@@ -235,33 +285,11 @@ fn to_resource(set: &str, row: sqlx::postgres::PgRow) -> Result<Resource> {
 #[async_trait]
 impl Store for PgStore {
     async fn get(&self, tenant: &TenantId, set: &str, id: &str) -> Result<Option<Resource>> {
-        // The document comes back only when it is not the one this replica already holds (same row, same
-        // version): a read of an unchanged item neither ships nor parses it again.
-        let key = item_key(tenant.as_str(), set, id);
-        let known = self.edits.known(&key);
-        let (version, seq) = known.as_ref().map(|k| (k.resource.version, k.seq)).unzip();
-        let row = sqlx::query(
-            "SELECT odata_type, parent_key, version, constraints, seq,
-                    CASE WHEN version = $4 AND seq = $5 THEN NULL ELSE body END AS body
-             FROM resource WHERE tenant = $1 AND set_name = $2 AND id_key = $3",
-        )
-        .bind(tenant.as_str())
-        .bind(set)
-        .bind(id_key(id))
-        .bind(version)
-        .bind(seq)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
-        let Some(row) = row else { return Ok(None) };
-        if let (None, Some(known)) = (row.get::<Option<&str>, _>("body"), known) {
-            return Ok(Some(known.resource));
-        }
-        let (constraints, seq) = (row.get("constraints"), row.get("seq"));
-        let resource = to_resource(set, row)?;
-        // What was read is the base of this replica's next write of the item.
-        self.edits.remember(&key, Known { resource: resource.clone(), constraints, seq });
-        Ok(Some(resource))
+        Ok(self.read_item(tenant, set, id, false).await?.0)
+    }
+
+    async fn get_stamped(&self, tenant: &TenantId, set: &str, id: &str) -> Result<(Option<Resource>, InboundStamp)> {
+        self.read_item(tenant, set, id, true).await
     }
 
     async fn peek(&self, tenant: &TenantId, set: &str, id: &str) -> Result<Option<Resource>> {
@@ -273,46 +301,57 @@ impl Store for PgStore {
 
     async fn page(&self, tenant: &TenantId, set: &str, q: &PageQuery<'_>) -> Result<Page> {
         let parent = q.parent.map(id_key);
-        let matches = "tenant = $1 AND set_name = $2 AND ($3::text IS NULL OR parent_key = $3)
-             AND ($4::text[] IS NULL OR odata_type = ANY($4))";
-        let (after_seq, after_key) = q.after.clone().map(|p| (p.seq, p.id_key)).unzip();
+        let after = q.after.clone().map(|p| (p.seq, p.id_key));
+        let conditions =
+            |after| resource_page_conditions(Dialect::Postgres, parent.is_some(), q.types.is_some(), after);
+        let (matches, n) = conditions(after.is_some());
+        let sql = format!(
+            "SELECT odata_type, body, parent_key, version, seq, id_key,
+                    COALESCE((SELECT stamp FROM inbound_stamp WHERE tenant = $1), 0) AS stamp
+             FROM resource WHERE {matches} ORDER BY seq, id_key LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        let mut query = sqlx::query(&sql).bind(tenant.as_str()).bind(set);
+        if let Some(p) = &parent {
+            query = query.bind(p);
+        }
+        if let Some(t) = &q.types {
+            query = query.bind(t);
+        }
+        if let Some((seq, key)) = &after {
+            query = query.bind(seq).bind(key);
+        }
         let mut conn = self.pool.acquire().await.map_err(backend)?;
-        let items = sqlx::query(&format!(
-            "SELECT odata_type, body, parent_key, version, seq, id_key FROM resource
-             WHERE {matches} AND ($5::bigint IS NULL OR (seq, id_key) > ($5, $6::text))
-             ORDER BY seq, id_key LIMIT $7 OFFSET $8"
-        ))
-        .bind(tenant.as_str())
-        .bind(set)
-        .bind(&parent)
-        .bind(&q.types)
-        .bind(after_seq)
-        .bind(after_key)
-        .bind(q.limit as i64)
-        .bind(q.skip as i64)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(backend)?
-        .into_iter()
-        .map(|row| {
-            let position = Position { seq: row.get("seq"), id_key: row.get("id_key") };
-            Ok((position, to_resource(set, row)?))
-        })
-        .collect::<Result<Vec<_>>>()?;
+        let mut stamp = None;
+        let items = query
+            .bind(q.limit as i64)
+            .bind(q.skip as i64)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend)?
+            .into_iter()
+            .map(|row| {
+                stamp = Some(row.get("stamp"));
+                let position = Position { seq: row.get("seq"), id_key: row.get("id_key") };
+                Ok((position, to_resource(set, row)?))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let total = match q.count {
-            true => Some(
-                sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM resource WHERE {matches}"))
-                    .bind(tenant.as_str())
-                    .bind(set)
-                    .bind(&parent)
-                    .bind(&q.types)
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(backend)? as u64,
-            ),
+            true => {
+                let sql = format!("SELECT COUNT(*) FROM resource WHERE {}", conditions(false).0);
+                let mut count = sqlx::query_scalar::<_, i64>(&sql).bind(tenant.as_str()).bind(set);
+                if let Some(p) = &parent {
+                    count = count.bind(p);
+                }
+                if let Some(t) = &q.types {
+                    count = count.bind(t);
+                }
+                Some(count.fetch_one(&mut *conn).await.map_err(backend)? as u64)
+            }
             false => None,
         };
-        Ok(Page { items, total })
+        Ok(Page { items, total, stamp })
     }
 
     async fn list(&self, tenant: &TenantId, set: &str, parent: Option<&str>) -> Result<Vec<Resource>> {

@@ -551,6 +551,43 @@ fn digest(payload: &[u8], query: &str) -> [u8; DIGEST] {
     h.finalize()[..DIGEST].try_into().expect("16 bytes")
 }
 
+/// The `WHERE` conditions of a page of a stored set (the `resource` table, `Store::page`), naming only the
+/// conditions the query has, no `?n IS NULL OR ...`: a prepared statement's plan then reads the index
+/// `(tenant, set_name, seq, id_key)` in page order and stops at the page's end, where a catch-all plan scans
+/// and sorts. Parameters, numbered in this order: the tenant (1), the set (2), then the parent key, the types
+/// (PostgreSQL: a `text[]`; SQLite: a JSON array) and the position after which the page starts (`seq`, then
+/// the id key), each only when present. Returns the conditions and the number of parameters they use.
+pub(crate) fn resource_page_conditions(dialect: Dialect, parent: bool, types: bool, after: bool) -> (String, usize) {
+    let p = |n: usize| match dialect {
+        Dialect::Sqlite => format!("?{n}"),
+        Dialect::Postgres => format!("${n}"),
+    };
+    let mut sql = String::from("tenant = ") + &p(1) + " AND set_name = " + &p(2);
+    let mut n = 2;
+    if parent {
+        n += 1;
+        sql += &format!(" AND parent_key = {}", p(n));
+    }
+    if types {
+        n += 1;
+        sql += &match dialect {
+            Dialect::Sqlite => format!(" AND odata_type IN (SELECT value FROM json_each({}))", p(n)),
+            Dialect::Postgres => format!(" AND odata_type = ANY({})", p(n)),
+        };
+    }
+    if after {
+        // An index range from the position on: PostgreSQL takes it from the whole key as one row value,
+        // SQLite from the columns after the equalities.
+        let (seq, key) = (p(n + 1), p(n + 2));
+        sql += &match dialect {
+            Dialect::Sqlite => format!(" AND (seq, id_key) > ({seq}, {key})"),
+            Dialect::Postgres => format!(" AND (tenant, set_name, seq, id_key) > ($1, $2, {seq}, {key})"),
+        };
+        n += 2;
+    }
+    (sql, n)
+}
+
 fn pg_typed(text: String, ty: Type) -> String {
     match ty {
         Type::Text | Type::Time | Type::Date => format!("({text} COLLATE \"C\")"),

@@ -28,9 +28,10 @@ use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
 
 use crate::migrations::{CREATE_TABLE, MIGRATIONS};
+use crate::query::{resource_page_conditions, Dialect};
 use crate::{
-    backend, id_key, item_key, Constraints, Edit, Expect, Page, PageQuery, Position, Resource, Result, Store,
-    StoreError, TenantId, Write,
+    backend, id_key, item_key, Constraints, Edit, Expect, InboundStamp, Page, PageQuery, Position, Resource, Result,
+    Store, StoreError, TenantId, Write,
 };
 
 /// Most writes committed together.
@@ -642,6 +643,14 @@ fn select_item(conn: &Connection, tenant: &TenantId, set: &str, id: &str) -> rus
     .optional()
 }
 
+/// The tenant's inbound stamp ([`crate::InboundStamp`]).
+fn select_stamp(conn: &Connection, tenant: &str) -> rusqlite::Result<InboundStamp> {
+    conn.prepare_cached("SELECT stamp FROM inbound_stamp WHERE tenant = ?1")?
+        .query_row([tenant], |row| row.get(0))
+        .optional()
+        .map(Option::unwrap_or_default)
+}
+
 fn row_to_resource(set: &str, row: &rusqlite::Row) -> rusqlite::Result<Resource> {
     let body: &str = row.get_ref(1)?.as_str()?;
     let doc = crate::parsed::document(body)
@@ -666,6 +675,17 @@ impl Store for SqliteStore {
         self.read(|c| select_item(c, tenant, set, id))
     }
 
+    async fn get_stamped(&self, tenant: &TenantId, set: &str, id: &str) -> Result<(Option<Resource>, InboundStamp)> {
+        let cached = self.cache.read().expect("cache lock").get(&item_key(tenant.as_str(), set, id)).cloned();
+        self.read(|c| {
+            let stamp = select_stamp(c, tenant.as_str())?;
+            match cached {
+                Some(s) => Ok((Some(s.resource), stamp)),
+                None => Ok((select_item(c, tenant, set, id)?, stamp)),
+            }
+        })
+    }
+
     async fn list(&self, tenant: &TenantId, set: &str, parent: Option<&str>) -> Result<Vec<Resource>> {
         let parent = parent.map(id_key);
         self.read(|c| {
@@ -686,31 +706,45 @@ impl Store for SqliteStore {
         let (skip, limit, count) = (q.skip as i64, q.limit as i64, q.count);
         // Up to a thousand documents to parse: off the threads that serve requests.
         self.read_blocking(move |c| {
-            let matches = "tenant = ?1 AND set_name = ?2 AND (?3 IS NULL OR parent_key = ?3)
-                 AND (?4 IS NULL OR odata_type IN (SELECT value FROM json_each(?4)))";
+            let conditions =
+                |after| resource_page_conditions(Dialect::Sqlite, parent.is_some(), types.is_some(), after);
+            let (matches, n) = conditions(after_seq.is_some());
+            let mut values: Vec<&dyn rusqlite::ToSql> = vec![&tenant, &set];
+            values.extend(parent.as_ref().map(|p| p as &dyn rusqlite::ToSql));
+            values.extend(types.as_ref().map(|t| t as &dyn rusqlite::ToSql));
+            let filters = values.len();
+            if let (Some(seq), Some(key)) = (&after_seq, &after_key) {
+                values.extend([seq as &dyn rusqlite::ToSql, key]);
+            }
+            values.extend([&limit as &dyn rusqlite::ToSql, &skip]);
             let mut stmt = c
                 .prepare_cached(&format!(
                     "SELECT odata_type, body, parent_key, version, seq, id_key FROM resource
-                     WHERE {matches} AND (?5 IS NULL OR (seq, id_key) > (?5, ?6))
-                     ORDER BY seq, id_key LIMIT ?7 OFFSET ?8"
+                     WHERE {matches} ORDER BY seq, id_key LIMIT ?{} OFFSET ?{}",
+                    n + 1,
+                    n + 2
                 ))
                 .map_err(backend)?;
             let rows = stmt
-                .query_map(params![tenant, set, parent, types, after_seq, after_key, limit, skip], |row| {
+                .query_map(values.as_slice(), |row| {
                     let position = Position { seq: row.get(4)?, id_key: row.get(5)? };
                     Ok((position, row_to_resource(&set, row)?))
                 })
                 .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
                 .map_err(backend)?;
+            let stamp = match rows.is_empty() {
+                true => None,
+                false => Some(select_stamp(c, &tenant).map_err(backend)?),
+            };
             let total = match count {
                 true => Some(
-                    c.prepare_cached(&format!("SELECT COUNT(*) FROM resource WHERE {matches}"))
-                        .and_then(|mut s| s.query_row(params![tenant, set, parent, types], |r| r.get::<_, i64>(0)))
+                    c.prepare_cached(&format!("SELECT COUNT(*) FROM resource WHERE {}", conditions(false).0))
+                        .and_then(|mut s| s.query_row(&values[..filters], |r| r.get::<_, i64>(0)))
                         .map_err(backend)? as u64,
                 ),
                 false => None,
             };
-            Ok(Page { items: rows, total })
+            Ok(Page { items: rows, total, stamp })
         })
         .await
     }

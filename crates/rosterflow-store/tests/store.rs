@@ -184,3 +184,60 @@ async fn one_process_at_a_time_owns_a_sqlite_file() {
     drop(first);
     open(path.to_str().unwrap()).await.expect("free again once the first store is gone");
 }
+
+#[tokio::test]
+async fn the_inbound_stamp_moves_with_every_change_of_inbound_flows_or_snapshots_and_nothing_else() {
+    for stores in common::all_backends().await {
+        let (store, roster) = (&stores.resources, &stores.roster);
+        let (t, other) = (tenant(), tenant());
+        store.put(&t, create("sets", "S1", None)).await.unwrap();
+        let stamp = |t: TenantId| {
+            let store = store.clone();
+            async move { store.get_stamped(&t, "sets", "S1").await.unwrap().1 }
+        };
+        let flow_set_stamp = |t: TenantId| {
+            let store = store.clone();
+            async move {
+                let q = rosterflow_store::PageQuery { limit: 10, ..Default::default() };
+                store.page(&t, "sets", &q).await.unwrap().stamp
+            }
+        };
+        let s0 = stamp(t.clone()).await;
+        assert_eq!(s0, 0, "no inbound flow yet");
+        assert_eq!(flow_set_stamp(t.clone()).await, Some(0));
+
+        let mut seen = vec![s0];
+        fn moved(seen: &mut Vec<i64>, s: i64, what: &str) {
+            assert!(!seen.contains(&s), "{what}: the stamp {s} was seen before ({seen:?})");
+            seen.push(s);
+        }
+        store.put(&t, create("inboundFlows", "F1", None)).await.unwrap();
+        moved(&mut seen, stamp(t.clone()).await, "an inbound flow created");
+        let edit: rosterflow_store::Edit = Box::new(|r: &mut Resource| {
+            Arc::make_mut(&mut r.doc).insert("displayName".into(), json!("renamed"));
+            Ok(Default::default())
+        });
+        store.edit(&t, "inboundFlows", "F1", edit).await.unwrap();
+        moved(&mut seen, stamp(t.clone()).await, "an inbound flow edited");
+        let meta = rosterflow_store::roster::SnapshotMeta::default();
+        roster.load_snapshot(&t, "F1", meta, vec![]).await.unwrap();
+        moved(&mut seen, stamp(t.clone()).await, "a snapshot loaded");
+        assert_eq!(flow_set_stamp(t.clone()).await, Some(*seen.last().unwrap()), "a page reads the same stamp");
+
+        let before = stamp(t.clone()).await;
+        let edit: rosterflow_store::Edit = Box::new(|r: &mut Resource| {
+            Arc::make_mut(&mut r.doc).insert("displayName".into(), json!("renamed"));
+            Ok(Default::default())
+        });
+        store.edit(&t, "sets", "S1", edit).await.unwrap();
+        store.put(&t, create("provisioningFlows", "P1", None)).await.unwrap();
+        store.put(&other, create("inboundFlows", "F1", None)).await.unwrap();
+        assert_eq!(stamp(t.clone()).await, before, "other sets and other tenants leave it alone");
+
+        roster.delete_flow(&t, "F1").await.unwrap();
+        moved(&mut seen, stamp(t.clone()).await, "a flow's snapshots deleted");
+        store.delete(&t, "inboundFlows", "F1").await.unwrap();
+        moved(&mut seen, stamp(t.clone()).await, "an inbound flow deleted");
+        assert_eq!(store.get_stamped(&t, "sets", "missing").await.unwrap().0, None);
+    }
+}

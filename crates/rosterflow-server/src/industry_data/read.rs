@@ -11,7 +11,7 @@ use rosterflow_model::sets::{EntitySet, Source};
 use rosterflow_model::{render, DomainError, ErrorKind, TenantId};
 use rosterflow_odata::{select_properties, QueryOptions};
 use rosterflow_store::query::{Cursor, Param};
-use rosterflow_store::{PageQuery, Position, Resource};
+use rosterflow_store::{InboundStamp, PageQuery, Position, Resource};
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
@@ -106,7 +106,7 @@ pub(super) async fn load(
     parent: Option<&str>,
     id: &str,
 ) -> ApiResult<Item> {
-    find(app, tenant, set, parent, id, false).await
+    Ok(find(app, tenant, set, parent, id, Read::Current).await?.0)
 }
 
 /// One item as the store last saw it ([`rosterflow_store::Store::peek`]), or 404: for the checks before an
@@ -118,27 +118,43 @@ pub(super) async fn load_recent(
     parent: Option<&str>,
     id: &str,
 ) -> ApiResult<Item> {
-    find(app, tenant, set, parent, id, true).await
+    Ok(find(app, tenant, set, parent, id, Read::Recent).await?.0)
 }
 
 pub(super) fn missing(set: &EntitySet, id: &str) -> ApiError {
     ApiError(DomainError::not_found(format_args!("The {} item '{id}'", set.name)))
 }
 
+/// How [`find`] reads a stored item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// As it is ([`rosterflow_store::Store::get`]).
+    Current,
+    /// As the store last saw it ([`rosterflow_store::Store::peek`]).
+    Recent,
+    /// As it is, with the tenant's inbound stamp ([`rosterflow_store::Store::get_stamped`]), to be shown.
+    Stamped,
+}
+
+/// One item, or 404; with [`Read::Stamped`], the tenant's inbound stamp read with it.
 async fn find(
     app: &AppState,
     tenant: &TenantId,
     set: &EntitySet,
     parent: Option<&str>,
     id: &str,
-    recent: bool,
-) -> ApiResult<Item> {
+    read: Read,
+) -> ApiResult<(Item, Option<InboundStamp>)> {
     let missing = || missing(set, id);
     if set.source != Source::Builtin {
         let stores = &app.stores.resources;
-        let found = match recent {
-            true => stores.peek(tenant, set.name, id).await?,
-            false => stores.get(tenant, set.name, id).await?,
+        let (found, stamp) = match read {
+            Read::Current => (stores.get(tenant, set.name, id).await?, None),
+            Read::Recent => (stores.peek(tenant, set.name, id).await?, None),
+            Read::Stamped => {
+                let (found, stamp) = stores.get_stamped(tenant, set.name, id).await?;
+                (found, Some(stamp))
+            }
         };
         if let Some(r) = found {
             let parent_ok = match (parent, r.parent.as_deref()) {
@@ -146,12 +162,13 @@ async fn find(
                 (None, _) => set.parent.is_none(),
                 (Some(_), None) => false,
             };
-            return if parent_ok { item_from(r) } else { Err(missing()) };
+            return if parent_ok { Ok((item_from(r)?, stamp)) } else { Err(missing()) };
         }
     }
     builtin_items(set)
         .into_iter()
         .find(|i| i.doc.get("id").and_then(Value::as_str).is_some_and(|b| same_id(b, id)))
+        .map(|i| (i, None))
         .ok_or_else(missing)
 }
 
@@ -165,6 +182,11 @@ pub(super) async fn load_as(
     cast: Option<&TypeDef>,
 ) -> ApiResult<Item> {
     let item = load(app, tenant, set, parent, id).await?;
+    of_cast(set, id, item, cast)
+}
+
+/// 404 unless `item` is of the type a cast segment named.
+fn of_cast(set: &EntitySet, id: &str, item: Item, cast: Option<&TypeDef>) -> ApiResult<Item> {
     match cast {
         Some(c) if !schema().derives_from(&item.ty.name, &c.name) => Err(ApiError(DomainError::not_found(
             format_args!("The {} item '{id}' of type '{}'", set.name, c.odata_type()),
@@ -283,7 +305,8 @@ async fn query(
         let last = found.items.last().map(|(p, _)| p.clone()).or(after);
         let next = more.then(|| last.map(|p| Cursor { keys: vec![Param::Int(p.seq)], id: p.id_key })).flatten();
         let mut items = found.items.into_iter().map(|(_, r)| item_from(r)).collect::<Result<Vec<_>, _>>()?;
-        crate::runs::readiness::show(app, ctx.tenant, set.name, items.iter_mut().map(|i| &mut i.doc)).await?;
+        let docs = items.iter_mut().map(|i| &mut i.doc);
+        crate::runs::readiness::show(app, ctx.tenant, set.name, found.stamp, docs).await?;
         let value = match q.select {
             None => Items::Text(items.iter().map(|i| wire_text(set, i)).collect()),
             Some(_) => Items::Values(items.iter().map(|i| wire(set, i)).collect()),
@@ -296,7 +319,7 @@ async fn query(
         None => 0,
     } + q.skip.unwrap_or(0);
     let mut items = load_all(app, ctx.tenant, set, parent).await?;
-    crate::runs::readiness::show(app, ctx.tenant, set.name, items.iter_mut().map(|i| &mut i.doc)).await?;
+    crate::runs::readiness::show(app, ctx.tenant, set.name, None, items.iter_mut().map(|i| &mut i.doc)).await?;
     let docs = items
         .iter()
         .filter(|i| cast.is_none_or(|c| s.derives_from(&i.ty.name, &c.name)))
@@ -403,8 +426,11 @@ pub(super) async fn get(
     cast: Option<&TypeDef>,
 ) -> ApiResult<Response> {
     let q = query_options(ctx, set, false)?;
-    let mut item = load_as(app, ctx.tenant, set, parent, id, cast).await?;
-    crate::runs::readiness::show(app, ctx.tenant, set.name, std::iter::once(&mut item.doc)).await?;
+    // A flow is read with the tenant's inbound stamp: its readiness then needs no statement of its own.
+    let read = if crate::runs::readiness::applies(set.name) { Read::Stamped } else { Read::Current };
+    let (item, stamp) = find(app, ctx.tenant, set, parent, id, read).await?;
+    let mut item = of_cast(set, id, item, cast)?;
+    crate::runs::readiness::show(app, ctx.tenant, set.name, stamp, std::iter::once(&mut item.doc)).await?;
     let context = format!("{}/$metadata#{}/$entity", ctx.base(), collection_path(set, parent));
     let Some(select) = &q.select else {
         return Ok(json_text_response(StatusCode::OK, entity_json(&context, &wire_text(set, &item))));

@@ -131,7 +131,7 @@ pub(super) async fn create(
     }
     let mut item = Item { ty: checked.ty, doc, stored: None };
     // The created entity as a GET would show it: readiness is computed, not stored.
-    crate::runs::readiness::show(app, ctx.tenant, set.name, std::iter::once(&mut item.doc)).await?;
+    crate::runs::readiness::show(app, ctx.tenant, set.name, None, std::iter::once(&mut item.doc)).await?;
     let context = format!("{}/$metadata#{}/$entity", ctx.base(), collection_path(set, parent.as_deref()));
     Ok(json_response(StatusCode::CREATED, &with_context(context, wire(set, &item))))
 }

@@ -9,14 +9,23 @@
 //!
 //! A run records each flow's last activity status in the flow's document (`@rosterflow.lastActivityStatus`,
 //! never shown); `reset` clears it.
+//!
+//! What the tenant's inbound flows contribute (their windows, whether each holds a snapshot) is kept per
+//! replica ([`Memory`]) under the tenant's inbound stamp, which the statement that read the flows being
+//! shown returned too (`Store::get_stamped`, `Page::stamp`): the stamp changes in the transaction of every
+//! change to an inbound flow or a snapshot, so an equal stamp means nothing changed, whichever replica wrote.
+//! A GET or page of flows thus costs no statement of its own for readiness; only the first after a change
+//! reads the inbound flows again. The windows are kept, not the statuses: those are computed against the
+//! clock on every request.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use rosterflow_engine::run::{ActivityFlow, ActivityReport};
 use rosterflow_model::schema::{schema, TypeDef};
 use rosterflow_model::{sets, TenantId};
-use rosterflow_store::{Resource, StoreError};
+use rosterflow_store::{InboundStamp, Resource, StoreError};
 use serde_json::{Map, Value};
 
 use crate::AppState;
@@ -36,15 +45,70 @@ pub struct Inbound {
 
 impl Inbound {
     pub fn of(doc: &Map<String, Value>, validated: bool, now: DateTime<Utc>) -> Inbound {
+        InboundInputs::of(String::new(), doc, validated).at(now)
+    }
+}
+
+/// What readiness reads of one inbound flow: its id (lower-cased), its window and whether it holds a
+/// validated snapshot.
+#[derive(Debug, Clone)]
+struct InboundInputs {
+    id_key: String,
+    effective: Option<DateTime<Utc>>,
+    expiration: Option<DateTime<Utc>>,
+    validated: bool,
+}
+
+impl InboundInputs {
+    fn of(id_key: String, doc: &Map<String, Value>, validated: bool) -> InboundInputs {
         let at = |k: &str| {
             doc.get(k)
                 .and_then(Value::as_str)
                 .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
                 .map(|t| t.with_timezone(&Utc))
         };
-        let expired = at("expirationDateTime").is_some_and(|e| e < now);
-        let started = at("effectiveDateTime").is_none_or(|s| s <= now);
-        Inbound { in_window: started && !expired, expired, validated }
+        InboundInputs { id_key, effective: at("effectiveDateTime"), expiration: at("expirationDateTime"), validated }
+    }
+
+    /// What the flow contributes at `now`.
+    fn at(&self, now: DateTime<Utc>) -> Inbound {
+        let expired = self.expiration.is_some_and(|e| e < now);
+        let started = self.effective.is_none_or(|s| s <= now);
+        Inbound { in_window: started && !expired, expired, validated: self.validated }
+    }
+}
+
+/// A tenant's inbound flows as readiness reads them, and the inbound stamp read before them.
+struct Inputs {
+    stamp: InboundStamp,
+    flows: Vec<InboundInputs>,
+}
+
+/// Tenants kept at most; past it the memory starts over (reading the inputs again is always correct).
+const MAX_TENANTS: usize = 10_000;
+
+/// Each tenant's [`Inputs`], kept by this replica (see the module's documentation).
+#[derive(Default)]
+pub struct Memory {
+    tenants: RwLock<HashMap<String, Arc<Inputs>>>,
+}
+
+impl Memory {
+    /// The tenant's inputs when they were read under `stamp`.
+    fn current(&self, tenant: &TenantId, stamp: InboundStamp) -> Option<Arc<Inputs>> {
+        let tenants = self.tenants.read().expect("readiness memory lock");
+        tenants.get(tenant.as_str()).filter(|i| i.stamp == stamp).cloned()
+    }
+
+    fn keep(&self, tenant: &TenantId, inputs: Arc<Inputs>) {
+        let mut tenants = self.tenants.write().expect("readiness memory lock");
+        if tenants.get(tenant.as_str()).is_some_and(|kept| kept.stamp > inputs.stamp) {
+            return; // a slower reader of an older stamp: stamps only grow
+        }
+        if tenants.len() >= MAX_TENANTS && !tenants.contains_key(tenant.as_str()) {
+            tenants.clear();
+        }
+        tenants.insert(tenant.as_str().to_string(), inputs);
     }
 }
 
@@ -72,42 +136,64 @@ pub fn inbound_flow(last_status: Option<&str>, inbound: Inbound) -> &'static str
     }
 }
 
-/// Each inbound flow's document with whether it holds a validated snapshot.
-async fn inbound_flows(app: &AppState, tenant: &TenantId) -> Result<Vec<(Resource, bool)>, StoreError> {
+/// Each inbound flow of the tenant, read now.
+async fn read_inputs(app: &AppState, tenant: &TenantId) -> Result<Vec<InboundInputs>, StoreError> {
     let mut out = Vec::new();
     for flow in app.stores.resources.list(tenant, "inboundFlows", None).await? {
         let validated = app.stores.roster.latest_snapshot(tenant, &flow.id).await?.is_some();
-        out.push((flow, validated));
+        out.push(InboundInputs::of(flow.id.to_ascii_lowercase(), &flow.doc, validated));
     }
     Ok(out)
 }
 
+/// The tenant's inputs: the ones kept under `stamp` (the tenant's inbound stamp, read by the statement that
+/// read the flows shown), else read now and kept under it; with no stamp, read now. Inputs read after the
+/// stamp are at least as new as it: kept under it, they may only be newer than a later reader of the same
+/// stamp needs, never older.
+async fn inputs(app: &AppState, tenant: &TenantId, stamp: Option<InboundStamp>) -> Result<Arc<Inputs>, StoreError> {
+    if let Some(kept) = stamp.and_then(|s| app.readiness.current(tenant, s)) {
+        return Ok(kept);
+    }
+    let inputs = Arc::new(Inputs { stamp: stamp.unwrap_or_default(), flows: read_inputs(app, tenant).await? });
+    if stamp.is_some() {
+        app.readiness.keep(tenant, inputs.clone());
+    }
+    Ok(inputs)
+}
+
+/// Whether flows of `set` have a `readinessStatus` that [`show`] sets.
+pub fn applies(set: &str) -> bool {
+    set == "inboundFlows" || set == "provisioningFlows"
+}
+
 /// Set the `readinessStatus` of flows about to be shown (`set` is `inboundFlows` or `provisioningFlows`;
-/// other sets are left alone).
+/// other sets are left alone). `stamp`: the tenant's inbound stamp as the statement that read `docs`
+/// returned it (`None`: read the inbound flows now).
 pub async fn show(
     app: &AppState,
     tenant: &TenantId,
     set: &str,
+    stamp: Option<InboundStamp>,
     docs: impl Iterator<Item = &mut Arc<Map<String, Value>>>,
 ) -> Result<(), StoreError> {
-    if set != "inboundFlows" && set != "provisioningFlows" {
+    if !applies(set) {
         return Ok(());
     }
+    let docs: Vec<&mut Arc<Map<String, Value>>> = docs.collect();
+    if docs.is_empty() {
+        return Ok(()); // nothing to show: no reason to read the inputs
+    }
     let now = Utc::now();
-    let inbound = inbound_flows(app, tenant).await?;
-    let states: Vec<(String, Inbound)> = inbound
-        .iter()
-        .map(|(r, validated)| (r.id.to_ascii_lowercase(), Inbound::of(&r.doc, *validated, now)))
-        .collect();
+    let inputs = inputs(app, tenant, stamp).await?;
+    let states: Vec<Inbound> = inputs.flows.iter().map(|f| f.at(now)).collect();
     for doc in docs {
         let last = doc.get(LAST_STATUS).and_then(Value::as_str);
         let status = if set == "provisioningFlows" {
-            let all: Vec<Inbound> = states.iter().map(|(_, s)| *s).collect();
-            provisioning_flow(last, &all)
+            provisioning_flow(last, &states)
         } else {
-            let id = doc.get("id").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
-            match states.iter().find(|(i, _)| *i == id) {
-                Some((_, state)) => inbound_flow(last, *state),
+            let id = doc.get("id").and_then(Value::as_str).unwrap_or_default();
+            match inputs.flows.iter().position(|f| f.id_key.eq_ignore_ascii_case(id)) {
+                Some(i) => inbound_flow(last, states[i]),
                 None => continue,
             }
         };

@@ -466,6 +466,50 @@ async fn readiness_follows_the_inbound_flows_window_and_snapshot() {
     assert_eq!(readiness(format!("inboundFlows/{inbound}")).await, "expired");
 }
 
+/// Each replica keeps readiness's reading of the inbound flows under the tenant's inbound stamp, which every GET
+/// and page of flows reads: a change made through one replica shows in what the other serves right after. On
+/// PostgreSQL two servers share the database; on SQLite the one server plays both.
+#[tokio::test]
+async fn readiness_shown_by_one_replica_follows_changes_made_through_the_other() {
+    let a = TestServer::start().await;
+    let postgres = std::env::var("ROSTERFLOW_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty());
+    let b = match postgres {
+        true => Some(TestServer::start_in(a.data_dir.clone(), &a.tenant).await),
+        false => None,
+    };
+    let (ca, cb) = (a.admin(), b.as_ref().unwrap_or(&a).admin());
+    let set = create_set(&ca).await;
+    let flow = create_flow(&ca, &set, class_group_flow_body()).await;
+    let flows = format!("outboundProvisioningFlowSets/{set}/provisioningFlows");
+    let shown = |c: &Client| {
+        let (c, flows, flow) = (c.clone(), flows.clone(), flow.clone());
+        async move {
+            let one = c.get(&format!("{flows}/{flow}")).await.expect(200).body["readinessStatus"].clone();
+            let page = c.get(&format!("{flows}?$top=5")).await.expect(200).body["value"][0]["readinessStatus"].clone();
+            assert_eq!(one, page, "a GET and a page of the flow show the same readiness");
+            one.as_str().unwrap().to_string()
+        }
+    };
+    assert_eq!(shown(&ca).await, "notReady");
+    assert_eq!(shown(&cb).await, "notReady", "the other replica has kept this reading");
+
+    let day = chrono::Duration::days(1);
+    let (yesterday, tomorrow) =
+        (rosterflow_model::time::format(Utc::now() - day), rosterflow_model::time::format(Utc::now() + day));
+    let (inbound, _) = inbound_chain(&ca, &yesterday, &tomorrow).await;
+    assert_eq!(shown(&cb).await, "notReady", "an inbound flow without a snapshot");
+    load_snapshot(&a, &inbound, &sample_dir()).await;
+    assert_eq!(shown(&cb).await, "ready", "a snapshot loaded through the other replica");
+    assert_eq!(shown(&ca).await, "ready");
+
+    ca.patch(&format!("inboundFlows/{inbound}"), json!({"effectiveDateTime": tomorrow})).await.expect(204);
+    assert_eq!(shown(&cb).await, "notReady", "a window changed through the other replica");
+    ca.patch(&format!("inboundFlows/{inbound}"), json!({"effectiveDateTime": yesterday})).await.expect(204);
+    assert_eq!(shown(&cb).await, "ready");
+    ca.delete(&format!("inboundFlows/{inbound}")).await.expect(204);
+    assert_eq!(shown(&cb).await, "notReady", "the inbound flow deleted through the other replica");
+}
+
 /// On SQLite one process owns the database, so a lease found when it opens belongs to a process that died:
 /// the tenant may run again at once, and the run it was running reads as failed.
 #[tokio::test]
