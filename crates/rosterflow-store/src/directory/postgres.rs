@@ -1,5 +1,5 @@
 //! The directory on PostgreSQL. Bulk writes are multi-row statements over `UNNEST` of arrays, at most
-//! [`CHUNK`] rows each; the functions take an open connection of the caller's transaction, so a run writes its
+//! [`CHUNK`] rows each, or for a large one (a first run's) a `COPY` into a temporary table; the functions take an open connection of the caller's transaction, so a run writes its
 //! own state and the directory in **one** transaction:
 //! `let mut tx = pool.begin().await?; runs::save(&mut tx, ..).await?; directory::postgres::apply(&mut tx, &t, &bulk).await?; tx.commit()`.
 
