@@ -1,10 +1,13 @@
 //! The directory on PostgreSQL. Bulk writes are multi-row statements over `UNNEST` of arrays, at most
-//! [`CHUNK`] rows each; the functions take an open connection of the caller's transaction, so a run writes its
+//! [`CHUNK`] rows each, or for a large one (a first run's) a `COPY` into a temporary table; the functions take an open connection of the caller's transaction, so a run writes its
 //! own state and the directory in **one** transaction:
 //! `let mut tx = pool.begin().await?; runs::save(&mut tx, ..).await?; directory::postgres::apply(&mut tx, &t, &bulk).await?; tx.commit()`.
 
+use std::borrow::Borrow;
+
 use sqlx::{PgConnection, Row};
 
+use super::sqlite::lower;
 use super::{
     plan, stored_from, user_keys_from, Bulk, Edit, Link, ListQuery, Object, Patch, QueryError, Source, Stored,
     StoredPage, UserKeys,
@@ -33,9 +36,68 @@ pub(crate) async fn upsert(
     }
     let unique: Vec<&Object> =
         objects.iter().enumerate().filter(|(i, o)| last[&o.id.to_ascii_lowercase()] == *i).map(|(_, o)| o).collect();
+    if unique.len() >= COPY_AT {
+        return upsert_copied(conn, tenant, &unique, source).await;
+    }
     for chunk in unique.chunks(CHUNK) {
         write_objects(conn, tenant, chunk, source, true).await?;
     }
+    Ok(())
+}
+
+/// A large upsert (a first run's objects): `COPY` into a temporary table, then one `INSERT ... SELECT`
+/// ([`link_copied`] says why). `objects` have distinct ids.
+async fn upsert_copied(conn: &mut PgConnection, tenant: &TenantId, objects: &[&Object], source: Source) -> Result<()> {
+    sqlx::query(
+        "CREATE TEMPORARY TABLE dir_object_load (id TEXT, kind TEXT, edu BOOLEAN, team BOOLEAN, d TEXT, u TEXT,
+             m TEXT, n TEXT, e TEXT, c TEXT, body TEXT, fold TEXT) ON COMMIT DROP",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    let mut copy = conn.copy_in_raw("COPY dir_object_load FROM STDIN").await.map_err(backend)?;
+    let mut buf = String::with_capacity(1 << 20);
+    for o in objects {
+        let ix = o.index();
+        copy_text(&mut buf, &o.id.to_ascii_lowercase());
+        for v in [o.kind.as_str(), if o.education { "t" } else { "f" }, if o.team { "t" } else { "f" }] {
+            buf.push('\t');
+            buf.push_str(v);
+        }
+        for v in &ix.columns {
+            buf.push('\t');
+            match v {
+                Some(v) => copy_text(&mut buf, v),
+                None => buf.push_str("\\N"),
+            }
+        }
+        for v in [&ix.body, &ix.fold] {
+            buf.push('\t');
+            copy_text(&mut buf, v);
+        }
+        buf.push('\n');
+        if buf.len() >= 1 << 20 {
+            copy.send(buf.as_bytes()).await.map_err(backend)?;
+            buf.clear();
+        }
+    }
+    copy.send(buf.as_bytes()).await.map_err(backend)?;
+    copy.finish().await.map_err(backend)?;
+    sqlx::query(
+        "INSERT INTO dir_object (tenant, id, kind, edu, team, source, display_fold, upn_fold, mail_fold, nick_fold,
+             ext_fold, created, body, fold, version)
+         SELECT $1, id, kind, edu, team, $2, d, u, m, n, e, c, body, fold::jsonb, 1 FROM dir_object_load
+         ON CONFLICT (tenant, id) DO UPDATE SET kind = excluded.kind, edu = excluded.edu, team = excluded.team,
+             source = excluded.source, display_fold = excluded.display_fold, upn_fold = excluded.upn_fold,
+             mail_fold = excluded.mail_fold, nick_fold = excluded.nick_fold, ext_fold = excluded.ext_fold,
+             created = excluded.created, body = excluded.body, fold = excluded.fold, version = dir_object.version + 1",
+    )
+    .bind(tenant.as_str())
+    .bind(source.as_str())
+    .execute(&mut *conn)
+    .await
+    .map_err(constraint)?;
+    sqlx::query("DROP TABLE dir_object_load").execute(&mut *conn).await.map_err(backend)?;
     Ok(())
 }
 
@@ -167,15 +229,26 @@ pub(crate) async fn delete(conn: &mut PgConnection, tenant: &TenantId, ids: &[St
     Ok(n)
 }
 
-fn columns(links: &[Link]) -> (Vec<&'static str>, Vec<String>, Vec<String>) {
-    let rels = links.iter().map(|l| l.relation.as_str()).collect();
-    let from = links.iter().map(|l| l.from.to_ascii_lowercase()).collect();
-    let to = links.iter().map(|l| l.to.to_ascii_lowercase()).collect();
+fn columns<L: Borrow<Link>>(links: &[L]) -> (Vec<&'static str>, Vec<String>, Vec<String>) {
+    let rels = links.iter().map(|l| l.borrow().relation.as_str()).collect();
+    let from = links.iter().map(|l| l.borrow().from.to_ascii_lowercase()).collect();
+    let to = links.iter().map(|l| l.borrow().to.to_ascii_lowercase()).collect();
     (rels, from, to)
 }
 
+/// A link of at least this many relations is copied into a temporary table first ([`link_copied`]).
+const COPY_AT: usize = 20_000;
+
 /// Add relations (existing ones are left as they are); returns how many were added.
-pub(crate) async fn link(conn: &mut PgConnection, tenant: &TenantId, links: &[Link], source: Source) -> Result<u64> {
+pub(crate) async fn link<L: Borrow<Link> + Sync>(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    links: &[L],
+    source: Source,
+) -> Result<u64> {
+    if links.len() >= COPY_AT {
+        return link_copied(conn, tenant, links, source).await;
+    }
     let mut n = 0;
     for chunk in links.chunks(CHUNK) {
         let (rels, from, to) = columns(chunk);
@@ -194,6 +267,69 @@ pub(crate) async fn link(conn: &mut PgConnection, tenant: &TenantId, links: &[Li
         .map_err(backend)?
         .rows_affected();
     }
+    Ok(n)
+}
+
+/// A value as `COPY`'s text format wants it: its few special characters escaped.
+fn copy_text(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A large link (a first run's million relations): `COPY` into a temporary table (no WAL, no index, text
+/// streamed as it is encoded), then one `INSERT ... SELECT` in key order, instead of hundreds of `UNNEST`
+/// statements whose arrays are built, sent and unpacked row by row. `links` in key order take the B-tree of the
+/// table's key as appends. The table is dropped at the end (or with the transaction, if it fails).
+async fn link_copied<L: Borrow<Link>>(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    links: &[L],
+    source: Source,
+) -> Result<u64> {
+    sqlx::query(
+        "CREATE TEMPORARY TABLE dir_relation_load (rel TEXT NOT NULL, from_id TEXT NOT NULL, to_id TEXT NOT NULL)
+         ON COMMIT DROP",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    let mut copy =
+        conn.copy_in_raw("COPY dir_relation_load (rel, from_id, to_id) FROM STDIN").await.map_err(backend)?;
+    let mut buf = String::with_capacity(1 << 20);
+    for l in links {
+        let l = l.borrow();
+        buf.push_str(l.relation.as_str());
+        for id in [&l.from, &l.to] {
+            buf.push('\t');
+            copy_text(&mut buf, &lower(id));
+        }
+        buf.push('\n');
+        if buf.len() >= 1 << 20 {
+            copy.send(buf.as_bytes()).await.map_err(backend)?;
+            buf.clear();
+        }
+    }
+    copy.send(buf.as_bytes()).await.map_err(backend)?;
+    copy.finish().await.map_err(backend)?;
+    let n = sqlx::query(
+        "INSERT INTO dir_relation (tenant, rel, from_id, to_id, source)
+         SELECT $1, rel, from_id, to_id, $2 FROM dir_relation_load
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant.as_str())
+    .bind(source.as_str())
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?
+    .rows_affected();
+    sqlx::query("DROP TABLE dir_relation_load").execute(&mut *conn).await.map_err(backend)?;
     Ok(n)
 }
 

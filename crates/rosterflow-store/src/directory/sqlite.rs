@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
 
 use super::{
-    plan, stored_from, user_keys_from, Bulk, Edit, Link, ListQuery, Object, Patch, QueryError, Source, Stored,
+    plan, stored_from, user_keys_from, Bulk, Edit, Indexed, Link, ListQuery, Object, Patch, QueryError, Source, Stored,
     StoredPage, UserKeys,
 };
 use crate::query::{Cursor, Dialect, Param};
@@ -48,31 +48,63 @@ fn write_objects(
              ext_fold, created, body, fold, version)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1)"
     };
-    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
     let mut sorted: Vec<&Object> = objects.iter().collect();
     sorted.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-    for o in sorted {
-        let ix = o.index();
-        let c = &ix.columns;
-        stmt.execute(params![
-            tenant.as_str(),
-            o.id.to_ascii_lowercase(),
-            o.kind.as_str(),
-            o.education,
-            o.team,
-            source.as_str(),
-            c[0],
-            c[1],
-            c[2],
-            c[3],
-            c[4],
-            c[5],
-            ix.body,
-            ix.fold
-        ])
-        .map_err(constraint)?;
+    let rebuild = objects.len() >= REBUILD_AT && small(conn, "dir_object", objects.len())?;
+    with_indexes_rebuilt(conn, "dir_object", rebuild, || {
+        let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+        each_indexed(&sorted, |o, ix| {
+            let c = &ix.columns;
+            stmt.execute(params![
+                tenant.as_str(),
+                o.id.to_ascii_lowercase(),
+                o.kind.as_str(),
+                o.education,
+                o.team,
+                source.as_str(),
+                c[0],
+                c[1],
+                c[2],
+                c[3],
+                c[4],
+                c[5],
+                ix.body,
+                ix.fold
+            ])
+            .map(drop)
+            .map_err(constraint)
+        })
+    })
+}
+
+/// Objects per chunk of [`each_indexed`]'s indexing thread.
+const INDEX_CHUNK: usize = 256;
+
+/// `write(object, its index)` for every object, in order. The index (the document and its folded values as
+/// JSON) costs about as much CPU as SQLite's insert of the row: for a bulk, a thread of its own computes it a
+/// few chunks ahead of the writes, so the two overlap on two cores.
+fn each_indexed(objects: &[&Object], mut write: impl FnMut(&Object, Indexed) -> Result<()>) -> Result<()> {
+    if objects.len() < 4 * INDEX_CHUNK {
+        return objects.iter().try_for_each(|o| write(o, o.index()));
     }
-    Ok(())
+    std::thread::scope(|scope| {
+        let (ahead, indexed) = std::sync::mpsc::sync_channel::<Vec<Indexed>>(4);
+        scope.spawn(move || {
+            for chunk in objects.chunks(INDEX_CHUNK) {
+                // The writer stopped (a failed write): nothing more to index.
+                if ahead.send(chunk.iter().map(|o| o.index()).collect()).is_err() {
+                    return;
+                }
+            }
+        });
+        // A panic of the indexing thread ends `indexed` early, and the scope then panics as the thread did.
+        for (chunk, ixs) in objects.chunks(INDEX_CHUNK).zip(indexed) {
+            for (o, ix) in chunk.iter().zip(ixs) {
+                write(o, ix)?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Merge patches into the objects they name, keeping each object's `source` ([`Patch`]); an object that is
@@ -182,65 +214,87 @@ pub(crate) fn lower(id: &str) -> Cow<'_, str> {
     }
 }
 
-/// A bulk link of at least this many relations, into a relation table at most [`REBUILD_RATIO`] times as large,
-/// builds the reverse index again after its inserts instead of maintaining it row by row ([`link`]).
+/// A bulk write of at least this many rows, into a table at most [`REBUILD_RATIO`] times as large, builds the
+/// table's secondary indexes again after its inserts instead of maintaining them row by row
+/// ([`with_indexes_rebuilt`]).
 const REBUILD_AT: usize = 50_000;
 const REBUILD_RATIO: usize = 2;
-const REVERSE: &str = "dir_relation_reverse";
+
+/// Whether `table` holds at most [`REBUILD_RATIO`] times `rows` rows (counting no further than that).
+fn small(conn: &Connection, table: &str, rows: usize) -> Result<bool> {
+    let limit = (rows * REBUILD_RATIO + 1) as i64;
+    let existing: i64 = conn
+        .query_row(&format!("SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT ?1)"), [limit], |r| r.get(0))
+        .map_err(backend)?;
+    Ok(existing < limit)
+}
+
+/// Run `write`; when `rebuild`, with `table`'s secondary indexes dropped first and built again after it, in the
+/// same transaction (readers see the old indexes or the new ones). A bulk write's keys come in the order of
+/// the table's key, so a secondary index's arrive in random order: maintained row by row they touch a page
+/// per row (pages left half full, written and checkpointed); built, each is one sort into full pages. Their
+/// definitions and planner statistics are kept as they were; a unique index that the written rows break
+/// fails its build as the insert would have failed.
+fn with_indexes_rebuilt<T>(
+    conn: &Connection,
+    table: &str,
+    rebuild: bool,
+    write: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    if !rebuild {
+        return write();
+    }
+    let mut indexes: Vec<(String, String, Option<String>)> = conn
+        .prepare(
+            "SELECT i.name, i.sql, s.stat FROM sqlite_schema i
+             LEFT JOIN sqlite_stat1 s ON s.tbl = i.tbl_name AND s.idx = i.name
+             WHERE i.type = 'index' AND i.tbl_name = ?1 AND i.sql IS NOT NULL ORDER BY i.name",
+        )
+        .and_then(|mut s| s.query_map([table], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect())
+        .map_err(backend)?;
+    for (name, ..) in &indexes {
+        conn.execute_batch(&format!("DROP INDEX {name}")).map_err(backend)?;
+    }
+    let out = write()?;
+    // A build sorts in memory up to the page cache's size (on top of the cache): with a small cache for the
+    // builds, their sorted runs go to a temporary file instead, and the pages the cache gives up are written to
+    // the WAL, as the commit would have written them.
+    let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0)).map_err(backend)?;
+    conn.execute_batch("PRAGMA cache_size = -16384").map_err(backend)?;
+    let built = indexes.iter().try_for_each(|(_, ddl, _)| conn.execute_batch(ddl).map_err(constraint));
+    conn.execute_batch(&format!("PRAGMA cache_size = {cache}")).map_err(backend)?;
+    built?;
+    indexes.retain(|(.., stat)| stat.is_some());
+    if !indexes.is_empty() {
+        // DROP INDEX took the indexes' statistics with them; `ANALYZE sqlite_schema` reloads them.
+        let mut restore =
+            conn.prepare_cached("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?1, ?2, ?3)").map_err(backend)?;
+        for (name, _, stat) in &indexes {
+            restore.execute(params![table, name, stat]).map_err(backend)?;
+        }
+        conn.execute_batch("ANALYZE sqlite_schema").map_err(backend)?;
+    }
+    Ok(out)
+}
 
 /// Add relations (existing ones are left as they are); `links` in key order take the table's B-tree as
-/// appends. The reverse index's keys then come in random order, a page touched per row: a first run's million
-/// relations drop the index and build it again (one sort) in the same transaction, so readers see the old
-/// index or the new one. The index's definition and planner statistics are kept as they were.
+/// appends, and a first run's million relations build the reverse index after their inserts
+/// ([`with_indexes_rebuilt`]).
 pub(crate) fn link(conn: &Connection, tenant: &TenantId, links: &[&Link], source: Source) -> Result<()> {
-    let rebuild = if links.len() >= REBUILD_AT {
-        let limit = (links.len() * REBUILD_RATIO + 1) as i64;
-        let existing: i64 = conn
-            .query_row("SELECT count(*) FROM (SELECT 1 FROM dir_relation LIMIT ?1)", [limit], |r| r.get(0))
-            .map_err(backend)?;
-        existing < limit
-    } else {
-        false
-    };
-    let kept = if rebuild {
-        let ddl: String = conn
-            .query_row("SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?1", [REVERSE], |r| r.get(0))
-            .map_err(backend)?;
-        let stat: Option<String> = conn
-            .query_row("SELECT stat FROM sqlite_stat1 WHERE tbl = 'dir_relation' AND idx = ?1", [REVERSE], |r| r.get(0))
-            .optional()
-            .map_err(backend)?;
-        conn.execute_batch(&format!("DROP INDEX {REVERSE}")).map_err(backend)?;
-        Some((ddl, stat))
-    } else {
-        None
-    };
-    insert_rows(
-        conn,
-        ["INSERT INTO dir_relation (tenant, rel, from_id, to_id, source)", "?1, @, @, @, ?2", "ON CONFLICT DO NOTHING"],
-        &[&tenant.as_str(), &source.as_str()],
-        links,
-        |l| [Cow::Borrowed(l.relation.as_str()), lower(&l.from), lower(&l.to)],
-    )?;
-    if let Some((ddl, stat)) = kept {
-        // The build sorts in memory up to the page cache's size (128 MiB in a run, on top of the cache): with a
-        // small cache for the build, its sorted runs go to a temporary file instead, and the pages the cache
-        // gives up are written to the WAL, as the commit would have written them.
-        let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0)).map_err(backend)?;
-        conn.execute_batch("PRAGMA cache_size = -16384").map_err(backend)?;
-        conn.execute_batch(&ddl).map_err(backend)?;
-        conn.execute_batch(&format!("PRAGMA cache_size = {cache}")).map_err(backend)?;
-        if let Some(stat) = stat {
-            // DROP INDEX took the index's statistics with it; `ANALYZE sqlite_schema` reloads them.
-            conn.execute(
-                "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('dir_relation', ?1, ?2)",
-                params![REVERSE, stat],
-            )
-            .and_then(|_| conn.execute_batch("ANALYZE sqlite_schema"))
-            .map_err(backend)?;
-        }
-    }
-    Ok(())
+    let rebuild = links.len() >= REBUILD_AT && small(conn, "dir_relation", links.len())?;
+    with_indexes_rebuilt(conn, "dir_relation", rebuild, || {
+        insert_rows(
+            conn,
+            [
+                "INSERT INTO dir_relation (tenant, rel, from_id, to_id, source)",
+                "?1, @, @, @, ?2",
+                "ON CONFLICT DO NOTHING",
+            ],
+            &[&tenant.as_str(), &source.as_str()],
+            links,
+            |l| [Cow::Borrowed(l.relation.as_str()), lower(&l.from), lower(&l.to)],
+        )
+    })
 }
 
 /// Remove relations; returns how many were there.
@@ -264,9 +318,11 @@ pub(crate) fn unlink(conn: &Connection, tenant: &TenantId, links: &[Link]) -> Re
 
 /// A run's changes on an open transaction (see the module's doc).
 pub(crate) fn apply(conn: &Connection, tenant: &TenantId, bulk: &Bulk) -> Result<()> {
-    // A run touches hundreds of thousands of rows: keep its pages in memory rather than spill them to the WAL
-    // again and again (the writer's connection keeps this; 128 MiB at most).
-    conn.execute_batch("PRAGMA cache_size = -131072").map_err(backend)?;
+    // A run touches hundreds of thousands of rows, most of them in key order (B-tree appends) or into indexes
+    // built after the inserts: a page is spilled to the WAL once it is full, and rarely touched again. A page
+    // cache of 32 MiB keeps the few B-trees written out of order (a later run's patches and links) in memory
+    // without adding much to a large run's peak (the writer's connection keeps this).
+    conn.execute_batch("PRAGMA cache_size = -32768").map_err(backend)?;
     let source = bulk.source.unwrap_or(Source::Api);
     upsert(conn, tenant, &bulk.upserts, source)?;
     patch(conn, tenant, &bulk.patches)?;

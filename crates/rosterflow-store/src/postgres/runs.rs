@@ -7,6 +7,7 @@ use rustc_hash::FxHashMap;
 use sqlx::{PgConnection, Row};
 
 use super::PgStore;
+use crate::directory::Link;
 use crate::runs::{packed, Commit, FlowChanges, FlowState, LinkSink, Managed, RunStore};
 use crate::{backend, Result, TenantId};
 
@@ -163,8 +164,13 @@ impl RunStore for PgStore {
         for c in &flows {
             dir::unlink(&mut tx, tenant, &c.unlink).await?;
         }
+        // Every flow's links at once, in key order (each flow's are sorted: the stable sort merges them): a
+        // first run's million relations go through one `COPY` (`dir::link`).
+        let mut links: Vec<&Link> = flows.iter().flat_map(|c| &c.link).collect();
+        links.sort_by(|a, b| (a.relation.as_str(), &a.from, &a.to).cmp(&(b.relation.as_str(), &b.from, &b.to)));
+        dir::link(&mut tx, tenant, &links, source).await?;
+        drop(links);
         for c in flows {
-            dir::link(&mut tx, tenant, &c.link, source).await?;
             save(&mut tx, tenant.as_str(), &c).await?;
         }
         if let Some((fingerprint, report)) = &fingerprint {
