@@ -3,6 +3,7 @@
 //! `SELECT ... FOR UPDATE` or the version in an `UPDATE`'s `WHERE` orders concurrent writers of one item, and
 //! the unique and reference tables' keys decide races between items.
 
+pub(crate) mod copy;
 mod edits;
 mod leases;
 mod roster;

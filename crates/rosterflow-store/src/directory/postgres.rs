@@ -12,7 +12,7 @@ use super::{
     plan, stored_from, user_keys_from, Bulk, Edit, Link, ListQuery, Object, Patch, QueryError, Source, Stored,
     StoredPage, UserKeys,
 };
-use crate::postgres::PgStore;
+use crate::postgres::{copy, PgStore};
 use crate::query::{Dialect, Param, Type};
 use crate::{backend, Result, StoreError, TenantId};
 
@@ -56,10 +56,10 @@ async fn upsert_copied(conn: &mut PgConnection, tenant: &TenantId, objects: &[&O
     .await
     .map_err(backend)?;
     let mut copy = conn.copy_in_raw("COPY dir_object_load FROM STDIN").await.map_err(backend)?;
-    let mut buf = String::with_capacity(1 << 20);
+    let mut buf = copy::buffer();
     for o in objects {
         let ix = o.index();
-        copy_text(&mut buf, &o.id.to_ascii_lowercase());
+        copy::text(&mut buf, &o.id.to_ascii_lowercase());
         for v in [o.kind.as_str(), if o.education { "t" } else { "f" }, if o.team { "t" } else { "f" }] {
             buf.push('\t');
             buf.push_str(v);
@@ -67,22 +67,18 @@ async fn upsert_copied(conn: &mut PgConnection, tenant: &TenantId, objects: &[&O
         for v in &ix.columns {
             buf.push('\t');
             match v {
-                Some(v) => copy_text(&mut buf, v),
+                Some(v) => copy::text(&mut buf, v),
                 None => buf.push_str("\\N"),
             }
         }
         for v in [&ix.body, &ix.fold] {
             buf.push('\t');
-            copy_text(&mut buf, v);
+            copy::text(&mut buf, v);
         }
         buf.push('\n');
-        if buf.len() >= 1 << 20 {
-            copy.send(buf.as_bytes()).await.map_err(backend)?;
-            buf.clear();
-        }
+        copy::send_full(&mut copy, &mut buf).await?;
     }
-    copy.send(buf.as_bytes()).await.map_err(backend)?;
-    copy.finish().await.map_err(backend)?;
+    copy::end(copy, buf).await?;
     sqlx::query(
         "INSERT INTO dir_object (tenant, id, kind, edu, team, source, display_fold, upn_fold, mail_fold, nick_fold,
              ext_fold, created, body, fold, version)
@@ -270,19 +266,6 @@ pub(crate) async fn link<L: Borrow<Link> + Sync>(
     Ok(n)
 }
 
-/// A value as `COPY`'s text format wants it: its few special characters escaped.
-fn copy_text(out: &mut String, v: &str) {
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
-}
-
 /// A large link (a first run's million relations): `COPY` into a temporary table (no WAL, no index, text
 /// streamed as it is encoded), then one `INSERT ... SELECT` in key order, instead of hundreds of `UNNEST`
 /// statements whose arrays are built, sent and unpacked row by row. `links` in key order take the B-tree of the
@@ -302,22 +285,18 @@ async fn link_copied<L: Borrow<Link>>(
     .map_err(backend)?;
     let mut copy =
         conn.copy_in_raw("COPY dir_relation_load (rel, from_id, to_id) FROM STDIN").await.map_err(backend)?;
-    let mut buf = String::with_capacity(1 << 20);
+    let mut buf = copy::buffer();
     for l in links {
         let l = l.borrow();
         buf.push_str(l.relation.as_str());
         for id in [&l.from, &l.to] {
             buf.push('\t');
-            copy_text(&mut buf, &lower(id));
+            copy::text(&mut buf, &lower(id));
         }
         buf.push('\n');
-        if buf.len() >= 1 << 20 {
-            copy.send(buf.as_bytes()).await.map_err(backend)?;
-            buf.clear();
-        }
+        copy::send_full(&mut copy, &mut buf).await?;
     }
-    copy.send(buf.as_bytes()).await.map_err(backend)?;
-    copy.finish().await.map_err(backend)?;
+    copy::end(copy, buf).await?;
     let n = sqlx::query(
         "INSERT INTO dir_relation (tenant, rel, from_id, to_id, source)
          SELECT $1, rel, from_id, to_id, $2 FROM dir_relation_load

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use sqlx::Row;
 
-use super::PgStore;
+use super::{copy, PgStore};
 use crate::roster::{
     diff, digests, format_digests, join_files, kinds_to_diff, split_files, Known, KnownRecords, RecordRow,
     RecordStream, RosterStore, Scan, SnapshotInfo, SnapshotMeta, StoredRecord, SCAN_CHUNK,
@@ -30,19 +30,6 @@ fn snapshot_of(r: &sqlx::postgres::PgRow) -> Result<SnapshotInfo> {
         changed: r.try_get(6).map_err(get)?,
         removed: r.try_get(7).map_err(get)?,
     })
-}
-
-/// A value in `COPY`'s text format.
-fn copy_text(out: &mut String, v: &str) {
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
 }
 
 /// The columns of some of a load's records, as arrays.
@@ -120,25 +107,21 @@ impl RosterStore for PgStore {
                 )
                 .await
                 .map_err(backend)?;
-            let mut buf = String::with_capacity(1 << 20);
+            let mut buf = copy::buffer();
             for &i in &d.insert {
                 let r = &records[i];
                 for v in [t, flow] {
-                    copy_text(&mut buf, v);
+                    copy::text(&mut buf, v);
                     buf.push('\t');
                 }
                 buf.push_str(&format!("{}\t", r.kind));
-                copy_text(&mut buf, &r.key);
+                copy::text(&mut buf, &r.key);
                 buf.push_str(&format!("\t{}\t", r.hash));
-                copy_text(&mut buf, &r.fields);
+                copy::text(&mut buf, &r.fields);
                 buf.push_str(&format!("\t{seq}\t{seq}\n"));
-                if buf.len() > 1 << 20 {
-                    copy.send(buf.as_bytes()).await.map_err(backend)?;
-                    buf.clear();
-                }
+                copy::send_full(&mut copy, &mut buf).await?;
             }
-            copy.send(buf.as_bytes()).await.map_err(backend)?;
-            copy.finish().await.map_err(backend)?;
+            copy::end(copy, buf).await?;
         }
         for part in d.update.chunks(BATCH) {
             let (k, n, h, f) = columns(&records, part);
