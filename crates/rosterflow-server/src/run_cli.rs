@@ -42,6 +42,9 @@ struct Opened {
 async fn open(args: &RunArgs) -> anyhow::Result<Opened> {
     let url =
         args.database_url.clone().unwrap_or_else(|| args.data_dir.join("rosterflow.sqlite3").display().to_string());
+    // One pass over the roster and the state: nothing to gain from mapping the file, and its pages would count
+    // in this process's memory.
+    rosterflow_store::map_sqlite_reads(false);
     let stores = rosterflow_store::open_with(&url, FilesConfig::local(args.data_dir.join("files"))).await?;
     let key = args.secrets_key_file.clone().unwrap_or_else(|| args.data_dir.join(crate::secrets::KEY_FILE));
     Ok(Opened { stores, sealer: Sealer::from_key_file(&key)?, tenant: TenantId(args.tenant.clone()) })

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 pub use rosterflow_model::TenantId;
 use serde_json::{Map, Value};
+pub use sqlite::map_reads as map_sqlite_reads;
 
 /// One stored resource.
 #[derive(Debug, Clone, PartialEq)]
