@@ -112,7 +112,6 @@ pub(crate) mod packed {
     use rustc_hash::FxHashMap;
 
     use super::FlowChanges;
-    use crate::directory::Link;
     use crate::{Result, StoreError};
 
     /// One stored row's relations, lent to `f` one by one.
@@ -122,13 +121,6 @@ pub(crate) mod packed {
             f(relation, from, to);
         }
         Ok(())
-    }
-
-    /// One stored row's relations.
-    pub(crate) fn links(rel: &str, from: &str, to_ids: &str, out: &mut Vec<Link>) -> Result<()> {
-        each(rel, from, to_ids, |relation, from, to| {
-            out.push(Link { relation, from: from.to_string(), to: to.to_string() })
-        })
     }
 
     /// The ids one group's row gains and loses.

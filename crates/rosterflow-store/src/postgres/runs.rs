@@ -10,6 +10,7 @@ use super::PgStore;
 use crate::directory::Link;
 use crate::runs::{packed, Commit, FlowChanges, FlowState, LinkSink, Managed, RunStore};
 use crate::{backend, Result, TenantId};
+use rosterflow_model::directory::Relation;
 
 const CHUNK: usize = 10_000;
 
@@ -107,6 +108,26 @@ impl PgStore {
         }
         Ok(objects)
     }
+
+    /// Each relation of the stored rows `query` reads (`rel, from_id, to_ids`), lent to `f` as it is read.
+    async fn each_link(&self, query: LinkRows<'_>, mut f: impl FnMut(Relation, &str, &str) + Send) -> Result<()> {
+        let mut rows = query.fetch(&self.pool);
+        while let Some(r) = rows.try_next().await.map_err(backend)? {
+            let text = |i| r.try_get::<&str, _>(i).map_err(backend);
+            packed::each(text(0)?, text(1)?, text(2)?, &mut f)?;
+        }
+        Ok(())
+    }
+}
+
+/// A query of `run_link_set` rows.
+type LinkRows<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Every relation row of a flow's state.
+fn flow_links<'q>(tenant: &'q TenantId, flow: &'q str) -> LinkRows<'q> {
+    sqlx::query("SELECT rel, from_id, to_ids FROM run_link_set WHERE tenant = $1 AND flow = $2")
+        .bind(tenant.as_str())
+        .bind(flow)
 }
 
 #[async_trait]
@@ -114,44 +135,27 @@ impl RunStore for PgStore {
     async fn state(&self, tenant: &TenantId, flow: &str) -> Result<FlowState> {
         let objects = self.state_objects(tenant, flow).await?;
         let mut links = Vec::new();
-        let mut rows = sqlx::query("SELECT rel, from_id, to_ids FROM run_link_set WHERE tenant = $1 AND flow = $2")
-            .bind(tenant.as_str())
-            .bind(flow)
-            .fetch(&self.pool);
-        while let Some(r) = rows.try_next().await.map_err(backend)? {
-            let text = |i| r.try_get::<&str, _>(i).map_err(backend);
-            packed::links(text(0)?, text(1)?, text(2)?, &mut links)?;
-        }
+        self.each_link(flow_links(tenant, flow), |relation, from, to| {
+            links.push(Link { relation, from: from.to_string(), to: to.to_string() })
+        })
+        .await?;
         Ok(FlowState { objects, links })
     }
 
     async fn state_with(&self, tenant: &TenantId, flow: &str, mut sink: LinkSink) -> Result<Vec<Managed>> {
-        let mut rows = sqlx::query("SELECT rel, from_id, to_ids FROM run_link_set WHERE tenant = $1 AND flow = $2")
-            .bind(tenant.as_str())
-            .bind(flow)
-            .fetch(&self.pool);
-        while let Some(r) = rows.try_next().await.map_err(backend)? {
-            let text = |i| r.try_get::<&str, _>(i).map_err(backend);
-            packed::each(text(0)?, text(1)?, text(2)?, &mut *sink)?;
-        }
-        drop(rows);
+        self.each_link(flow_links(tenant, flow), &mut *sink).await?;
         self.state_objects(tenant, flow).await
     }
 
     async fn state_links_of(&self, tenant: &TenantId, flow: &str, from: Vec<String>, mut sink: LinkSink) -> Result<()> {
-        let mut rows = sqlx::query(
+        let rows = sqlx::query(
             "SELECT rel, from_id, to_ids FROM run_link_set WHERE tenant = $1 AND flow = $2 AND from_id = ANY($3)
              ORDER BY rel, from_id",
         )
         .bind(tenant.as_str())
         .bind(flow)
-        .bind(from)
-        .fetch(&self.pool);
-        while let Some(r) = rows.try_next().await.map_err(backend)? {
-            let text = |i| r.try_get::<&str, _>(i).map_err(backend);
-            packed::each(text(0)?, text(1)?, text(2)?, &mut *sink)?;
-        }
-        Ok(())
+        .bind(from);
+        self.each_link(rows, &mut *sink).await
     }
 
     async fn commit(&self, tenant: &TenantId, commit: Commit) -> Result<()> {
