@@ -6,6 +6,7 @@
 pub(crate) mod copy;
 mod edits;
 mod leases;
+mod reads;
 mod roster;
 mod runs;
 
@@ -23,10 +24,13 @@ use crate::{
     TenantId, Write,
 };
 use edits::{Edits, Known};
+use reads::Reads;
 
 pub struct PgStore {
     pub(crate) pool: PgPool,
     edits: Arc<Edits>,
+    /// Item reads, coalesced into one statement per batch (`reads.rs`).
+    reads: Arc<Reads>,
     /// The directory's single-object creates, committed in groups.
     pub(crate) creates: Arc<Creates>,
 }
@@ -37,7 +41,9 @@ impl PgStore {
         // a connection that broke fails its statement, which the caller sees as a 503 the SDKs retry.
         let pool =
             PgPoolOptions::new().max_connections(16).test_before_acquire(false).connect(url).await.map_err(backend)?;
-        let store = PgStore { edits: Edits::new(pool.clone()), creates: Creates::new(pool.clone()), pool };
+        let edits = Edits::new(pool.clone());
+        let reads = Reads::new(pool.clone(), edits.clone());
+        let store = PgStore { edits, reads, creates: Creates::new(pool.clone()), pool };
         store.migrate().await?;
         Ok(store)
     }
@@ -66,52 +72,127 @@ impl PgStore {
         tx.commit().await.map_err(backend)
     }
 
-    /// One item, and with `stamped` the tenant's inbound stamp read by the same statement (0 otherwise, and
-    /// when there is no such item: nothing is shown then). The document comes back only when it is not the
-    /// one this replica already holds (same row, same version): a read of an unchanged item neither ships
-    /// nor parses it again.
-    async fn read_item(
+    /// One item, and the tenant's inbound stamp read by the same statement (0 when there is no such item:
+    /// nothing is shown then). The document comes back only when it is not the one this replica already holds
+    /// (same row, same version): a read of an unchanged item neither ships nor parses it again. Concurrent
+    /// reads share statements (`reads.rs`).
+    async fn read_item(&self, tenant: &TenantId, set: &str, id: &str) -> Result<(Option<Resource>, InboundStamp)> {
+        self.reads.read(tenant.as_str(), set, item_key(tenant.as_str(), set, id), id_key(id)).await
+    }
+}
+
+/// A page's item: its position, the item, and the tenant's inbound stamp the statement read with it.
+type PageItem = (Position, Resource, InboundStamp);
+
+/// A page's row read without its body: position, version, the tenant's inbound stamp.
+type PageHead = (Position, i64, InboundStamp);
+
+impl PgStore {
+    /// A page's rows in order: with their bodies, or (`bodies` false) only their heads.
+    async fn page_rows(
         &self,
+        conn: &mut sqlx::PgConnection,
         tenant: &TenantId,
         set: &str,
-        id: &str,
-        stamped: bool,
-    ) -> Result<(Option<Resource>, InboundStamp)> {
-        let key = item_key(tenant.as_str(), set, id);
-        let known = self.edits.known(&key);
-        let (version, seq) = known.as_ref().map(|k| (k.resource.version, k.seq)).unzip();
-        let sql = match stamped {
-            true => {
-                "SELECT odata_type, parent_key, version, constraints, seq,
-                        CASE WHEN version = $4 AND seq = $5 THEN NULL ELSE body END AS body,
-                        COALESCE((SELECT stamp FROM inbound_stamp WHERE tenant = $1), 0) AS stamp
-                 FROM resource WHERE tenant = $1 AND set_name = $2 AND id_key = $3"
-            }
-            false => {
-                "SELECT odata_type, parent_key, version, constraints, seq,
-                        CASE WHEN version = $4 AND seq = $5 THEN NULL ELSE body END AS body
-                 FROM resource WHERE tenant = $1 AND set_name = $2 AND id_key = $3"
-            }
+        q: &PageQuery<'_>,
+        bodies: bool,
+    ) -> Result<(Vec<PageItem>, Vec<PageHead>)> {
+        let parent = q.parent.map(id_key);
+        let after = q.after.clone().map(|p| (p.seq, p.id_key));
+        let (matches, n) =
+            resource_page_conditions(Dialect::Postgres, parent.is_some(), q.types.is_some(), after.is_some());
+        let columns = match bodies {
+            true => "odata_type, body, parent_key, version, seq, id_key",
+            false => "version, seq, id_key",
         };
-        let row = sqlx::query(sql)
-            .bind(tenant.as_str())
+        let sql = format!(
+            "SELECT {columns}, COALESCE((SELECT stamp FROM inbound_stamp WHERE tenant = $1), 0) AS stamp
+             FROM resource WHERE {matches} ORDER BY seq, id_key LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        let mut query = sqlx::query(&sql).bind(tenant.as_str()).bind(set);
+        if let Some(p) = &parent {
+            query = query.bind(p);
+        }
+        if let Some(t) = &q.types {
+            query = query.bind(t);
+        }
+        if let Some((seq, key)) = &after {
+            query = query.bind(seq).bind(key);
+        }
+        let rows = query.bind(q.limit as i64).bind(q.skip as i64).fetch_all(&mut *conn).await.map_err(backend)?;
+        let (mut items, mut heads) = (Vec::new(), Vec::new());
+        for row in rows {
+            let stamp: InboundStamp = row.get("stamp");
+            let position = Position { seq: row.get("seq"), id_key: row.get("id_key") };
+            match bodies {
+                true => items.push((position, to_resource(set, row)?, stamp)),
+                false => heads.push((position, row.get("version"), stamp)),
+            }
+        }
+        Ok((items, heads))
+    }
+
+    /// The page from its heads, with the bodies this replica holds and those it lacks read by one more
+    /// statement; `None` when an item of the page was gone or replaced (another `seq`) by then.
+    async fn page_known(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        tenant: &TenantId,
+        set: &str,
+        q: &PageQuery<'_>,
+    ) -> Result<Option<Vec<PageItem>>> {
+        let (_, heads) = self.page_rows(conn, tenant, set, q, false).await?;
+        let t = tenant.as_str();
+        let mut items: Vec<Option<Resource>> = Vec::with_capacity(heads.len());
+        let mut lacking: Vec<&str> = Vec::new();
+        for (position, version, _) in &heads {
+            let known = self.edits.known(&item_key(t, set, &position.id_key));
+            match known {
+                Some(k) if k.seq == position.seq && k.resource.version == *version => items.push(Some(k.resource)),
+                _ => {
+                    items.push(None);
+                    lacking.push(&position.id_key);
+                }
+            }
+        }
+        if !lacking.is_empty() {
+            let rows = sqlx::query(
+                "SELECT id_key, odata_type, body, parent_key, version, constraints, seq FROM resource
+                 WHERE tenant = $1 AND set_name = $2 AND id_key = ANY($3)",
+            )
+            .bind(t)
             .bind(set)
-            .bind(id_key(id))
-            .bind(version)
-            .bind(seq)
-            .fetch_optional(&self.pool)
+            .bind(&lacking)
+            .fetch_all(&mut *conn)
             .await
             .map_err(backend)?;
-        let Some(row) = row else { return Ok((None, 0)) };
-        let stamp = if stamped { row.get("stamp") } else { 0 };
-        if let (None, Some(known)) = (row.get::<Option<&str>, _>("body"), known) {
-            return Ok((Some(known.resource), stamp));
+            let mut read: rustc_hash::FxHashMap<String, Known> = rustc_hash::FxHashMap::default();
+            for row in rows {
+                let (key, constraints, seq): (String, String, i64) =
+                    (row.get("id_key"), row.get("constraints"), row.get("seq"));
+                read.insert(key, Known { resource: to_resource(set, row)?, constraints, seq });
+            }
+            for ((position, _, _), item) in heads.iter().zip(&mut items) {
+                if item.is_some() {
+                    continue;
+                }
+                // Read after the heads, so at their version or a later one; the same `seq`: the same row.
+                let Some(k) = read.remove(&position.id_key).filter(|k| k.seq == position.seq) else {
+                    return Ok(None);
+                };
+                *item = Some(k.resource.clone());
+                self.edits.remember(&item_key(t, set, &position.id_key), k);
+            }
         }
-        let (constraints, seq) = (row.get("constraints"), row.get("seq"));
-        let resource = to_resource(set, row)?;
-        // What was read is the base of this replica's next write of the item.
-        self.edits.remember(&key, Known { resource: resource.clone(), constraints, seq });
-        Ok((Some(resource), stamp))
+        Ok(Some(
+            heads
+                .into_iter()
+                .zip(items)
+                .map(|((position, _, stamp), item)| (position, item.expect("every item found"), stamp))
+                .collect(),
+        ))
     }
 }
 
@@ -286,11 +367,11 @@ fn to_resource(set: &str, row: sqlx::postgres::PgRow) -> Result<Resource> {
 #[async_trait]
 impl Store for PgStore {
     async fn get(&self, tenant: &TenantId, set: &str, id: &str) -> Result<Option<Resource>> {
-        Ok(self.read_item(tenant, set, id, false).await?.0)
+        Ok(self.read_item(tenant, set, id).await?.0)
     }
 
     async fn get_stamped(&self, tenant: &TenantId, set: &str, id: &str) -> Result<(Option<Resource>, InboundStamp)> {
-        self.read_item(tenant, set, id, true).await
+        self.read_item(tenant, set, id).await
     }
 
     async fn peek(&self, tenant: &TenantId, set: &str, id: &str) -> Result<Option<Resource>> {
@@ -301,46 +382,23 @@ impl Store for PgStore {
     }
 
     async fn page(&self, tenant: &TenantId, set: &str, q: &PageQuery<'_>) -> Result<Page> {
-        let parent = q.parent.map(id_key);
-        let after = q.after.clone().map(|p| (p.seq, p.id_key));
-        let conditions =
-            |after| resource_page_conditions(Dialect::Postgres, parent.is_some(), q.types.is_some(), after);
-        let (matches, n) = conditions(after.is_some());
-        let sql = format!(
-            "SELECT odata_type, body, parent_key, version, seq, id_key,
-                    COALESCE((SELECT stamp FROM inbound_stamp WHERE tenant = $1), 0) AS stamp
-             FROM resource WHERE {matches} ORDER BY seq, id_key LIMIT ${} OFFSET ${}",
-            n + 1,
-            n + 2
-        );
-        let mut query = sqlx::query(&sql).bind(tenant.as_str()).bind(set);
-        if let Some(p) = &parent {
-            query = query.bind(p);
-        }
-        if let Some(t) = &q.types {
-            query = query.bind(t);
-        }
-        if let Some((seq, key)) = &after {
-            query = query.bind(seq).bind(key);
-        }
         let mut conn = self.pool.acquire().await.map_err(backend)?;
-        let mut stamp = None;
-        let items = query
-            .bind(q.limit as i64)
-            .bind(q.skip as i64)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(backend)?
-            .into_iter()
-            .map(|row| {
-                stamp = Some(row.get("stamp"));
-                let position = Position { seq: row.get("seq"), id_key: row.get("id_key") };
-                Ok((position, to_resource(set, row)?))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        // The positions and versions first: the bodies this replica holds (same row, same version) are not
+        // shipped, decoded or looked up again; those it lacks come by one more statement. If that one finds an
+        // item gone or replaced meanwhile (a concurrent delete), the page is read again with its bodies, so it
+        // never has a hole a next link would skip over.
+        let items = match self.page_known(&mut conn, tenant, set, q).await? {
+            Some(items) => items,
+            None => self.page_rows(&mut conn, tenant, set, q, true).await?.0,
+        };
+        let stamp = items.first().map(|(_, _, stamp)| *stamp);
+        let items = items.into_iter().map(|(position, resource, _)| (position, resource)).collect();
         let total = match q.count {
             true => {
-                let sql = format!("SELECT COUNT(*) FROM resource WHERE {}", conditions(false).0);
+                let parent = q.parent.map(id_key);
+                let conditions =
+                    resource_page_conditions(Dialect::Postgres, parent.is_some(), q.types.is_some(), false);
+                let sql = format!("SELECT COUNT(*) FROM resource WHERE {}", conditions.0);
                 let mut count = sqlx::query_scalar::<_, i64>(&sql).bind(tenant.as_str()).bind(set);
                 if let Some(p) = &parent {
                     count = count.bind(p);

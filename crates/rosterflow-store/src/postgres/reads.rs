@@ -1,0 +1,201 @@
+//! Item reads on PostgreSQL, coalesced: the reads of items that arrive while this replica's statements are in
+//! flight wait for the next one, which answers all of them at once (`UNNEST(...) JOIN resource`, one index
+//! probe per distinct item). Under load a statement then costs sqlx and PostgreSQL their per-statement work
+//! (parse/bind/execute, a round trip, a snapshot) once per batch instead of once per GET, which is most of
+//! what a GET costs the database (docs/benchmarks.md, "Coalesced reads").
+//!
+//! No read is stale: a read is queued before the statement that answers it is sent (a task takes the whole
+//! queue, then sends the statement), so that statement's snapshot is taken after the read arrived and sees
+//! every write acknowledged before then, whichever replica wrote. One statement is one snapshot, so the
+//! tenant's inbound stamp each row carries is read with the row, as the single-item statement did.
+//!
+//! As before, a row's document comes back only when it is not the one this replica holds (same row, same
+//! version: `edits.rs`'s memory), so an unchanged item is neither shipped nor parsed again.
+
+use std::sync::{Arc, Mutex};
+
+use rustc_hash::FxHashMap;
+use sqlx::postgres::PgPool;
+use sqlx::postgres::PgRow;
+use sqlx::Row as _;
+use tokio::sync::oneshot;
+
+use super::edits::{Edits, Known};
+use super::to_resource;
+use crate::{backend, InboundStamp, Resource, Result, StoreError};
+
+/// Statements in flight per replica at most. While they are, reads queue for the next; more in flight would
+/// mean smaller batches (more statements for the same reads), fewer would leave the database idle while a
+/// batch's answers travel back. Two keeps one statement executing while the previous one's rows are decoded.
+const IN_FLIGHT: usize = 2;
+
+/// What a read found: the item (or none) and the tenant's inbound stamp read with it (0 with no item).
+type Found = (Option<Resource>, InboundStamp);
+
+/// A read waiting for its statement.
+struct Pending {
+    tenant: String,
+    set: String,
+    /// `item_key` of the item: this replica's memory's key, and what a batch groups reads of one item by.
+    key: String,
+    id_key: String,
+    reply: oneshot::Sender<Result<Found>>,
+}
+
+#[derive(Default)]
+struct State {
+    in_flight: usize,
+    queue: Vec<Pending>,
+}
+
+pub(super) struct Reads {
+    pool: PgPool,
+    edits: Arc<Edits>,
+    state: Mutex<State>,
+}
+
+impl Reads {
+    pub(super) fn new(pool: PgPool, edits: Arc<Edits>) -> Arc<Reads> {
+        Arc::new(Reads { pool, edits, state: Mutex::default() })
+    }
+
+    /// The item and the tenant's inbound stamp, as a statement sent after this call read them.
+    pub(super) async fn read(self: &Arc<Self>, tenant: &str, set: &str, key: String, id_key: String) -> Result<Found> {
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending { tenant: tenant.to_string(), set: set.to_string(), key, id_key, reply };
+        let start = {
+            let mut state = self.state.lock().expect("reads lock");
+            state.queue.push(pending);
+            let start = state.in_flight < IN_FLIGHT;
+            if start {
+                state.in_flight += 1;
+            }
+            start
+        };
+        if start {
+            // A task of its own: a client that hangs up must not strand the reads queued behind its own.
+            tokio::spawn(self.clone().dispatch());
+        }
+        answer.await.map_err(|_| StoreError::Backend("the read was abandoned".into()))?
+    }
+
+    /// Answer the queued reads, all that queued meanwhile by one statement at a time, until none is left.
+    async fn dispatch(self: Arc<Self>) {
+        let mut slot = Slot { reads: &self, held: true };
+        loop {
+            let batch = {
+                let mut state = self.state.lock().expect("reads lock");
+                if state.queue.is_empty() {
+                    // Given back under the lock that a read queues under: a read queued after this sees the
+                    // slot free and starts a task.
+                    state.in_flight -= 1;
+                    slot.held = false;
+                    return;
+                }
+                std::mem::take(&mut state.queue)
+            };
+            self.answer(batch).await;
+        }
+    }
+
+    async fn answer(&self, batch: Vec<Pending>) {
+        // Reads of one item share its row.
+        let mut items: Vec<Pending> = Vec::with_capacity(batch.len());
+        let mut also: FxHashMap<usize, Vec<oneshot::Sender<Result<Found>>>> = FxHashMap::default();
+        let mut index: FxHashMap<String, usize> = FxHashMap::default();
+        for p in batch {
+            match index.get(&p.key) {
+                Some(&i) => also.entry(i).or_default().push(p.reply),
+                None => {
+                    index.insert(p.key.clone(), items.len());
+                    items.push(p);
+                }
+            }
+        }
+        let known: Vec<Option<Known>> = items.iter().map(|p| self.edits.known(&p.key)).collect();
+        let mut found = self.fetch(&items, &known).await;
+        for (i, (p, known)) in items.into_iter().zip(known).enumerate() {
+            let result = match &mut found {
+                Ok(rows) => self.found(&p, known, rows.remove(&i)),
+                Err(e) => Err(e.clone()),
+            };
+            for reply in also.remove(&i).unwrap_or_default() {
+                let _ = reply.send(result.clone());
+            }
+            let _ = p.reply.send(result);
+        }
+    }
+
+    /// The rows of `items` by their index in it; the body is `None` where it is `known`'s.
+    async fn fetch(&self, items: &[Pending], known: &[Option<Known>]) -> Result<FxHashMap<usize, PgRow>> {
+        let (versions, seqs): (Vec<Option<i64>>, Vec<Option<i64>>) =
+            known.iter().map(|k| k.as_ref().map(|k| (k.resource.version, k.seq)).unzip()).unzip();
+        let rows = if let [p] = items {
+            // One read alone: the plain statement (no arrays to build, ship and unnest).
+            sqlx::query(
+                "SELECT 0::bigint AS i, odata_type, parent_key, version, constraints, seq,
+                        CASE WHEN version = $4 AND seq = $5 THEN NULL ELSE body END AS body,
+                        COALESCE((SELECT stamp FROM inbound_stamp WHERE tenant = $1), 0) AS stamp
+                 FROM resource WHERE tenant = $1 AND set_name = $2 AND id_key = $3",
+            )
+            .bind(&p.tenant)
+            .bind(&p.set)
+            .bind(&p.id_key)
+            .bind(versions[0])
+            .bind(seqs[0])
+            .fetch_all(&self.pool)
+            .await
+        } else {
+            let tenants: Vec<&str> = items.iter().map(|p| p.tenant.as_str()).collect();
+            let sets: Vec<&str> = items.iter().map(|p| p.set.as_str()).collect();
+            let keys: Vec<&str> = items.iter().map(|p| p.id_key.as_str()).collect();
+            // The primary key probed once per distinct item (a nested loop over the arrays' rows).
+            sqlx::query(
+                "SELECT q.i - 1 AS i, r.odata_type, r.parent_key, r.version, r.constraints, r.seq,
+                        CASE WHEN r.version = q.v AND r.seq = q.s THEN NULL ELSE r.body END AS body,
+                        COALESCE((SELECT stamp FROM inbound_stamp WHERE tenant = q.t), 0) AS stamp
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
+                      WITH ORDINALITY AS q(t, sn, k, v, s, i)
+                 JOIN resource r ON r.tenant = q.t AND r.set_name = q.sn AND r.id_key = q.k",
+            )
+            .bind(tenants)
+            .bind(sets)
+            .bind(keys)
+            .bind(versions)
+            .bind(seqs)
+            .fetch_all(&self.pool)
+            .await
+        }
+        .map_err(backend)?;
+        Ok(rows.into_iter().map(|row| (row.get::<i64, _>("i") as usize, row)).collect())
+    }
+
+    /// One read's answer from its row (none: no such item).
+    fn found(&self, p: &Pending, known: Option<Known>, row: Option<PgRow>) -> Result<Found> {
+        let Some(row) = row else { return Ok((None, 0)) };
+        let stamp = row.get("stamp");
+        if let (None, Some(known)) = (row.get::<Option<&str>, _>("body"), known) {
+            return Ok((Some(known.resource), stamp));
+        }
+        let (constraints, seq) = (row.get("constraints"), row.get("seq"));
+        let resource = to_resource(&p.set, row)?;
+        // What was read is the base of this replica's next write of the item.
+        self.edits.remember(&p.key, Known { resource: resource.clone(), constraints, seq });
+        Ok((Some(resource), stamp))
+    }
+}
+
+/// A task's statement slot, given back if the task panics (in decoding): the reads queued then are taken by
+/// the next read's task instead of waiting for a slot that is never freed.
+struct Slot<'a> {
+    reads: &'a Reads,
+    held: bool,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if self.held {
+            self.reads.state.lock().unwrap_or_else(|e| e.into_inner()).in_flight -= 1;
+        }
+    }
+}
