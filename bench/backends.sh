@@ -14,6 +14,10 @@
 #   pgbench-one           the same on one row
 #   pgbench-get           pgbench -M prepared: SELECT of a random row
 #
+# PostgreSQL's CPU per request is given twice: every `postgres` process's (the server's whole cost, background
+# writers included, but also any other database's work meanwhile) and, in the last column, only the live
+# backends of the benchmark's own database (what the reads cost, even while other tests share the server).
+#
 # Usage: bench/run.sh backends
 # Environment (defaults in brackets), besides run.sh's BENCH_DURATION, BENCH_WARMUP, BENCH_ROUNDS,
 # BENCH_QUIET_WAIT, BENCH_MAX_BUSY, BENCH_KEEP, BENCH_LOG, BENCH_OUT:
@@ -77,6 +81,25 @@ db_per_request() {
         'BEGIN { printf "%s %s %d\n", t, r, (n > 0 ? 1e6 * d / hz / n + 0.5 : 0) }' >>"$WORK/db"
 }
 
+# db_own_ticks: "PID TICKS" of each live backend of the benchmark's database: its CPU without what other
+# databases on the same server use meanwhile (other processes' tests share the server on a busy machine).
+db_own_ticks() {
+    local pid stat
+    for pid in $(psql -Atq "$PG_ADMIN" -c "SELECT pid FROM pg_stat_activity WHERE datname = '$PG_DB'"); do
+        read -ra stat <<<"$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null)" || continue
+        ((${#stat[@]} > 14)) || continue
+        echo "$pid $((stat[11] + stat[12]))"
+    done
+}
+
+# db_own_per_request TARGET ROUND BEFORE-FILE AFTER-FILE REQUESTS: appends "TARGET ROUND µs" of the benchmark
+# database's backends' CPU per request (a backend started meanwhile counts from 0; one that ended is missed,
+# so pgbench's, whose connections end with it, are not measured this way).
+db_own_per_request() {
+    awk -v t="$1" -v r="$2" -v n="$5" -v hz="$HZ" 'FNR == NR { b[$1] = $2; next } { d += $2 - b[$1] }
+        END { printf "%s %s %d\n", t, r, (n > 0 ? 1e6 * d / hz / n + 0.5 : 0) }' "$3" "$4" >>"$WORK/dbown"
+}
+
 # requests_of FILE: the request count of a wrk output.
 requests_of() { grep -o 'requests=[0-9]*' "$1" | head -n1 | cut -d= -f2; }
 
@@ -84,10 +107,14 @@ requests_of() { grep -o 'requests=[0-9]*' "$1" | head -n1 | cut -d= -f2; }
 wrk_target() {
     local target=$1 round=$2 backend=$3 method=$4 paths=$5 body=${6:-} random=${7:-0} before after
     TOKEN=${TOKENS[$backend]}
+    db_own_ticks >"$WORK/own.before"
     before=$(db_ticks)
     BENCH_RANDOM=$random measure "$target" "$round" "$method" "${URL[$backend]}" "$paths" "$body"
     after=$(db_ticks)
+    db_own_ticks >"$WORK/own.after"
     db_per_request "$target" "$round" "$before" "$after" "$(requests_of "$WORK/wrk.$target.$round.txt")"
+    db_own_per_request "$target" "$round" "$WORK/own.before" "$WORK/own.after" \
+        "$(requests_of "$WORK/wrk.$target.$round.txt")"
 }
 
 # route PATHS: splits PATHS into PATHS.1 and PATHS.2, the paths each replica serves. BENCH_PG2_ROUTING=hash (the
@@ -140,6 +167,7 @@ pair_target() {
         jobs=()
     fi
     log "round $round: $target (others busy $(await_quiet)% just before; load $(cut -d' ' -f1 /proc/loadavg))"
+    db_own_ticks >"$WORK/own.before"
     before=$(db_ticks)
     for i in "${used[@]}"; do
         run_wrk "$i" -d"$DURATION" --latency >"$WORK/wrk.$target.$round.$i.txt" &
@@ -147,6 +175,7 @@ pair_target() {
     done
     wait "${jobs[@]}"
     after=$(db_ticks)
+    db_own_ticks >"$WORK/own.after"
     local outputs=() requests=0
     for i in "${used[@]}"; do
         outputs+=("$WORK/wrk.$target.$round.$i.txt")
@@ -161,6 +190,7 @@ pair_target() {
             if (v["max_us"] > max) max = v["max_us"]
         } END { print t, r, rps, int(ok), p50, p99, max, bad, err, 0, 0, load1 }' >>"$WORK/results"
     db_per_request "$target" "$round" "$before" "$after" "$requests"
+    db_own_per_request "$target" "$round" "$WORK/own.before" "$WORK/own.after" "$requests"
 }
 
 # pgbench_target TARGET ROUND SCRIPT: PostgreSQL's own rate for SCRIPT, as a results row (p50/p99 from the
@@ -216,15 +246,17 @@ setup_backend() {
 backends_report() {
     local t
     {
-        echo "| target | req/s (2xx) | p50 (ms) | p99 (ms) | max (ms) | non-2xx | rosterflow CPU/req (µs) | PostgreSQL CPU/req (µs) | load |"
-        echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        echo "| target | req/s (2xx) | p50 (ms) | p99 (ms) | max (ms) | non-2xx | rosterflow CPU/req (µs) | PostgreSQL CPU/req (µs) | load | its database's backends' CPU/req (µs) |"
+        echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         for t in "${BACKEND_TARGETS[@]}"; do
-            local row db
+            local row db own
             row=$(median "$t")
             [[ -n $row ]] || continue
             db=$(awk -v t="$t" -v r="$(cut -d' ' -f2 <<<"$row")" '$1 == t && $2 == r { print $3 }' "$WORK/db")
-            awk -v db="${db:-0}" '{ printf "| %s | %d | %.2f | %.2f | %.2f | %d | %s | %d | %s |\n",
-                $1, $4, $5 / 1000, $6 / 1000, $7 / 1000, $8, ($1 ~ /^(pg2|pgbench)/ ? "" : $10), db, $12 }' <<<"$row"
+            own=$(awk -v t="$t" -v r="$(cut -d' ' -f2 <<<"$row")" '$1 == t && $2 == r { print $3 }' "$WORK/dbown" 2>/dev/null)
+            awk -v db="${db:-0}" -v own="${own:-}" '{ printf "| %s | %d | %.2f | %.2f | %.2f | %d | %s | %d | %s | %s |\n",
+                $1, $4, $5 / 1000, $6 / 1000, $7 / 1000, $8, ($1 ~ /^(pg2|pgbench)/ ? "" : $10), db, $12,
+                ($1 ~ /^(pg|pg2)-/ ? own : "") }' <<<"$row"
         done
         echo
         echo "wrk -t1 -c$CONNECTIONS (pg2: a wrk per replica, paths routed by ${BENCH_PG2_ROUTING:-hash}) and pgbench -M prepared" \

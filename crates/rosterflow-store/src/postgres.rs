@@ -24,13 +24,16 @@ use crate::{
     TenantId, Write,
 };
 use edits::{Edits, Known};
-use reads::Reads;
+use reads::{Pages, Reads};
 
 pub struct PgStore {
     pub(crate) pool: PgPool,
     edits: Arc<Edits>,
     /// Item reads, coalesced into one statement per batch (`reads.rs`).
     reads: Arc<Reads>,
+    /// Page reads, requests for the same page sharing statements (`reads.rs`).
+    pages: Arc<Pages>,
+    pages_reader: PageReader,
     /// The directory's single-object creates, committed in groups.
     pub(crate) creates: Arc<Creates>,
 }
@@ -43,7 +46,9 @@ impl PgStore {
             PgPoolOptions::new().max_connections(16).test_before_acquire(false).connect(url).await.map_err(backend)?;
         let edits = Edits::new(pool.clone());
         let reads = Reads::new(pool.clone(), edits.clone());
-        let store = PgStore { edits, reads, creates: Creates::new(pool.clone()), pool };
+        let pages_reader = PageReader { pool: pool.clone(), edits: edits.clone() };
+        let store =
+            PgStore { edits, reads, pages: Arc::default(), pages_reader, creates: Creates::new(pool.clone()), pool };
         store.migrate().await?;
         Ok(store)
     }
@@ -87,7 +92,89 @@ type PageItem = (Position, Resource, InboundStamp);
 /// A page's row read without its body: position, version, the tenant's inbound stamp.
 type PageHead = (Position, i64, InboundStamp);
 
-impl PgStore {
+/// What reads pages: the pool and the replica's memory of items, owned, so that the task that reads a page for
+/// every request waiting on it (`reads::Pages`) outlives any one of them.
+#[derive(Clone)]
+struct PageReader {
+    pool: PgPool,
+    edits: Arc<Edits>,
+}
+
+/// One page to read: the query and whom it is for, owned by the task that reads it.
+struct PageRead {
+    reader: PageReader,
+    tenant: TenantId,
+    set: String,
+    parent: Option<String>,
+    /// The query but its borrowed `parent` (`parent` above).
+    query: PageQuery<'static>,
+}
+
+impl PageRead {
+    /// Requests for the same page of the same collection share this key, and so the statements that read it.
+    fn key(&self) -> String {
+        let q = &self.query;
+        format!(
+            "{}\u{1f}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{}\u{1f}{}\u{1f}{}",
+            self.tenant.as_str(),
+            self.set,
+            self.parent,
+            q.types,
+            q.after,
+            q.skip,
+            q.limit,
+            q.count
+        )
+    }
+
+    async fn run(&self) -> Result<Page> {
+        let q = &self.query;
+        let query = PageQuery {
+            parent: self.parent.as_deref(),
+            types: q.types.clone(),
+            after: q.after.clone(),
+            skip: q.skip,
+            limit: q.limit,
+            count: q.count,
+        };
+        self.reader.read(&self.tenant, &self.set, &query).await
+    }
+}
+
+impl PageReader {
+    /// A page as [`Store::page`] answers it, read by statements sent after this call.
+    async fn read(&self, tenant: &TenantId, set: &str, q: &PageQuery<'_>) -> Result<Page> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        // The positions and versions first: the bodies this replica holds (same row, same version) are not
+        // shipped, decoded or looked up again; those it lacks come by one more statement. If that one finds an
+        // item gone or replaced meanwhile (a concurrent delete), the page is read again with its bodies, so it
+        // never has a hole a next link would skip over.
+        let items = match self.page_known(&mut conn, tenant, set, q).await? {
+            Some(items) => items,
+            None => self.page_rows(&mut conn, tenant, set, q, true).await?.0,
+        };
+        let stamp = items.first().map(|(_, _, stamp)| *stamp);
+        let items = items.into_iter().map(|(position, resource, _)| (position, resource)).collect();
+        let total = match q.count {
+            true => {
+                let parent = q.parent.map(id_key);
+                let conditions =
+                    resource_page_conditions(Dialect::Postgres, parent.is_some(), q.types.is_some(), false);
+                let sql = format!("SELECT COUNT(*) FROM resource WHERE {}", conditions.0);
+                let mut count = sqlx::query_scalar::<_, i64>(&sql).bind(tenant.as_str()).bind(set);
+                if let Some(p) = &parent {
+                    count = count.bind(p);
+                }
+                if let Some(t) = &q.types {
+                    count = count.bind(t);
+                }
+                Some(count.fetch_one(&mut *conn).await.map_err(backend)? as u64)
+            }
+            false => None,
+        };
+        Ok(Page { items, total, stamp })
+    }
+
     /// A page's rows in order: with their bodies, or (`bodies` false) only their heads.
     async fn page_rows(
         &self,
@@ -382,35 +469,21 @@ impl Store for PgStore {
     }
 
     async fn page(&self, tenant: &TenantId, set: &str, q: &PageQuery<'_>) -> Result<Page> {
-        let mut conn = self.pool.acquire().await.map_err(backend)?;
-        // The positions and versions first: the bodies this replica holds (same row, same version) are not
-        // shipped, decoded or looked up again; those it lacks come by one more statement. If that one finds an
-        // item gone or replaced meanwhile (a concurrent delete), the page is read again with its bodies, so it
-        // never has a hole a next link would skip over.
-        let items = match self.page_known(&mut conn, tenant, set, q).await? {
-            Some(items) => items,
-            None => self.page_rows(&mut conn, tenant, set, q, true).await?.0,
+        let read = PageRead {
+            reader: self.pages_reader.clone(),
+            tenant: tenant.clone(),
+            set: set.to_string(),
+            parent: q.parent.map(str::to_string),
+            query: PageQuery {
+                parent: None,
+                types: q.types.clone(),
+                after: q.after.clone(),
+                skip: q.skip,
+                limit: q.limit,
+                count: q.count,
+            },
         };
-        let stamp = items.first().map(|(_, _, stamp)| *stamp);
-        let items = items.into_iter().map(|(position, resource, _)| (position, resource)).collect();
-        let total = match q.count {
-            true => {
-                let parent = q.parent.map(id_key);
-                let conditions =
-                    resource_page_conditions(Dialect::Postgres, parent.is_some(), q.types.is_some(), false);
-                let sql = format!("SELECT COUNT(*) FROM resource WHERE {}", conditions.0);
-                let mut count = sqlx::query_scalar::<_, i64>(&sql).bind(tenant.as_str()).bind(set);
-                if let Some(p) = &parent {
-                    count = count.bind(p);
-                }
-                if let Some(t) = &q.types {
-                    count = count.bind(t);
-                }
-                Some(count.fetch_one(&mut *conn).await.map_err(backend)? as u64)
-            }
-            false => None,
-        };
-        Ok(Page { items, total, stamp })
+        self.pages.read(read.key(), read).await
     }
 
     async fn list(&self, tenant: &TenantId, set: &str, parent: Option<&str>) -> Result<Vec<Resource>> {

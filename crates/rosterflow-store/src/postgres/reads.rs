@@ -21,8 +21,8 @@ use sqlx::Row as _;
 use tokio::sync::oneshot;
 
 use super::edits::{Edits, Known};
-use super::to_resource;
-use crate::{backend, InboundStamp, Resource, Result, StoreError};
+use super::{to_resource, PageRead};
+use crate::{backend, InboundStamp, Page, Resource, Result, StoreError};
 
 /// Statements in flight per replica at most. While they are, reads queue for the next; more in flight would
 /// mean smaller batches (more statements for the same reads), fewer would leave the database idle while a
@@ -196,6 +196,75 @@ impl Drop for Slot<'_> {
     fn drop(&mut self) {
         if self.held {
             self.reads.state.lock().unwrap_or_else(|e| e.into_inner()).in_flight -= 1;
+        }
+    }
+}
+
+/// Page reads, coalesced the same way: requests for the same page (same tenant, collection and query) that
+/// arrive while a statement reads it wait for the next one, and that one answers them all. As for items, the
+/// task takes the waiting requests before it sends the statement, so every answer comes from a statement sent
+/// after its request arrived (never stale). Different pages do not wait for each other.
+#[derive(Default)]
+pub(super) struct Pages {
+    /// Per page being read: the requests waiting for the next statement.
+    waiting: Mutex<FxHashMap<String, Vec<oneshot::Sender<Result<Page>>>>>,
+}
+
+impl Pages {
+    pub(super) async fn read(self: &Arc<Self>, key: String, read: PageRead) -> Result<Page> {
+        let (reply, answer) = oneshot::channel();
+        let lead = {
+            let mut waiting = self.waiting.lock().expect("pages lock");
+            match waiting.get_mut(&key) {
+                Some(queue) => {
+                    queue.push(reply);
+                    false
+                }
+                None => {
+                    waiting.insert(key.clone(), vec![reply]);
+                    true
+                }
+            }
+        };
+        if lead {
+            // A task of its own, as for items: a client hanging up strands nobody.
+            tokio::spawn(self.clone().drain(key, read));
+        }
+        answer.await.map_err(|_| StoreError::Backend("the read was abandoned".into()))?
+    }
+
+    /// Read the page for all that wait for it, again while more arrive, until none is waiting.
+    async fn drain(self: Arc<Self>, key: String, read: PageRead) {
+        let _guard = PagesDrain { pages: &self, key: &key };
+        loop {
+            let waiters = {
+                let mut waiting = self.waiting.lock().expect("pages lock");
+                let Some(queue) = waiting.get_mut(&key) else { return };
+                let waiters = std::mem::take(queue);
+                if waiters.is_empty() {
+                    waiting.remove(&key);
+                    return;
+                }
+                waiters
+            };
+            let page = read.run().await;
+            for waiter in waiters {
+                let _ = waiter.send(page.clone());
+            }
+        }
+    }
+}
+
+/// Ends a page's queue when its task panics, so that the requests waiting there fail instead of waiting forever.
+struct PagesDrain<'a> {
+    pages: &'a Pages,
+    key: &'a str,
+}
+
+impl Drop for PagesDrain<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.pages.waiting.lock().unwrap_or_else(|e| e.into_inner()).remove(self.key);
         }
     }
 }
