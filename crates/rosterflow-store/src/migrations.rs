@@ -60,6 +60,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0011_compression.sqlite.sql"),
         postgres: include_str!("../migrations/0011_compression.postgres.sql"),
     },
+    Migration {
+        version: 15,
+        sqlite: include_str!("../migrations/0015_resource_seq.sqlite.sql"),
+        postgres: include_str!("../migrations/0015_resource_seq.postgres.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str =

@@ -309,7 +309,7 @@ async fn put(tx: &mut Tx<'_>, tenant: &TenantId, w: &Write) -> Result<()> {
          WHERE tenant = $1 AND set_name = $2 AND id_key = $3 AND parent_key = $4"
     } else {
         "INSERT INTO resource (tenant, set_name, id_key, parent_key, odata_type, body, version, seq, constraints)
-         VALUES ($1, $2, $3, $4, $5, $6, 1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM resource), $7)"
+         VALUES ($1, $2, $3, $4, $5, $6, 1, nextval('resource_seq'), $7)"
     };
     sqlx::query(sql)
         .bind(t)

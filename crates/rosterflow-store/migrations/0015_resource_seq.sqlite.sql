@@ -1,0 +1,2 @@
+-- PostgreSQL only (an item's `seq` from a sequence, for the replicas' memory of items). SQLite has one writer
+-- and no such memory, so `MAX(seq) + 1` under its write lock stays.
