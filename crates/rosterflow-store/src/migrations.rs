@@ -60,6 +60,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0011_compression.sqlite.sql"),
         postgres: include_str!("../migrations/0011_compression.postgres.sql"),
     },
+    Migration {
+        version: 14,
+        sqlite: include_str!("../migrations/0014_directory_kind_order.sqlite.sql"),
+        postgres: include_str!("../migrations/0014_directory_kind_order.postgres.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str =
