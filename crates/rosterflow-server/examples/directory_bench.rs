@@ -149,6 +149,16 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap()
 }
 
+/// What the paging client reads of a page: the items counted (each one parsed as JSON, not built into a
+/// `Value`: building ~1,000 users' `Value`s a page cost this client ~0.7 s of CPU for the 100 pages, about as
+/// much as the server spends serving them, and measured the client more than the server) and the next link.
+#[derive(serde::Deserialize)]
+struct PageBody {
+    value: Vec<serde::de::IgnoredAny>,
+    #[serde(rename = "@odata.nextLink")]
+    next: Option<String>,
+}
+
 /// Pages through every user with `$top=999`; prints the pages, users and seconds.
 async fn page(base: &str, token: &str) {
     let c = client();
@@ -158,11 +168,11 @@ async fn page(base: &str, token: &str) {
     loop {
         let r = c.get(&url).bearer_auth(token).send().await.unwrap();
         assert_eq!(r.status(), 200, "{url}");
-        let body: Value = r.json().await.unwrap();
+        let body: PageBody = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
         pages += 1;
-        users += body["value"].as_array().map_or(0, Vec::len);
-        match body["@odata.nextLink"].as_str() {
-            Some(next) => url = next.to_string(),
+        users += body.value.len();
+        match body.next {
+            Some(next) => url = next,
             None => break,
         }
     }

@@ -61,6 +61,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/0011_compression.postgres.sql"),
     },
     Migration {
+        version: 14,
+        sqlite: include_str!("../migrations/0014_directory_kind_order.sqlite.sql"),
+        postgres: include_str!("../migrations/0014_directory_kind_order.postgres.sql"),
+    },
+    Migration {
         version: 15,
         sqlite: include_str!("../migrations/0015_resource_seq.sqlite.sql"),
         postgres: include_str!("../migrations/0015_resource_seq.postgres.sql"),

@@ -263,3 +263,50 @@ async fn navigation_pages_are_in_id_order_and_cover_every_neighbour_once() {
         assert_eq!(walk(classes_of_user, &EDUCATION_CLASS, 5).await, sorted(&classes));
     }
 }
+
+/// A navigation list's parent and page read together (`get_and_list_stored`: one statement on PostgreSQL)
+/// answer what `get` and `list_stored` answer apart: every page, in `$orderby` order too (the sort keys come
+/// back for the cursor), and for a parent that is missing or another tenant's, no parent.
+#[tokio::test]
+async fn a_parent_and_its_page_read_together_answer_as_apart() {
+    for store in stores().await {
+        let (t, other) = (TenantId(new_id()), TenantId(new_id()));
+        let users: Vec<Object> = (0..23).map(user).collect();
+        let class = class(0);
+        let link: Vec<Link> = users
+            .iter()
+            .map(|u| Link { relation: Relation::Members, from: class.id.clone(), to: u.id.clone() })
+            .collect();
+        let bulk = Bulk { upserts: [users.clone(), vec![class.clone()]].concat(), link, ..Bulk::default() };
+        store.apply(&t, bulk).await.unwrap();
+        let by_name = [("displayName".to_string(), true)];
+        for order in [&[][..], &by_name[..]] {
+            let mut q = query(&USER, Some(Related::Of { relation: Relation::Members, of: class.id.clone() }), 5);
+            q.order = order;
+            let mut pages = 0;
+            loop {
+                let apart = store.list_stored(&t, &q).await.unwrap();
+                let (parent, together) =
+                    store.get_and_list_stored(&t, &class.id.to_ascii_uppercase(), &q).await.unwrap();
+                assert_eq!(parent, store.get(&t, &class.id).await.unwrap());
+                assert!(parent.is_some());
+                assert_eq!(together.items, apart.items);
+                assert_eq!(together.next.as_ref().map(|c| c.encode("s")), apart.next.as_ref().map(|c| c.encode("s")));
+                pages += 1;
+                match together.next {
+                    Some(c) => q.after = Some(c),
+                    None => break,
+                }
+            }
+            assert_eq!(pages, 5, "23 members in pages of 5");
+        }
+        // Another tenant sees neither the class nor its members; a missing parent has an empty page.
+        let q = query(&USER, Some(Related::Of { relation: Relation::Members, of: class.id.clone() }), 5);
+        let (parent, page) = store.get_and_list_stored(&other, &class.id, &q).await.unwrap();
+        assert!(parent.is_none() && page.items.is_empty() && page.next.is_none());
+        let missing = new_id();
+        let q = query(&USER, Some(Related::Of { relation: Relation::Members, of: missing.clone() }), 5);
+        let (parent, page) = store.get_and_list_stored(&t, &missing, &q).await.unwrap();
+        assert!(parent.is_none() && page.items.is_empty());
+    }
+}

@@ -15,7 +15,7 @@ use rosterflow_model::directory::{
 };
 use rosterflow_model::{DomainError, ErrorKind};
 use rosterflow_odata::{CmpOp, Expr, Literal, QueryOptions};
-use rosterflow_store::directory::{ListQuery, Object, QueryError, Related};
+use rosterflow_store::directory::{ListQuery, Object, QueryError, Related, StoredPage};
 use rosterflow_store::query::Cursor;
 use serde_json::{Map, Value};
 
@@ -188,14 +188,22 @@ fn next_link(ctx: &Ctx, token: &str) -> String {
     format!("http://{}{}?{query}$skiptoken={token}", ctx.host, ctx.path)
 }
 
-async fn list_scope(ctx: &Ctx<'_>, s: Scope, o: Options) -> ApiResult<Response> {
+/// A list's page request, checked: the store's query (its cursor and limit set) and what the `$skiptoken` is
+/// bound to.
+struct Listing<'a> {
+    q: ListQuery<'a>,
+    sig: String,
+}
+
+/// Check a list's options against its scope and build the store's query; `order` is `o`'s `$orderby`.
+fn listing<'a>(ctx: &Ctx, s: &'a Scope, o: &'a Options, order: &'a [(String, bool)]) -> ApiResult<Listing<'a>> {
     if o.q.skip.is_some() {
         return Err(bad("$skip is not supported on this resource; follow @odata.nextLink."));
     }
     if let Some(select) = &o.q.select {
         select_check(s.view, select, true, s.mixed)?;
     }
-    check_advanced(ctx, s.view, &o, false)?;
+    check_advanced(ctx, s.view, o, false)?;
     let page = match o.q.top {
         None => s.view.default_page,
         Some(n) if (1..=s.view.max_page).contains(&n) => n,
@@ -203,24 +211,37 @@ async fn list_scope(ctx: &Ctx<'_>, s: Scope, o: Options) -> ApiResult<Response> 
             return Err(bad(format!("Invalid page size specified: '{n}'. Must be between 1 and {}.", s.view.max_page)))
         }
     };
-    let order: Vec<(String, bool)> = o.q.orderby.iter().map(|k| (k.property.clone(), k.descending)).collect();
     let sig = signature(ctx);
     let after = match &o.q.skiptoken {
         Some(t) => Some(Cursor::decode(t, &sig).ok_or_else(|| bad("The $skiptoken is not valid for this query."))?),
         None => None,
     };
-    let mut q = store_query(&s, &o, &order);
+    let mut q = store_query(s, o, order);
     q.after = after;
     q.limit = page;
-    let store = &ctx.app.stores.directory;
-    let result = store.list_stored(ctx.tenant, &q).await.map_err(query_error)?;
+    Ok(Listing { q, sig })
+}
+
+fn order_of(o: &Options) -> Vec<(String, bool)> {
+    o.q.orderby.iter().map(|k| (k.property.clone(), k.descending)).collect()
+}
+
+async fn list_scope(ctx: &Ctx<'_>, s: Scope, o: Options) -> ApiResult<Response> {
+    let order = order_of(&o);
+    let l = listing(ctx, &s, &o, &order)?;
+    let result = ctx.app.stores.directory.list_stored(ctx.tenant, &l.q).await.map_err(query_error)?;
+    write_page(ctx, &s, &o, &l, result).await
+}
+
+/// The answer to a list: its page (and `$count` when asked), each item written straight from its stored JSON
+/// (`render::write`).
+async fn write_page(ctx: &Ctx<'_>, s: &Scope, o: &Options, l: &Listing<'_>, result: StoredPage) -> ApiResult<Response> {
     let count = if o.q.count && o.q.skiptoken.is_none() {
-        Some(store.count(ctx.tenant, &q).await.map_err(query_error)?)
+        Some(ctx.app.stores.directory.count(ctx.tenant, &l.q).await.map_err(query_error)?)
     } else {
         None
     };
     let shape = |view: &View| Shape { select: o.q.select.as_deref(), limited: limited(ctx, view), typed: s.mixed };
-    // The page is written as text, each item straight from its stored JSON (`render::write`).
     let mut items = String::with_capacity(result.items.iter().map(|i| i.body.len() + 64).sum());
     for (n, obj) in result.items.iter().enumerate() {
         if n > 0 {
@@ -229,7 +250,7 @@ async fn list_scope(ctx: &Ctx<'_>, s: Scope, o: Options) -> ApiResult<Response> 
         let view = if s.mixed { obj.kind.base_view() } else { s.view };
         render::write(view, &obj.id, &obj.body, shape(view), &mut items)?;
     }
-    let next = result.next.map(|next| next_link(ctx, &next.encode(&sig)));
+    let next = result.next.map(|next| next_link(ctx, &next.encode(&l.sig)));
     let body = collection_json(&context_with_select(&s.context, &o.q), count, next.as_deref(), &items);
     Ok(json_text_response(StatusCode::OK, body))
 }
@@ -284,6 +305,11 @@ pub(super) async fn load(ctx: &Ctx<'_>, coll: &Collection, key: &str) -> ApiResu
     } else {
         None
     };
+    shown(ctx, coll, key, found).await
+}
+
+/// The object found for a key, if `coll` shows it to the caller; else 404.
+async fn shown(ctx: &Ctx<'_>, coll: &Collection, key: &str, found: Option<Object>) -> ApiResult<Object> {
     let any_kind = std::ptr::eq(coll.view, &DIRECTORY_OBJECT);
     let obj =
         found.filter(|o| any_kind || coll.view.shows(o.kind, o.education, o.team)).ok_or_else(|| missing(coll, key))?;
@@ -358,7 +384,45 @@ pub(super) async fn related(
 ) -> ApiResult<Response> {
     // The query before the parent: a malformed query is a 400 whether or not the parent exists.
     let o = options(ctx)?;
+    let kind = match (cast, nav.kind) {
+        (Some(c), Some(k)) if c != k => None,
+        (c, k) => Some(c.or(k)),
+    };
+    // A page of a parent named by its id, with a cast that fits: the parent and the page are read together
+    // (`get_and_list_stored`), and the parent is checked once both are in. The answers are those of reading
+    // the parent first: any other case, and a list whose options are refused, takes that way below (so that
+    // a missing parent is still a 404 before an option's 400).
+    if let (false, true, Some(kind)) = (count, is_guid(id), kind) {
+        let scope = nav_scope(ctx, coll, &id.to_ascii_lowercase(), nav, cast, kind);
+        let order = order_of(&o);
+        if let Ok(l) = listing(ctx, &scope, &o, &order) {
+            match ctx.app.stores.directory.get_and_list_stored(ctx.tenant, id, &l.q).await {
+                Ok((found, page)) => {
+                    let parent = shown(ctx, coll, id, found).await?;
+                    check_hidden(ctx, coll, nav, &parent)?;
+                    return write_page(ctx, &scope, &o, &l, page).await;
+                }
+                Err(QueryError::Unsupported(_)) => {} // refused below, after the parent
+                Err(e) => return Err(query_error(e)),
+            }
+        }
+    }
     let parent = load(ctx, coll, id).await?;
+    check_hidden(ctx, coll, nav, &parent)?;
+    let Some(kind) = kind else {
+        let k = nav.kind.map_or("", ObjectKind::as_str);
+        return Err(bad(format!("'{}' holds only {k} objects.", nav.name)));
+    };
+    let scope = nav_scope(ctx, coll, &parent.id, nav, cast, kind);
+    if count {
+        count_scope(ctx, scope, o).await
+    } else {
+        list_scope(ctx, scope, o).await
+    }
+}
+
+/// The members of a group with hidden membership (a class) need their own permission.
+fn check_hidden(ctx: &Ctx, coll: &Collection, nav: &Nav, parent: &Object) -> ApiResult<()> {
     let hidden = parent
         .doc
         .get("visibility")
@@ -371,24 +435,32 @@ pub(super) async fn related(
             rosterflow_model::permissions::Access::Read,
         )?;
     }
-    let kind = match (cast, nav.kind) {
-        (Some(c), Some(k)) if c != k => return Err(bad(format!("'{}' holds only {} objects.", nav.name, k.as_str()))),
-        (c, k) => c.or(k),
-    };
+    Ok(())
+}
+
+/// The scope of a navigation list of the parent `parent_id` (as stored: lower case), of objects of `kind`.
+fn nav_scope(
+    ctx: &Ctx,
+    coll: &Collection,
+    parent_id: &str,
+    nav: &Nav,
+    cast: Option<ObjectKind>,
+    kind: Option<ObjectKind>,
+) -> Scope {
     let view = nav.view.or(cast.map(ObjectKind::base_view)).unwrap_or(&DIRECTORY_OBJECT);
     let related = match nav.direction {
-        Direction::Of => Related::Of { relation: nav.relation, of: parent.id.clone() },
-        Direction::Having => Related::Having { relation: nav.relation, of: parent.id.clone() },
+        Direction::Of => Related::Of { relation: nav.relation, of: parent_id.to_string() },
+        Direction::Having => Related::Having { relation: nav.relation, of: parent_id.to_string() },
     };
     let mut context = if nav.view.is_none() {
         format!("{}/$metadata#directoryObjects", ctx.base())
     } else {
-        format!("{}/$metadata#{}('{}')/{}", ctx.base(), coll.path, parent.id, nav.name)
+        format!("{}/$metadata#{}('{}')/{}", ctx.base(), coll.path, parent_id, nav.name)
     };
     if let (None, Some(c)) = (nav.view, cast) {
         context.push_str(&format!("/microsoft.graph.{}", c.as_str()));
     }
-    let scope = Scope {
+    Scope {
         view,
         kind,
         education: nav.education,
@@ -396,10 +468,5 @@ pub(super) async fn related(
         visible_to: visible_to(ctx, view),
         mixed: nav.view.is_none(),
         context,
-    };
-    if count {
-        count_scope(ctx, scope, o).await
-    } else {
-        list_scope(ctx, scope, o).await
     }
 }

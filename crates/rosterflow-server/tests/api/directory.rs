@@ -336,6 +336,27 @@ async fn classes_read_with_members_teachers_schools_group_and_team() {
     assert_eq!(full.expect(200).body["externalSource"], "sis");
     // Class members for an application need Member.Read.Hidden on top.
     app_client(&s, "EduRoster.Read.All").get(&format!("/beta/education/classes/{class}/members")).await.error(403);
+    // The class and its members are read together: an upper-case id and pages answer as before, and a missing
+    // class is a 404 before a refused option's 400 (as when the class was read first).
+    let upper = class.to_ascii_uppercase();
+    let mut url = format!("/beta/education/classes/{upper}/members?$top=3");
+    let mut paged = Vec::new();
+    loop {
+        let page = app.get(&url).await;
+        page.expect(200);
+        paged.extend(ids(&page));
+        match page.body["@odata.nextLink"].as_str() {
+            Some(next) => url = next.split_once("/beta").map(|(_, p)| format!("/beta{p}")).unwrap(),
+            None => break,
+        }
+    }
+    assert_eq!(paged, want);
+    let missing = new_id();
+    for query in ["$top=1000", "$filter=nope eq 1", "$skip=1"] {
+        app.get(&format!("/beta/education/classes/{missing}/members?{query}")).await.error(404);
+        app.get(&format!("/beta/education/classes/{class}/members?{query}")).await.error(400);
+    }
+    app.get(&format!("/beta/education/classes/{missing}/members")).await.error(404);
 }
 
 #[tokio::test]

@@ -270,6 +270,19 @@ pub trait DirectoryStore: Send + Sync + 'static {
     }
     /// The same page with each document as stored (JSON text), for writing it through to an answer.
     async fn list_stored(&self, tenant: &TenantId, q: &ListQuery<'_>) -> Result<StoredPage, QueryError>;
+    /// The object `id` names (as [`get`](Self::get)) and a page of the query's objects (as
+    /// [`list_stored`](Self::list_stored)), read together: a navigation list (`/education/classes/{id}/members`)
+    /// needs both, and PostgreSQL answers them in one statement (one round trip instead of two), SQLite in one
+    /// trip to the blocking pool. The page is read whether or not the object exists (the caller discards it).
+    async fn get_and_list_stored(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        q: &ListQuery<'_>,
+    ) -> Result<(Option<Object>, StoredPage), QueryError> {
+        let parent = self.get(tenant, id).await?;
+        Ok((parent, self.list_stored(tenant, q).await?))
+    }
     /// How many objects the query matches (its cursor and limit ignored).
     async fn count(&self, tenant: &TenantId, q: &ListQuery<'_>) -> Result<u64, QueryError>;
     /// Create an object with its first relations (a group's owners and members); `Exists` when the id is

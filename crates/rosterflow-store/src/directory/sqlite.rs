@@ -77,6 +77,36 @@ fn write_objects(
     })
 }
 
+/// Insert one new object whose index is computed already (a create through the API).
+fn insert_one(conn: &Connection, tenant: &TenantId, o: &Object, ix: &Indexed) -> Result<()> {
+    let c = &ix.columns;
+    conn.prepare_cached(
+        "INSERT INTO dir_object (tenant, id, kind, edu, team, source, display_fold, upn_fold, mail_fold, nick_fold,
+             ext_fold, created, body, fold, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            tenant.as_str(),
+            lower(&o.id),
+            o.kind.as_str(),
+            o.education,
+            o.team,
+            o.source.as_str(),
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            c[5],
+            ix.body,
+            ix.fold
+        ])
+    })
+    .map(drop)
+    .map_err(constraint)
+}
+
 /// Objects per chunk of [`each_indexed`]'s indexing thread.
 const INDEX_CHUNK: usize = 256;
 
@@ -387,25 +417,29 @@ impl super::DirectoryStore for SqliteStore {
         let p = plan(Dialect::Sqlite, tenant, q, true)?;
         let sql = p.page_sql(q.limit);
         let (params, limit, n_keys) = (p.sql.params, q.limit, p.keys.len());
-        let rows = self
+        let rows = self.read_blocking(move |c| page_rows(c, &sql, &params, limit, n_keys)).await?;
+        Ok(page(rows, limit))
+    }
+
+    async fn get_and_list_stored(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        q: &ListQuery<'_>,
+    ) -> Result<(Option<Object>, StoredPage), QueryError> {
+        // Both reads on one reader, in one trip to the blocking pool (the object's point read was a trip to the
+        // reader pool of its own on the calling thread).
+        let p = plan(Dialect::Sqlite, tenant, q, true)?;
+        let sql = p.page_sql(q.limit);
+        let (params, limit, n_keys) = (p.sql.params, q.limit, p.keys.len());
+        let (t, id) = (tenant.clone(), id.to_ascii_lowercase());
+        let (parent, rows) = self
             .read_blocking(move |c| {
-                let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
-                let mut rows = stmt.query(params_from_iter(params.iter())).map_err(backend)?;
-                let mut out = Vec::new();
-                while let Some(row) = rows.next().map_err(backend)? {
-                    let object = row_stored(row).map_err(backend)??;
-                    let keys = (0..n_keys)
-                        .map(|i| row.get_ref(7 + i).map(Param::from_sqlite))
-                        .collect::<rusqlite::Result<Vec<_>>>();
-                    out.push((object, keys.map_err(backend)?));
-                    if out.len() > limit {
-                        break;
-                    }
-                }
-                Ok(out)
+                let parent = select_one(c, &t, "id", &id)?;
+                Ok((parent, page_rows(c, &sql, &params, limit, n_keys)?))
             })
             .await?;
-        Ok(page(rows, limit))
+        Ok((parent, page(rows, limit)))
     }
 
     async fn count(&self, tenant: &TenantId, q: &ListQuery<'_>) -> Result<u64, QueryError> {
@@ -424,8 +458,14 @@ impl super::DirectoryStore for SqliteStore {
 
     async fn create(&self, tenant: &TenantId, object: Object, links: Vec<Link>) -> Result<()> {
         let t = tenant.clone();
+        // The row's index (the document and its folded values as JSON) is computed here, on the caller's thread,
+        // not on the one writer thread that every create of a `$batch` waits for.
+        let ix = object.index();
         self.write(tenant, move |c| {
-            write_objects(c, &t, std::slice::from_ref(&object), object.source, false)?;
+            insert_one(c, &t, &object, &ix)?;
+            if links.is_empty() {
+                return Ok(());
+            }
             for l in &links {
                 for end in [&l.from, &l.to] {
                     if !exists(c, &t, end)? {
@@ -519,6 +559,29 @@ impl super::DirectoryStore for SqliteStore {
         })
         .await
     }
+}
+
+/// The rows of a page's `SELECT` ([`super::Plan::page_sql`]): at most `limit + 1`, each with its sort keys.
+fn page_rows(
+    c: &Connection,
+    sql: &str,
+    params: &[Param],
+    limit: usize,
+    n_keys: usize,
+) -> Result<Vec<(Stored, Vec<Param>)>> {
+    let mut stmt = c.prepare_cached(sql).map_err(backend)?;
+    let mut rows = stmt.query(params_from_iter(params.iter())).map_err(backend)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(backend)? {
+        let object = row_stored(row).map_err(backend)??;
+        let keys =
+            (0..n_keys).map(|i| row.get_ref(7 + i).map(Param::from_sqlite)).collect::<rusqlite::Result<Vec<_>>>();
+        out.push((object, keys.map_err(backend)?));
+        if out.len() > limit {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// The first `limit` rows, and the cursor after the last of them when more follow.
