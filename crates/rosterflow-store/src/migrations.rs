@@ -60,6 +60,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0011_compression.sqlite.sql"),
         postgres: include_str!("../migrations/0011_compression.postgres.sql"),
     },
+    Migration {
+        version: 12,
+        sqlite: include_str!("../migrations/0012_roster_keys.sqlite.sql"),
+        postgres: include_str!("../migrations/0012_roster_keys.postgres.sql"),
+    },
 ];
 
 pub(crate) const CREATE_TABLE: &str =
