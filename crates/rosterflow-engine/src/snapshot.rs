@@ -183,11 +183,35 @@ pub async fn read_active_before(
     flow: &str,
     first_not_read: Kind,
 ) -> Result<Roster, StoreError> {
+    decode_with(Decoder::new(), |sink| store.read_active_fields(tenant, flow, first_not_read as i16, sink)).await
+}
+
+/// `roster` (read by [`read_active_before`] up to `kind`) with the active records of `kind` added: those whose
+/// natural key starts with one of `prefixes`, or all of them (`None`). An incremental run reads the enrollments
+/// of the classes it replans this way (`Kind::Enrollment`, each prefix a class's `sourcedId` and U+001F).
+pub async fn read_active_of(
+    store: &dyn RosterStore,
+    tenant: &TenantId,
+    flow: &str,
+    roster: Roster,
+    kind: Kind,
+    prefixes: Option<Vec<String>>,
+) -> Result<Roster, StoreError> {
+    debug_assert!(Kind::ALL.iter().filter(|&&k| k >= kind).all(|&k| roster.len(k) == 0), "kinds in order");
+    let decoder = Decoder { roster, ..Decoder::default() };
+    decode_with(decoder, |sink| store.read_active_fields_of(tenant, flow, kind as i16, prefixes, sink)).await
+}
+
+/// Decode what `read` hands its sink, after what `decoder` holds.
+async fn decode_with<F, Fut>(decoder: Decoder, read: F) -> Result<Roster, StoreError>
+where
+    F: FnOnce(rosterflow_store::roster::FieldSink) -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
     // The store calls the sink on its reading thread; the lock is never contended (one reader, then us).
-    let decoder = std::sync::Arc::new(std::sync::Mutex::new(Decoder::new()));
+    let decoder = std::sync::Arc::new(std::sync::Mutex::new(decoder));
     let sink = decoder.clone();
-    let sink = Box::new(move |kind: i16, fields: &str| sink.lock().expect("decoder lock").record(kind, fields));
-    store.read_active_fields(tenant, flow, first_not_read as i16, sink).await?;
+    read(Box::new(move |kind: i16, fields: &str| sink.lock().expect("decoder lock").record(kind, fields))).await?;
     let decoder = std::sync::Arc::try_unwrap(decoder).ok().expect("the store dropped the sink");
     Ok(decoder.into_inner().expect("decoder lock").finish())
 }

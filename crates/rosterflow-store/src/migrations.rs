@@ -61,6 +61,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/0011_compression.postgres.sql"),
     },
     Migration {
+        version: 12,
+        sqlite: include_str!("../migrations/0012_roster_keys.sqlite.sql"),
+        postgres: include_str!("../migrations/0012_roster_keys.postgres.sql"),
+    },
+    Migration {
         version: 14,
         sqlite: include_str!("../migrations/0014_directory_kind_order.sqlite.sql"),
         postgres: include_str!("../migrations/0014_directory_kind_order.postgres.sql"),

@@ -130,6 +130,78 @@ pub trait RosterStore: Send + Sync + 'static {
         }
         Ok(())
     }
+
+    /// The fields of the active records of one `kind` whose natural key starts with one of `prefixes` (every
+    /// active record of the kind when `None`), prefix by prefix, each prefix's records in key order, handed to
+    /// `sink`. An incremental run reads only the enrollments of the classes it replans this way: an
+    /// enrollment's key starts with its class's `sourcedId` and U+001F, so each class is one key range.
+    async fn read_active_fields_of(
+        &self,
+        tenant: &TenantId,
+        flow: &str,
+        kind: i16,
+        prefixes: Option<Vec<String>>,
+        mut sink: FieldSink,
+    ) -> Result<()> {
+        // A portable fallback: one scan of the kinds up to `kind`, filtered here.
+        let mut rx = self.scan(tenant, flow, Scan::ActiveBelow(kind + 1)).await?;
+        let mut found: Vec<StoredRecord> = Vec::new();
+        while let Some(chunk) = rx.recv().await {
+            found.extend(chunk?.into_iter().filter(|r| r.kind == kind));
+        }
+        match prefixes {
+            None => found.iter().for_each(|r| sink(r.kind, &r.fields)),
+            Some(prefixes) => {
+                for p in &prefixes {
+                    found.iter().filter(|r| r.key.starts_with(p.as_str())).for_each(|r| sink(r.kind, &r.fields));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The kind and natural key of every record that a snapshot after `since` inserted, changed, removed or
+    /// restored, in no particular order: what an incremental run asks first. Backends answer from the
+    /// `changed_in` index alone (on SQLite it holds the primary key: no record is read).
+    async fn changed_keys(&self, tenant: &TenantId, flow: &str, since: i64) -> Result<Vec<(i16, String)>> {
+        let mut rx = self.scan(tenant, flow, Scan::ChangedSince(since)).await?;
+        let mut keys = Vec::new();
+        while let Some(chunk) = rx.recv().await {
+            keys.extend(chunk?.into_iter().map(|r| (r.kind, r.key)));
+        }
+        Ok(keys)
+    }
+
+    /// Per kind, how many records the flow's latest snapshot holds (its active records), from the digests
+    /// stored with it; `None` when the flow has no snapshot or its digests can't be read. An incremental run
+    /// reports the active enrollment count from here instead of reading every enrollment.
+    async fn active_counts(&self, _tenant: &TenantId, _flow: &str) -> Result<Option<ActiveCounts>> {
+        Ok(None)
+    }
+}
+
+/// Active records per kind ([`RosterStore::active_counts`]).
+pub type ActiveCounts = std::collections::BTreeMap<i16, i64>;
+
+/// The counts of a snapshot's stored digests (`kind:count:sum,...`).
+pub(crate) fn counts_of_digests(digests: &str) -> Option<ActiveCounts> {
+    Some(parse_digests(digests)?.into_iter().map(|(k, (n, _))| (k, n)).collect())
+}
+
+/// The smallest string after every string that starts with `prefix` (`None`: no bound, the empty prefix):
+/// the exclusive upper end of a prefix's key range, as text compares byte by byte (SQLite's `BINARY`,
+/// PostgreSQL's `"C"`; UTF-8 byte order is code point order).
+pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(c) = chars.pop() {
+        // The next code point (surrogates are not chars); char::MAX has none: drop it and carry.
+        let next = (c as u32 + 1..=char::MAX as u32).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }
 
 /// Receives records' kinds and fields ([`RosterStore::read_active_fields`]).
@@ -262,4 +334,32 @@ pub(crate) fn join_files(files: &[String]) -> String {
 
 pub(crate) fn split_files(s: &str) -> Vec<String> {
     s.lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{counts_of_digests, prefix_end};
+
+    #[test]
+    fn a_prefix_ends_at_its_next_string() {
+        assert_eq!(prefix_end("c-1\u{1f}").as_deref(), Some("c-1\u{20}"));
+        assert_eq!(prefix_end("a").as_deref(), Some("b"));
+        assert_eq!(prefix_end("a\u{d7ff}").as_deref(), Some("a\u{e000}"));
+        assert_eq!(prefix_end("a\u{10ffff}").as_deref(), Some("b"));
+        assert_eq!(prefix_end(""), None);
+        // Every string with the prefix sorts before its end, byte by byte.
+        for s in ["c-1\u{1f}", "c-1\u{1f}u\u{1f}student", "c-1\u{1f}\u{10ffff}"] {
+            assert!(s < "c-1\u{20}");
+        }
+        assert!("c-10\u{1f}u" > "c-1\u{20}", "a longer class id is another range");
+    }
+
+    #[test]
+    fn counts_come_from_digests() {
+        let counts = counts_of_digests("0:3:ab,6:625288:ff").unwrap();
+        assert_eq!(counts.get(&6), Some(&625_288));
+        assert_eq!(counts.get(&7), None);
+        assert!(counts_of_digests("").unwrap().is_empty());
+        assert!(counts_of_digests("x").is_none());
+    }
 }

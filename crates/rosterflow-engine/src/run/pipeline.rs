@@ -66,6 +66,8 @@ pub struct Prepared {
     unchanged: bool,
     /// Planned incrementally.
     pub incremental: bool,
+    /// Planned incrementally from the replanned classes' enrollments only (`incremental.rs`).
+    pub partial: bool,
 }
 
 /// A digest of everything a plan depends on besides the flows' state: the configuration, which active inbound
@@ -196,10 +198,30 @@ pub async fn prepare(
                 let (inbound, outbound): (Vec<_>, Vec<_>) =
                     activities.into_iter().partition(|a| matches!(a.flow, ActivityFlow::Inbound { .. }));
                 let outbound = outbound.into_iter().map(|a| (a, None)).collect();
-                return Ok(Prepared { inbound, outbound, fingerprint: current, unchanged: true, incremental: false });
+                return Ok(Prepared {
+                    inbound,
+                    outbound,
+                    fingerprint: current,
+                    unchanged: true,
+                    incremental: false,
+                    partial: false,
+                });
             }
         }
     }
+    // Whether only enrollments changed since the last run (then the rosters are read up to classes first).
+    let changes = match (&last, planning) {
+        (Some(last), Planning::Auto) => incremental::changes(ctx, last, &current).await?.filter(|c| {
+            // Every flow's last activity is known.
+            config.flow_sets.iter().all(|set| {
+                set.flows.iter().all(|f| {
+                    c.last_of(&ActivityFlow::Outbound { flow_set: set.id.clone(), flow: f.id.clone() }).is_some()
+                })
+            })
+        }),
+        _ => None,
+    };
+    let first_not_read = if changes.is_some() { Kind::Enrollment } else { Kind::Demographic };
     let directory = DirectoryIndex::new(&keys);
     let mut sources = Vec::new();
     let mut inbound = Vec::new();
@@ -213,18 +235,25 @@ pub async fn prepare(
             inbound.push(r);
             continue;
         }
-        let roster =
-            snapshot::read_active_before(ctx.stores.roster.as_ref(), tenant, &ib.id, Kind::Demographic).await?;
+        let roster = snapshot::read_active_before(ctx.stores.roster.as_ref(), tenant, &ib.id, first_not_read).await?;
         let mut people = people(&roster, &groups);
         let identities = match_people(&roster, &mut people, &ib.rules, &directory);
         sources.push(Source { inbound: ib.id.clone(), roster, people, identities });
         inbound.push(r);
     }
     let creation_warnings = resolve_creations(tenant.as_str(), &config, &mut sources, &directory);
+    let basis = match changes {
+        Some(changes) => Some(incremental::basis(ctx, changes, &mut sources).await?),
+        None => None,
+    };
     for r in inbound.iter_mut().filter(|r| r.status == ActivityStatus::InProgress) {
         let ActivityFlow::Inbound { flow } = &r.flow else { continue };
         let s = sources.iter().find(|s| &s.inbound == flow).expect("a source per read inbound flow");
-        r.inbound = Some(inbound_results(s, &groups));
+        let mut results = inbound_results(s, &groups);
+        if let Some(b) = &basis {
+            b.correct(flow, &mut results);
+        }
+        r.inbound = Some(results);
         let ambiguous = s.identities.iter().filter(|i| **i == Identity::Ambiguous).count();
         if ambiguous > 0 {
             r.warnings.push(warning(
@@ -258,20 +287,6 @@ pub async fn prepare(
         }
     }
 
-    let basis = match (&last, planning) {
-        (Some(last), Planning::Auto) if !sources.is_empty() => {
-            incremental::basis(ctx, last, &current, &sources).await?.filter(|b| {
-                // Every flow's last activity is known.
-                config.flow_sets.iter().all(|set| {
-                    set.flows.iter().all(|f| {
-                        b.last_of(&ActivityFlow::Outbound { flow_set: set.id.clone(), flow: f.id.clone() }).is_some()
-                    })
-                })
-            })
-        }
-        _ => None,
-    };
-
     let now = rosterflow_model::time::format(ctx.now);
     let seal = |pw: &str| ctx.sealer.seal(tenant, pw);
     let input = Input { tenant: tenant.as_str(), now: &now, groups: &groups, sources: &sources, seal: &seal };
@@ -292,7 +307,11 @@ pub async fn prepare(
             let plan = match (&basis, &flow.kind) {
                 (None, kind) => plan_flow(ctx, &flow.id, desire(&input, set, &flow.id, kind)).await?,
                 (Some(b), FlowKind::ClassGroup(f)) => {
-                    plan_relations(ctx, &flow.id, class_relations(&input, set, f, &b.touched)).await?
+                    let mut desired = class_relations(&input, set, f, &b.touched);
+                    let carried = b.carry_skipped(&r.flow, &mut desired);
+                    let mut plan = plan_relations(ctx, &flow.id, desired).await?;
+                    plan.warnings.extend(carried);
+                    plan
                 }
                 (Some(b), _) => {
                     // Its inputs are the last run's: it plans nothing and warns as that run did.
@@ -314,7 +333,8 @@ pub async fn prepare(
         }
     }
     let fingerprint = fingerprint(&config, &snapshots, &with_created(keys, &outbound));
-    Ok(Prepared { inbound, outbound, fingerprint, unchanged: false, incremental: basis.is_some() })
+    let partial = basis.as_ref().is_some_and(|b| b.partial);
+    Ok(Prepared { inbound, outbound, fingerprint, unchanged: false, incremental: basis.is_some(), partial })
 }
 
 /// The state's relations sorted against the wanted ones as `read` hands them to its sink (never held as

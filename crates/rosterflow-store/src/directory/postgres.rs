@@ -9,7 +9,7 @@ use sqlx::{PgConnection, Row};
 
 use super::sqlite::lower;
 use super::{
-    plan, stored_from, user_keys_from, Bulk, Edit, Link, ListQuery, Object, Patch, QueryError, Source, Stored,
+    plan, stored_from, user_keys_from_text, Bulk, Edit, Link, ListQuery, Object, Patch, QueryError, Source, Stored,
     StoredPage, UserKeys,
 };
 use crate::postgres::{copy, PgStore};
@@ -559,11 +559,10 @@ impl super::DirectoryStore for PgStore {
         .map_err(backend)?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let fold: String = r.try_get(4).map_err(backend)?;
-            let fold: serde_json::Value = serde_json::from_str(&fold).unwrap_or_default();
-            let source: String = r.try_get(5).map_err(backend)?;
+            let fold: &str = r.try_get(4).map_err(backend)?;
+            let source: &str = r.try_get(5).map_err(backend)?;
             let cols = [r.try_get(1).map_err(backend)?, r.try_get(2).map_err(backend)?, r.try_get(3).map_err(backend)?];
-            out.push(user_keys_from(r.try_get(0).map_err(backend)?, &cols, &fold, &source));
+            out.push(user_keys_from_text(r.try_get(0).map_err(backend)?, &cols, fold, source));
         }
         Ok(out)
     }

@@ -14,8 +14,8 @@ use std::borrow::Cow;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
 
 use super::{
-    plan, stored_from, user_keys_from, Bulk, Edit, Indexed, Link, ListQuery, Object, Patch, QueryError, Source, Stored,
-    StoredPage, UserKeys,
+    plan, stored_from, user_keys_from_text, Bulk, Edit, Indexed, Link, ListQuery, Object, Patch, QueryError, Source,
+    Stored, StoredPage, UserKeys,
 };
 use crate::query::{Cursor, Dialect, Param};
 use crate::sqlite::SqliteStore;
@@ -549,10 +549,14 @@ impl super::DirectoryStore for SqliteStore {
                 .map_err(backend)?;
             let rows = stmt
                 .query_map(params![t.as_str()], |r| {
-                    let fold: String = r.get(4)?;
-                    let source: String = r.get(5)?;
-                    let fold: serde_json::Value = serde_json::from_str(&fold).unwrap_or_default();
-                    Ok(user_keys_from(r.get(0)?, &[r.get(1)?, r.get(2)?, r.get(3)?], &fold, &source))
+                    // Lent from SQLite's row buffer, parsed typed (`user_keys_from_text`).
+                    let fold = r.get_ref(4)?.as_str().map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
+                    })?;
+                    let source = r.get_ref(5)?.as_str().map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e))
+                    })?;
+                    Ok(user_keys_from_text(r.get(0)?, &[r.get(1)?, r.get(2)?, r.get(3)?], fold, source))
                 })
                 .map_err(backend)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)

@@ -6,8 +6,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{exec, SqliteStore};
 use crate::roster::{
-    diff, digests, format_digests, join_files, kinds_to_diff, split_files, FieldSink, Known, KnownRecords, RecordRow,
-    RecordStream, RosterStore, Scan, SnapshotInfo, SnapshotMeta, StoredRecord, SCAN_CHUNK,
+    counts_of_digests, diff, digests, format_digests, join_files, kinds_to_diff, prefix_end, split_files, ActiveCounts,
+    FieldSink, Known, KnownRecords, RecordRow, RecordStream, RosterStore, Scan, SnapshotInfo, SnapshotMeta,
+    StoredRecord, SCAN_CHUNK,
 };
 use crate::{backend, Result, TenantId};
 
@@ -219,6 +220,76 @@ impl RosterStore for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn read_active_fields_of(
+        &self,
+        tenant: &TenantId,
+        flow: &str,
+        kind: i16,
+        prefixes: Option<Vec<String>>,
+        mut sink: FieldSink,
+    ) -> Result<()> {
+        let (t, flow) = (tenant.as_str().to_string(), flow.to_string());
+        self.read_blocking(move |c| {
+            // Each prefix is a range of the primary key (tenant, flow, kind, natural_key): a descent, then the
+            // range's rows in order, lent to the sink from SQLite's row buffer.
+            let mut ranged = c
+                .prepare_cached(
+                    "SELECT fields FROM roster_record
+                     WHERE tenant = ?1 AND flow = ?2 AND kind = ?3 AND natural_key >= ?4 AND natural_key < ?5
+                       AND removed_in IS NULL
+                     ORDER BY natural_key",
+                )
+                .map_err(backend)?;
+            let mut from = c
+                .prepare_cached(
+                    "SELECT fields FROM roster_record
+                     WHERE tenant = ?1 AND flow = ?2 AND kind = ?3 AND natural_key >= ?4 AND removed_in IS NULL
+                     ORDER BY natural_key",
+                )
+                .map_err(backend)?;
+            for prefix in prefixes.unwrap_or_else(|| vec![String::new()]) {
+                let mut rows = match prefix_end(&prefix) {
+                    Some(end) => ranged.query(params![t, flow, kind, prefix, end]),
+                    None => from.query(params![t, flow, kind, prefix]),
+                }
+                .map_err(backend)?;
+                while let Some(r) = rows.next().map_err(backend)? {
+                    sink(kind, r.get_ref(0).map_err(backend)?.as_str().map_err(backend)?);
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn changed_keys(&self, tenant: &TenantId, flow: &str, since: i64) -> Result<Vec<(i16, String)>> {
+        let (t, flow) = (tenant.as_str().to_string(), flow.to_string());
+        self.read_blocking(move |c| {
+            // Covered by `roster_record_changed` (tenant, flow, changed_in), whose entries end with the table's
+            // primary key (a WITHOUT ROWID table): a range of one index, no record looked up.
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT kind, natural_key FROM roster_record WHERE tenant = ?1 AND flow = ?2 AND changed_in > ?3",
+                )
+                .map_err(backend)?;
+            let rows = stmt.query_map(params![t, flow, since], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn active_counts(&self, tenant: &TenantId, flow: &str) -> Result<Option<ActiveCounts>> {
+        let digests: Option<String> = self.read(|c| {
+            c.query_row(
+                "SELECT digests FROM roster_snapshot WHERE tenant = ?1 AND flow = ?2 ORDER BY seq DESC LIMIT 1",
+                params![tenant.as_str(), flow],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        Ok(digests.as_deref().and_then(counts_of_digests))
     }
 
     async fn delete_flow(&self, tenant: &TenantId, flow: &str) -> Result<()> {

@@ -1,0 +1,1 @@
+-- PostgreSQL only (the roster records' key collation); SQLite compares text byte by byte already.
