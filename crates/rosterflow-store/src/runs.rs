@@ -271,3 +271,53 @@ pub(crate) mod packed {
         (!ids.is_empty()).then(|| ids.join(" "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(relation: Relation, from: &str, to: &str) -> Link {
+        Link { relation, from: from.into(), to: to.into() }
+    }
+
+    #[test]
+    fn a_link_set_keeps_its_relations_in_key_order_with_each_id_once() {
+        let links = vec![
+            link(Relation::Owners, "g1", "u2"),
+            link(Relation::Members, "g2", "u1"),
+            link(Relation::Members, "g1", "u2"),
+            link(Relation::Members, "g1", "u1"),
+        ];
+        let set = LinkSet::from_links(&links);
+        assert_eq!(set.len(), 4);
+        assert_eq!(
+            set.to_links(),
+            vec![
+                link(Relation::Members, "g1", "u1"),
+                link(Relation::Members, "g1", "u2"),
+                link(Relation::Members, "g2", "u1"),
+                link(Relation::Owners, "g1", "u2"),
+            ]
+        );
+        assert_eq!(set.text.len(), "g1u1u2g2".len(), "each id once");
+        assert_eq!(set.get(3), (Relation::Owners, "g1", "u2"));
+        assert!(LinkSet::default().is_empty());
+
+        let mut other = LinkSet::with_ids(["g0", "u9"]);
+        other.push(Relation::Owners, 0, 1);
+        other.push(Relation::Members, 0, 1);
+        assert_eq!(
+            other.iter().collect::<Vec<_>>(),
+            vec![(Relation::Owners, "g0", "u9"), (Relation::Members, "g0", "u9")]
+        );
+        let flows = [
+            FlowChanges { link: set, ..FlowChanges::default() },
+            FlowChanges { link: LinkSet::from_links(&other.to_links()), ..FlowChanges::default() },
+        ];
+        let merged = merged_links(&flows);
+        let mut expected: Vec<(Relation, &str, &str)> = flows.iter().flat_map(|f| f.link.iter()).collect();
+        expected.sort_by(|a, b| key_order(*a, *b));
+        assert_eq!(merged, expected);
+        assert_eq!(merged[0], (Relation::Members, "g0", "u9"));
+    }
+}
