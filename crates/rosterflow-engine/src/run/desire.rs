@@ -33,6 +33,34 @@ pub struct Input<'a> {
     pub sources: &'a [Source],
     /// Seals a password for a created user's `passwordProfile`.
     pub seal: &'a (dyn Fn(&str) -> String + Sync),
+    /// Render created objects as they are built ([`Creation::Rendered`]): for a run with no state (a first run,
+    /// or after a reset), which creates every one of them and would otherwise hold them all as documents. A
+    /// plan against a state creates few, and renders only those ([`Creation::render`]).
+    pub render: bool,
+}
+
+/// An object a flow creates, as built or already rendered as the store writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Creation {
+    Document(Object),
+    Rendered(Rendered),
+}
+
+impl Creation {
+    pub fn render(self) -> Rendered {
+        match self {
+            Creation::Document(o) => o.render(),
+            Creation::Rendered(r) => r,
+        }
+    }
+
+    /// Its display name (plan samples).
+    pub fn display_name(&self) -> Option<Value> {
+        match self {
+            Creation::Document(o) => o.doc.get("displayName").cloned(),
+            Creation::Rendered(r) => r.doc().remove("displayName"),
+        }
+    }
 }
 
 /// An object a flow wants.
@@ -42,9 +70,9 @@ pub struct Want {
     pub key: String,
     pub id: String,
     /// The whole object, when the flow creates it: written only when the flow's state does not have the key.
-    /// Rendered as the store writes it as soon as it is built: a first run holds 130k of them until its
-    /// commit, and as documents (maps) they were most of its peak memory.
-    pub create: Option<Rendered>,
+    /// Rendered as the store writes it as soon as it is built when [`Input::render`] says so: a first run
+    /// holds 130k of them until its commit, and as documents (maps) they were most of its peak memory.
+    pub create: Option<Creation>,
     /// The properties the flow manages on it (a JSON object, as the state keeps it); `@team` stands for the
     /// team facet.
     pub managed: String,
@@ -130,22 +158,34 @@ pub fn nickname(prefix: &str, id: &str) -> String {
 /// Created objects waiting to be rendered ([`Object::render`]: the document and its folded values as JSON),
 /// a batch at a time on two threads. Rendering costs about as much as building the documents did, and
 /// planning otherwise keeps one core busy; a batch bounds how many documents are held as maps at once.
-#[derive(Default)]
-struct Pending(Vec<(usize, Object)>);
+/// Without [`Input::render`], objects are kept as documents at once.
+struct Pending {
+    render: bool,
+    objects: Vec<(usize, Object)>,
+}
 
 impl Pending {
     const BATCH: usize = 1024;
 
+    fn new(input: &Input) -> Pending {
+        Pending { render: input.render, objects: Vec::new() }
+    }
+
     /// `object` is the creation of the last want pushed onto `d`.
     fn push(&mut self, d: &mut Desired, object: Object) {
-        self.0.push((d.objects.len() - 1, object));
-        if self.0.len() >= Self::BATCH {
+        let want = d.objects.len() - 1;
+        if !self.render {
+            d.objects[want].create = Some(Creation::Document(object));
+            return;
+        }
+        self.objects.push((want, object));
+        if self.objects.len() >= Self::BATCH {
             self.flush(d);
         }
     }
 
     fn flush(&mut self, d: &mut Desired) {
-        let batch = std::mem::take(&mut self.0);
+        let batch = std::mem::take(&mut self.objects);
         let render = |objects: &[(usize, Object)]| objects.iter().map(|(_, o)| o.render()).collect::<Vec<_>>();
         let rendered = if batch.len() < 64 {
             render(&batch)
@@ -159,7 +199,7 @@ impl Pending {
             })
         };
         for ((want, _), r) in batch.iter().zip(rendered) {
-            d.objects[*want].create = Some(r);
+            d.objects[*want].create = Some(Creation::Rendered(r));
         }
     }
 }
@@ -213,7 +253,7 @@ pub fn created_upn(tenant: &str, username: &str, domain: Option<&str>) -> String
 }
 
 fn users(input: &Input, set: &FlowSet, f: &UserFlow, d: &mut Desired) {
-    let mut pending = Pending::default();
+    let mut pending = Pending::new(input);
     for s in input.sources {
         let r = &s.roster;
         for (row, p) in s.people.iter().enumerate() {
@@ -351,7 +391,7 @@ fn groups_of_people(
                 doc.extend(managed.clone());
                 let mut object = Object::new(id.clone(), kind, doc);
                 object.education = education;
-                Want { key, id, create: Some(object.render()), managed: managed_text(&managed), label: name }
+                Want { key, id, create: Some(Creation::Document(object)), managed: managed_text(&managed), label: name }
             });
         };
         let group_name = |g: usize| input.groups[g].display_name.clone();
@@ -510,7 +550,7 @@ pub fn class_relations(input: &Input, set: &FlowSet, f: &ClassFlow, touched: &[V
 
 fn classes(input: &Input, set: &FlowSet, f: &ClassFlow, touched: Option<&[Vec<bool>]>, d: &mut Desired) {
     let domain = mail_domain(input.tenant);
-    let mut pending = Pending::default();
+    let mut pending = Pending::new(input);
     for (n, s) in input.sources.iter().enumerate() {
         let r = &s.roster;
         let touched = touched.map(|t| t[n].as_slice());

@@ -274,7 +274,9 @@ pub async fn prepare(
 
     let now = rosterflow_model::time::format(ctx.now);
     let seal = |pw: &str| ctx.sealer.seal(tenant, pw);
-    let input = Input { tenant: tenant.as_str(), now: &now, groups: &groups, sources: &sources, seal: &seal };
+    // Without a committed run, every flow creates everything it wants: render as it builds (see `Input::render`).
+    let render = last.is_none();
+    let input = Input { tenant: tenant.as_str(), now: &now, groups: &groups, sources: &sources, seal: &seal, render };
     let mut outbound = Vec::new();
     for set in &config.flow_sets {
         for flow in &set.flows {

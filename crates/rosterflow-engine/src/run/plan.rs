@@ -164,10 +164,10 @@ pub fn diff_sorted(flow: &str, desired: Desired, objects: &[Managed], links: Pre
                 Some(object) => {
                     if plan.samples.len() < SAMPLES {
                         plan.samples.push(serde_json::json!({"create": kind, "key": w.key, "id": w.id,
-                            "displayName": object.doc().get("displayName")}));
+                            "displayName": object.display_name()}));
                     }
                     bump(&mut plan.creates, kind);
-                    plan.upserts.push(object);
+                    plan.upserts.push(object.render());
                 }
                 None => {
                     bump(&mut plan.updates, kind);

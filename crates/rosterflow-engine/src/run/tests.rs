@@ -81,9 +81,15 @@ fn set(orgs: Option<&[&str]>, kind: FlowKind) -> FlowSet {
 fn plan(sources: &[Source], set: &FlowSet, previous: &FlowState) -> FlowPlan {
     let groups = role_groups();
     let seal = |p: &str| format!("sealed:{p}");
-    let input = Input { tenant: "t", now: "2026-01-01T00:00:00Z", groups: &groups, sources, seal: &seal };
+    // Rendered as built or not, a plan is the same (`Input::render`).
+    let input =
+        Input { tenant: "t", now: "2026-01-01T00:00:00Z", groups: &groups, sources, seal: &seal, render: false };
+    let rendered = Input { render: true, ..input };
     let flow = &set.flows[0];
-    diff(&flow.id, desire(&input, set, &flow.id, &flow.kind), previous)
+    let early = diff(&flow.id, desire(&rendered, set, &flow.id, &flow.kind), previous);
+    let late = diff(&flow.id, desire(&input, set, &flow.id, &flow.kind), previous);
+    assert_eq!(format!("{early:?}"), format!("{late:?}"));
+    late
 }
 
 /// The state a plan leaves, as the store would write it.
