@@ -4,7 +4,7 @@
 //! so a reset or a retried run reaches the same objects instead of duplicating them).
 
 use rosterflow_model::directory::{ObjectKind, Relation};
-use rosterflow_store::directory::Object;
+use rosterflow_store::directory::{Object, Rendered};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::{json, Map, Value};
 
@@ -33,6 +33,34 @@ pub struct Input<'a> {
     pub sources: &'a [Source],
     /// Seals a password for a created user's `passwordProfile`.
     pub seal: &'a (dyn Fn(&str) -> String + Sync),
+    /// Render created objects as they are built ([`Creation::Rendered`]): for a run with no state (a first run,
+    /// or after a reset), which creates every one of them and would otherwise hold them all as documents. A
+    /// plan against a state creates few, and renders only those ([`Creation::render`]).
+    pub render: bool,
+}
+
+/// An object a flow creates, as built or already rendered as the store writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Creation {
+    Document(Object),
+    Rendered(Rendered),
+}
+
+impl Creation {
+    pub fn render(self) -> Rendered {
+        match self {
+            Creation::Document(o) => o.render(),
+            Creation::Rendered(r) => r,
+        }
+    }
+
+    /// Its display name (plan samples).
+    pub fn display_name(&self) -> Option<Value> {
+        match self {
+            Creation::Document(o) => o.doc.get("displayName").cloned(),
+            Creation::Rendered(r) => r.doc().remove("displayName"),
+        }
+    }
 }
 
 /// An object a flow wants.
@@ -42,9 +70,12 @@ pub struct Want {
     pub key: String,
     pub id: String,
     /// The whole object, when the flow creates it: written only when the flow's state does not have the key.
-    pub create: Option<Object>,
-    /// The properties the flow manages on it; `@team` stands for the team facet.
-    pub managed: Map<String, Value>,
+    /// Rendered as the store writes it as soon as it is built when [`Input::render`] says so: a first run
+    /// holds 130k of them until its commit, and as documents (maps) they were most of its peak memory.
+    pub create: Option<Creation>,
+    /// The properties the flow manages on it (a JSON object, as the state keeps it); `@team` stands for the
+    /// team facet.
+    pub managed: String,
     /// How a warning names it.
     pub label: String,
 }
@@ -124,6 +155,60 @@ pub fn nickname(prefix: &str, id: &str) -> String {
     s
 }
 
+/// Created objects waiting to be rendered ([`Object::render`]: the document and its folded values as JSON),
+/// a batch at a time on two threads. Rendering costs about as much as building the documents did, and
+/// planning otherwise keeps one core busy; a batch bounds how many documents are held as maps at once.
+/// Without [`Input::render`], objects are kept as documents at once.
+struct Pending {
+    render: bool,
+    objects: Vec<(usize, Object)>,
+}
+
+impl Pending {
+    const BATCH: usize = 1024;
+
+    fn new(input: &Input) -> Pending {
+        Pending { render: input.render, objects: Vec::new() }
+    }
+
+    /// `object` is the creation of the last want pushed onto `d`.
+    fn push(&mut self, d: &mut Desired, object: Object) {
+        let want = d.objects.len() - 1;
+        if !self.render {
+            d.objects[want].create = Some(Creation::Document(object));
+            return;
+        }
+        self.objects.push((want, object));
+        if self.objects.len() >= Self::BATCH {
+            self.flush(d);
+        }
+    }
+
+    fn flush(&mut self, d: &mut Desired) {
+        let batch = std::mem::take(&mut self.objects);
+        let render = |objects: &[(usize, Object)]| objects.iter().map(|(_, o)| o.render()).collect::<Vec<_>>();
+        let rendered = if batch.len() < 64 {
+            render(&batch)
+        } else {
+            let (mine, theirs) = batch.split_at(batch.len() / 2);
+            std::thread::scope(|scope| {
+                let other = scope.spawn(|| render(theirs));
+                let mut rendered = render(mine);
+                rendered.extend(other.join().expect("rendering an object does not panic"));
+                rendered
+            })
+        };
+        for ((want, _), r) in batch.iter().zip(rendered) {
+            d.objects[*want].create = Some(Creation::Rendered(r));
+        }
+    }
+}
+
+/// A flow's managed properties as the state keeps them (and as plans compare them).
+fn managed_text(managed: &Map<String, Value>) -> String {
+    serde_json::to_string(managed).expect("JSON values serialise")
+}
+
 fn mail_domain(tenant: &str) -> String {
     format!("{tenant}.onmicrosoft.com")
 }
@@ -168,6 +253,7 @@ pub fn created_upn(tenant: &str, username: &str, domain: Option<&str>) -> String
 }
 
 fn users(input: &Input, set: &FlowSet, f: &UserFlow, d: &mut Desired) {
+    let mut pending = Pending::new(input);
     for s in input.sources {
         let r = &s.roster;
         for (row, p) in s.people.iter().enumerate() {
@@ -249,12 +335,16 @@ fn users(input: &Input, set: &FlowSet, f: &UserFlow, d: &mut Desired) {
             d.objects.push(Want {
                 key: format!("user:{sourced_id}"),
                 id: id.to_string(),
-                create,
-                managed,
+                create: None,
+                managed: managed_text(&managed),
                 label: sourced_id.to_string(),
             });
+            if let Some(object) = create {
+                pending.push(d, object);
+            }
         }
     }
+    pending.flush(d);
 }
 
 // ---- security groups and administrative units -----------------------------------------------------------
@@ -301,7 +391,7 @@ fn groups_of_people(
                 doc.extend(managed.clone());
                 let mut object = Object::new(id.clone(), kind, doc);
                 object.education = education;
-                Want { key, id, create: Some(object), managed, label: name }
+                Want { key, id, create: Some(Creation::Document(object)), managed: managed_text(&managed), label: name }
             });
         };
         let group_name = |g: usize| input.groups[g].display_name.clone();
@@ -460,6 +550,7 @@ pub fn class_relations(input: &Input, set: &FlowSet, f: &ClassFlow, touched: &[V
 
 fn classes(input: &Input, set: &FlowSet, f: &ClassFlow, touched: Option<&[Vec<bool>]>, d: &mut Desired) {
     let domain = mail_domain(input.tenant);
+    let mut pending = Pending::new(input);
     for (n, s) in input.sources.iter().enumerate() {
         let r = &s.roster;
         let touched = touched.map(|t| t[n].as_slice());
@@ -530,7 +621,8 @@ fn classes(input: &Input, set: &FlowSet, f: &ClassFlow, touched: Option<&[Vec<bo
             object.education = true;
             object.team = f.create_team;
             ids[c as usize] = Some(d.links.id(&id));
-            d.objects.push(Want { key, id, create: Some(object), managed, label: title });
+            d.objects.push(Want { key, id, create: None, managed: managed_text(&managed), label: title });
+            pending.push(d, object);
         }
         for e in 0..r.len(Kind::Enrollment) as u32 {
             let (Some(c), Some(u), Some(role)) = (
@@ -567,4 +659,5 @@ fn classes(input: &Input, set: &FlowSet, f: &ClassFlow, touched: Option<&[Vec<bo
             }
         }
     }
+    pending.flush(d);
 }

@@ -18,7 +18,8 @@ pub struct Links {
 
 const OWNERS: u64 = 1 << 63;
 
-fn pack(relation: Relation, from: u32, to: u32) -> u64 {
+/// A relation's packed key (members before owners, as their names sort).
+pub fn pack(relation: Relation, from: u32, to: u32) -> u64 {
     let rel = match relation {
         Relation::Owners => OWNERS,
         Relation::Members => 0,

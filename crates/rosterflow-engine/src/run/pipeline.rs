@@ -289,7 +289,9 @@ pub async fn prepare(
 
     let now = rosterflow_model::time::format(ctx.now);
     let seal = |pw: &str| ctx.sealer.seal(tenant, pw);
-    let input = Input { tenant: tenant.as_str(), now: &now, groups: &groups, sources: &sources, seal: &seal };
+    // Without a committed run, every flow creates everything it wants: render as it builds (see `Input::render`).
+    let render = last.is_none();
+    let input = Input { tenant: tenant.as_str(), now: &now, groups: &groups, sources: &sources, seal: &seal, render };
     let mut outbound = Vec::new();
     for set in &config.flow_sets {
         for flow in &set.flows {
@@ -381,10 +383,9 @@ fn with_created(
     let known: FxHashSet<String> = keys.iter().map(|k| k.id.clone()).collect();
     for o in outbound.iter().filter_map(|(_, p)| p.as_ref()).flat_map(|p| &p.upserts) {
         if o.kind == rosterflow_model::directory::ObjectKind::User && !known.contains(&o.id) {
-            let upn = o.doc.get("userPrincipalName").and_then(serde_json::Value::as_str);
             keys.push(rosterflow_store::directory::UserKeys {
                 id: o.id.clone(),
-                user_principal_name: upn.map(rosterflow_model::directory::fold),
+                user_principal_name: o.upn_folded().map(str::to_string),
                 ..Default::default()
             });
         }
@@ -400,7 +401,7 @@ fn commit_of(plans: Vec<FlowPlan>) -> Commit {
         Commit { bulk: Bulk { source: Some(Writer::Run), ..Bulk::default() }, flows: vec![], fingerprint: None };
     let mut ids: FxHashSet<String> = FxHashSet::default();
     for p in plans {
-        commit.bulk.upserts.extend(p.upserts.into_iter().filter(|o| ids.insert(o.id.clone())));
+        commit.bulk.rendered.extend(p.upserts.into_iter().filter(|o| ids.insert(o.id.clone())));
         commit.bulk.patches.extend(p.patches);
         if !p.state.is_empty() {
             commit.flows.push(p.state);

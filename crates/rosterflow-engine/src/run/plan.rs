@@ -9,19 +9,19 @@
 //!   later run retries) and a warning says so.
 
 use rosterflow_model::directory::Relation;
-use rosterflow_store::directory::{Link, Object, Patch};
-use rosterflow_store::runs::{FlowChanges, FlowState, Managed};
+use rosterflow_store::directory::{Link, Patch, Rendered};
+use rosterflow_store::runs::{FlowChanges, FlowState, LinkSet, Managed};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::{Map, Value};
 
 use super::desire::Desired;
-use super::links::{unpack, Links};
+use super::links::{pack, unpack, Links};
 use super::PublicError;
 
 /// What one flow's run changes.
 #[derive(Debug, Default)]
 pub struct FlowPlan {
-    pub upserts: Vec<Object>,
+    pub upserts: Vec<Rendered>,
     pub patches: Vec<Patch>,
     /// The flow's new state, as changes; its `link` and `unlink` are the relations to add and remove.
     pub state: FlowChanges,
@@ -83,6 +83,11 @@ pub fn changes(old: &Map<String, Value>, new: &Map<String, Value>) -> Map<String
     set
 }
 
+/// Managed properties as a map again (the few objects whose properties change).
+fn parsed(managed: &str) -> Map<String, Value> {
+    serde_json::from_str(managed).expect("managed properties are a JSON object")
+}
+
 fn patch_of(id: &str, mut set: Map<String, Value>) -> Patch {
     let team = set.remove("@team").and_then(|v| v.as_bool());
     Patch { id: id.to_string(), set, team }
@@ -138,7 +143,7 @@ pub fn diff_sorted(flow: &str, desired: Desired, objects: &[Managed], links: Pre
         if !w.key.starts_with("user:") {
             labels.insert(w.id.clone(), w.label.clone());
         }
-        let managed = serde_json::to_string(&w.managed).expect("JSON values serialise");
+        let managed = w.managed;
         let kind = kind_of(&w.key);
         match before.get(w.key.as_str()) {
             Some(m) if m.id == w.id => {
@@ -146,7 +151,7 @@ pub fn diff_sorted(flow: &str, desired: Desired, objects: &[Managed], links: Pre
                     continue;
                 }
                 let old: Map<String, Value> = serde_json::from_str(&m.managed).unwrap_or_default();
-                let set = changes(&old, &w.managed);
+                let set = changes(&old, &parsed(&managed));
                 if !set.is_empty() {
                     if plan.samples.len() < SAMPLES {
                         plan.samples.push(serde_json::json!({"update": kind, "key": w.key, "id": w.id, "set": set}));
@@ -159,14 +164,14 @@ pub fn diff_sorted(flow: &str, desired: Desired, objects: &[Managed], links: Pre
                 Some(object) => {
                     if plan.samples.len() < SAMPLES {
                         plan.samples.push(serde_json::json!({"create": kind, "key": w.key, "id": w.id,
-                            "displayName": object.doc.get("displayName")}));
+                            "displayName": object.display_name()}));
                     }
                     bump(&mut plan.creates, kind);
-                    plan.upserts.push(object);
+                    plan.upserts.push(object.render());
                 }
                 None => {
                     bump(&mut plan.updates, kind);
-                    plan.patches.push(patch_of(&w.id, w.managed.clone()));
+                    plan.patches.push(patch_of(&w.id, parsed(&managed)));
                 }
             },
         }
@@ -203,10 +208,8 @@ fn relations(plan: &mut FlowPlan, wanted: &Links, links: PreviousLinks, labels: 
         }
     }
     let owners_after = |group: &str| wanted.find(group).and_then(|g| owners_after.get(&g).copied()).unwrap_or(0);
-    let mut link: Vec<Link> = wanted.keys().filter(|k| !had.contains(k)).map(|k| wanted.link(k)).collect();
+    let link = added(wanted, &had);
     drop(had);
-    // In key order: the relation table's B-tree takes appends, not page splits all over.
-    link.sort_unstable_by(|a, b| (a.relation.as_str(), &a.from, &a.to).cmp(&(b.relation.as_str(), &b.from, &b.to)));
     let mut kept: FxHashSet<String> = FxHashSet::default();
     unlink.retain(|l| {
         if l.relation != Relation::Owners || owners_after(&l.from) > 0 {
@@ -224,20 +227,47 @@ fn relations(plan: &mut FlowPlan, wanted: &Links, links: PreviousLinks, labels: 
         }
         true
     });
-    for l in &link {
-        bump(&mut plan.creates, relation_kind(l.relation));
+    for (relation, ..) in link.iter() {
+        bump(&mut plan.creates, relation_kind(relation));
     }
     for l in &unlink {
         bump(&mut plan.removals, relation_kind(l.relation));
     }
-    for l in link.iter().take(SAMPLES.saturating_sub(plan.samples.len()).min(3)) {
-        plan.samples.push(serde_json::json!({"add": relation_kind(l.relation), "group": l.from, "object": l.to}));
+    for (relation, from, to) in link.iter().take(SAMPLES.saturating_sub(plan.samples.len()).min(3)) {
+        plan.samples.push(serde_json::json!({"add": relation_kind(relation), "group": from, "object": to}));
     }
     for l in unlink.iter().take(3) {
         plan.samples.push(serde_json::json!({"remove": relation_kind(l.relation), "group": l.from, "object": l.to}));
     }
     plan.state.unlink = unlink;
     plan.state.link = link;
+}
+
+/// The wanted relations the state does not have, as a [`LinkSet`] in key order (relation, `from`, `to`: the
+/// relation table's B-tree takes them as appends). Its ids are numbered in their string order, so sorting the
+/// packed numbers sorts the relations; only the ids they use are copied.
+fn added(wanted: &Links, had: &FxHashSet<u64>) -> LinkSet {
+    let mut keys: Vec<u64> = wanted.keys().filter(|k| !had.contains(k)).collect();
+    let mut used: Vec<u32> = keys.iter().flat_map(|&k| [unpack(k).1, unpack(k).2]).collect();
+    used.sort_unstable();
+    used.dedup();
+    let mut rank = vec![0u32; used.last().map_or(0, |&i| i as usize + 1)];
+    used.sort_unstable_by(|&a, &b| wanted.str(a).cmp(wanted.str(b)));
+    for (r, &i) in used.iter().enumerate() {
+        rank[i as usize] = r as u32;
+    }
+    // Members before owners both by name and by the packed relation bit.
+    for k in &mut keys {
+        let (relation, from, to) = unpack(*k);
+        *k = pack(relation, rank[from as usize], rank[to as usize]);
+    }
+    keys.sort_unstable();
+    let mut set = LinkSet::with_ids(used.iter().map(|&i| wanted.str(i)));
+    for k in keys {
+        let (relation, from, to) = unpack(k);
+        set.push(relation, from, to);
+    }
+    set
 }
 
 fn not_provisioned(plan: &mut FlowPlan, skipped: u32) {

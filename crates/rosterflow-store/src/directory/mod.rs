@@ -88,12 +88,83 @@ impl Object {
     }
 }
 
+/// An object as the store writes it ([`Object::render`]): its flags, its document as JSON text and the values
+/// the store indexes, computed once. A run holds the objects it creates this way from planning to its commit:
+/// a created user's document as a map (keys, values and nested facets each allocated) took several times the
+/// memory of the same document as text, and a first run creates 130k objects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    pub id: String,
+    pub kind: ObjectKind,
+    pub education: bool,
+    pub team: bool,
+    ix: Indexed,
+}
+
+impl Object {
+    /// The object as the store writes it (its `source` and `version` are the writer's).
+    pub fn render(&self) -> Rendered {
+        Rendered { id: self.id.clone(), kind: self.kind, education: self.education, team: self.team, ix: self.index() }
+    }
+}
+
+impl Rendered {
+    /// The document, as JSON text.
+    pub fn body(&self) -> &str {
+        &self.ix.body
+    }
+
+    /// The document, parsed again from its text (samples, tests: not for every object of a run).
+    pub fn doc(&self) -> Map<String, Value> {
+        serde_json::from_str(&self.ix.body).unwrap_or_default()
+    }
+
+    /// The folded `userPrincipalName` (`rosterflow_model::directory::fold`), when it has one.
+    pub fn upn_folded(&self) -> Option<&str> {
+        self.ix.columns.get(1).and_then(|c| c.as_deref())
+    }
+}
+
+/// An object row as the bulk writers take it: an [`Object`] (indexed as it is written) or a [`Rendered`] one.
+pub(crate) trait ObjectRow {
+    fn head(&self) -> (&str, ObjectKind, bool, bool);
+    fn indexed(&self) -> std::borrow::Cow<'_, Indexed>;
+}
+
+impl ObjectRow for Object {
+    fn head(&self) -> (&str, ObjectKind, bool, bool) {
+        (&self.id, self.kind, self.education, self.team)
+    }
+    fn indexed(&self) -> std::borrow::Cow<'_, Indexed> {
+        std::borrow::Cow::Owned(self.index())
+    }
+}
+
+impl ObjectRow for Rendered {
+    fn head(&self) -> (&str, ObjectKind, bool, bool) {
+        (&self.id, self.kind, self.education, self.team)
+    }
+    fn indexed(&self) -> std::borrow::Cow<'_, Indexed> {
+        std::borrow::Cow::Borrowed(&self.ix)
+    }
+}
+
+impl<O: ObjectRow> ObjectRow for &O {
+    fn head(&self) -> (&str, ObjectKind, bool, bool) {
+        (**self).head()
+    }
+    fn indexed(&self) -> std::borrow::Cow<'_, Indexed> {
+        (**self).indexed()
+    }
+}
+
 /// The properties `$search` matches by tokens (`Search::is_tokenized`); their tokens are kept in the folded
 /// document under [`SEARCH_TOKENS`] (no property's name starts with `@`).
 const TOKENIZED: [&str; 2] = ["displayName", "description"];
 const SEARCH_TOKENS: &str = "@search";
 
 /// What is written for an object besides its id and flags.
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Indexed {
     /// `display_fold, upn_fold, mail_fold, nick_fold, ext_fold, created`.
     pub columns: Vec<Option<String>>,
@@ -109,6 +180,30 @@ pub struct Link {
     pub to: String,
 }
 
+/// A relation as the bulk writers take it: a [`Link`], or the parts of one lent by a run's
+/// [`crate::runs::LinkSet`].
+pub(crate) trait LinkParts {
+    fn parts(&self) -> (Relation, &str, &str);
+}
+
+impl LinkParts for Link {
+    fn parts(&self) -> (Relation, &str, &str) {
+        (self.relation, &self.from, &self.to)
+    }
+}
+
+impl<L: LinkParts> LinkParts for &L {
+    fn parts(&self) -> (Relation, &str, &str) {
+        (**self).parts()
+    }
+}
+
+impl LinkParts for (Relation, &str, &str) {
+    fn parts(&self) -> (Relation, &str, &str) {
+        *self
+    }
+}
+
 /// A run's changes, applied in one transaction: upserts first, then patches, then deletes (with their
 /// relations, both ways), then unlinks, then links. Statements are batched (multi-row `UNNEST` on PostgreSQL, prepared and
 /// cached on SQLite), never one round trip per row. Links and unlinks are idempotent; the endpoints of
@@ -116,6 +211,8 @@ pub struct Link {
 #[derive(Debug, Clone, Default)]
 pub struct Bulk {
     pub upserts: Vec<Object>,
+    /// Objects already rendered ([`Object::render`]), inserted or replaced as `upserts` are, after them.
+    pub rendered: Vec<Rendered>,
     pub patches: Vec<Patch>,
     pub deletes: Vec<String>,
     pub unlink: Vec<Link>,

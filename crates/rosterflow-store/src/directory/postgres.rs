@@ -3,14 +3,12 @@
 //! own state and the directory in **one** transaction:
 //! `let mut tx = pool.begin().await?; runs::save(&mut tx, ..).await?; directory::postgres::apply(&mut tx, &t, &bulk).await?; tx.commit()`.
 
-use std::borrow::Borrow;
-
 use sqlx::{PgConnection, Row};
 
 use super::sqlite::lower;
 use super::{
-    plan, stored_from, user_keys_from_text, Bulk, Edit, Link, ListQuery, Object, Patch, QueryError, Source, Stored,
-    StoredPage, UserKeys,
+    plan, stored_from, user_keys_from_text, Bulk, Edit, Link, LinkParts, ListQuery, Object, ObjectRow, Patch,
+    QueryError, Source, Stored, StoredPage, UserKeys,
 };
 use crate::postgres::{copy, PgStore};
 use crate::query::{Dialect, Param, Type};
@@ -24,18 +22,22 @@ const COLUMNS: &str = "o.id, o.kind, o.edu, o.team, o.source, o.body, o.version"
 
 /// Insert or replace objects (bumping their versions), marked with `source`. An id given twice keeps its
 /// last state.
-pub(crate) async fn upsert(
+pub(crate) async fn upsert<O: ObjectRow + Sync>(
     conn: &mut PgConnection,
     tenant: &TenantId,
-    objects: &[Object],
+    objects: &[O],
     source: Source,
 ) -> Result<()> {
     let mut last: rustc_hash::FxHashMap<String, usize> = Default::default();
     for (i, o) in objects.iter().enumerate() {
-        last.insert(o.id.to_ascii_lowercase(), i);
+        last.insert(o.head().0.to_ascii_lowercase(), i);
     }
-    let unique: Vec<&Object> =
-        objects.iter().enumerate().filter(|(i, o)| last[&o.id.to_ascii_lowercase()] == *i).map(|(_, o)| o).collect();
+    let unique: Vec<&O> = objects
+        .iter()
+        .enumerate()
+        .filter(|(i, o)| last[&o.head().0.to_ascii_lowercase()] == *i)
+        .map(|(_, o)| o)
+        .collect();
     if unique.len() >= COPY_AT {
         return upsert_copied(conn, tenant, &unique, source).await;
     }
@@ -47,7 +49,12 @@ pub(crate) async fn upsert(
 
 /// A large upsert (a first run's objects): `COPY` into a temporary table, then one `INSERT ... SELECT`
 /// ([`link_copied`] says why). `objects` have distinct ids.
-async fn upsert_copied(conn: &mut PgConnection, tenant: &TenantId, objects: &[&Object], source: Source) -> Result<()> {
+async fn upsert_copied<O: ObjectRow + Sync>(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    objects: &[&O],
+    source: Source,
+) -> Result<()> {
     sqlx::query(
         "CREATE TEMPORARY TABLE dir_object_load (id TEXT, kind TEXT, edu BOOLEAN, team BOOLEAN, d TEXT, u TEXT,
              m TEXT, n TEXT, e TEXT, c TEXT, body TEXT, fold TEXT) ON COMMIT DROP",
@@ -58,9 +65,10 @@ async fn upsert_copied(conn: &mut PgConnection, tenant: &TenantId, objects: &[&O
     let mut copy = conn.copy_in_raw("COPY dir_object_load FROM STDIN").await.map_err(backend)?;
     let mut buf = copy::buffer();
     for o in objects {
-        let ix = o.index();
-        copy::text(&mut buf, &o.id.to_ascii_lowercase());
-        for v in [o.kind.as_str(), if o.education { "t" } else { "f" }, if o.team { "t" } else { "f" }] {
+        let ix = o.indexed();
+        let (id, kind, education, team) = o.head();
+        copy::text(&mut buf, &lower(id));
+        for v in [kind.as_str(), if education { "t" } else { "f" }, if team { "t" } else { "f" }] {
             buf.push('\t');
             buf.push_str(v);
         }
@@ -97,10 +105,10 @@ async fn upsert_copied(conn: &mut PgConnection, tenant: &TenantId, objects: &[&O
     Ok(())
 }
 
-async fn write_objects(
+async fn write_objects<O: ObjectRow + Sync>(
     conn: &mut PgConnection,
     tenant: &TenantId,
-    objects: &[&Object],
+    objects: &[&O],
     source: Source,
     replace: bool,
 ) -> Result<()> {
@@ -115,11 +123,12 @@ async fn write_objects(
     );
     let mut cols: Vec<Vec<Option<String>>> = (0..6).map(|_| Vec::with_capacity(n)).collect();
     for o in objects {
-        let ix = o.index();
-        ids.push(o.id.to_ascii_lowercase());
-        kinds.push(o.kind.as_str());
-        edu.push(o.education);
-        team.push(o.team);
+        let ix = o.indexed().into_owned();
+        let (id, kind, education, team_) = o.head();
+        ids.push(id.to_ascii_lowercase());
+        kinds.push(kind.as_str());
+        edu.push(education);
+        team.push(team_);
         for (col, v) in cols.iter_mut().zip(ix.columns) {
             col.push(v);
         }
@@ -225,10 +234,10 @@ pub(crate) async fn delete(conn: &mut PgConnection, tenant: &TenantId, ids: &[St
     Ok(n)
 }
 
-fn columns<L: Borrow<Link>>(links: &[L]) -> (Vec<&'static str>, Vec<String>, Vec<String>) {
-    let rels = links.iter().map(|l| l.borrow().relation.as_str()).collect();
-    let from = links.iter().map(|l| l.borrow().from.to_ascii_lowercase()).collect();
-    let to = links.iter().map(|l| l.borrow().to.to_ascii_lowercase()).collect();
+fn columns<L: LinkParts>(links: &[L]) -> (Vec<&'static str>, Vec<String>, Vec<String>) {
+    let rels = links.iter().map(|l| l.parts().0.as_str()).collect();
+    let from = links.iter().map(|l| l.parts().1.to_ascii_lowercase()).collect();
+    let to = links.iter().map(|l| l.parts().2.to_ascii_lowercase()).collect();
     (rels, from, to)
 }
 
@@ -236,7 +245,7 @@ fn columns<L: Borrow<Link>>(links: &[L]) -> (Vec<&'static str>, Vec<String>, Vec
 const COPY_AT: usize = 20_000;
 
 /// Add relations (existing ones are left as they are); returns how many were added.
-pub(crate) async fn link<L: Borrow<Link> + Sync>(
+pub(crate) async fn link<L: LinkParts + Sync>(
     conn: &mut PgConnection,
     tenant: &TenantId,
     links: &[L],
@@ -270,7 +279,7 @@ pub(crate) async fn link<L: Borrow<Link> + Sync>(
 /// streamed as it is encoded), then one `INSERT ... SELECT` in key order, instead of hundreds of `UNNEST`
 /// statements whose arrays are built, sent and unpacked row by row. `links` in key order take the B-tree of the
 /// table's key as appends. The table is dropped at the end (or with the transaction, if it fails).
-async fn link_copied<L: Borrow<Link>>(
+async fn link_copied<L: LinkParts>(
     conn: &mut PgConnection,
     tenant: &TenantId,
     links: &[L],
@@ -287,9 +296,9 @@ async fn link_copied<L: Borrow<Link>>(
         conn.copy_in_raw("COPY dir_relation_load (rel, from_id, to_id) FROM STDIN").await.map_err(backend)?;
     let mut buf = copy::buffer();
     for l in links {
-        let l = l.borrow();
-        buf.push_str(l.relation.as_str());
-        for id in [&l.from, &l.to] {
+        let (relation, from, to) = l.parts();
+        buf.push_str(relation.as_str());
+        for id in [from, to] {
             buf.push('\t');
             copy::text(&mut buf, &lower(id));
         }
@@ -337,6 +346,7 @@ pub(crate) async fn unlink(conn: &mut PgConnection, tenant: &TenantId, links: &[
 pub(crate) async fn apply(conn: &mut PgConnection, tenant: &TenantId, bulk: &Bulk) -> Result<()> {
     let source = bulk.source.unwrap_or(Source::Api);
     upsert(conn, tenant, &bulk.upserts, source).await?;
+    upsert(conn, tenant, &bulk.rendered, source).await?;
     patch(conn, tenant, &bulk.patches).await?;
     delete(conn, tenant, &bulk.deletes).await?;
     unlink(conn, tenant, &bulk.unlink).await?;

@@ -8,7 +8,7 @@ use sqlx::{PgConnection, Row};
 
 use super::PgStore;
 use crate::directory::Link;
-use crate::runs::{packed, Commit, FlowChanges, FlowState, LinkSink, Managed, RunStore};
+use crate::runs::{merged_links, packed, Commit, FlowChanges, FlowState, LinkSink, Managed, RunStore};
 use crate::{backend, Result, TenantId};
 use rosterflow_model::directory::Relation;
 
@@ -170,8 +170,7 @@ impl RunStore for PgStore {
         }
         // Every flow's links at once, in key order (each flow's are sorted: the stable sort merges them): a
         // first run's million relations go through one `COPY` (`dir::link`).
-        let mut links: Vec<&Link> = flows.iter().flat_map(|c| &c.link).collect();
-        links.sort_by(|a, b| (a.relation.as_str(), &a.from, &a.to).cmp(&(b.relation.as_str(), &b.from, &b.to)));
+        let links = merged_links(&flows);
         dir::link(&mut tx, tenant, &links, source).await?;
         drop(links);
         for c in flows {

@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqliteStore;
 use crate::directory::Link;
-use crate::runs::{packed, Commit, FlowChanges, FlowState, LinkSink, Managed, RunStore};
+use crate::runs::{merged_links, packed, Commit, FlowChanges, FlowState, LinkSink, Managed, RunStore};
 use crate::{backend, Result, TenantId};
 
 fn save(conn: &Connection, tenant: &str, c: &FlowChanges) -> Result<()> {
@@ -157,8 +157,7 @@ impl RunStore for SqliteStore {
             }
             // Every flow's links at once, in key order (each flow's are sorted: the stable sort merges them), so
             // the relation table's B-tree takes one ascending pass instead of one per flow.
-            let mut links: Vec<&Link> = flows.iter().flat_map(|c| &c.link).collect();
-            links.sort_by(|a, b| (a.relation.as_str(), &a.from, &a.to).cmp(&(b.relation.as_str(), &b.from, &b.to)));
+            let links = merged_links(&flows);
             dir::link(conn, &t, &links, source)?;
             drop(links);
             for c in flows {
