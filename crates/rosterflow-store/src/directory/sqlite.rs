@@ -108,32 +108,8 @@ pub(crate) fn upsert_rendered(
 
 /// Insert one new object whose index is computed already (a create through the API).
 fn insert_one(conn: &Connection, tenant: &TenantId, o: &Object, ix: &Indexed) -> Result<()> {
-    let c = &ix.columns;
-    conn.prepare_cached(
-        "INSERT INTO dir_object (tenant, id, kind, edu, team, source, display_fold, upn_fold, mail_fold, nick_fold,
-             ext_fold, created, body, fold, version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1)",
-    )
-    .and_then(|mut stmt| {
-        stmt.execute(params![
-            tenant.as_str(),
-            lower(&o.id),
-            o.kind.as_str(),
-            o.education,
-            o.team,
-            o.source.as_str(),
-            c[0],
-            c[1],
-            c[2],
-            c[3],
-            c[4],
-            c[5],
-            ix.body,
-            ix.fold
-        ])
-    })
-    .map(drop)
-    .map_err(constraint)
+    let mut stmt = conn.prepare_cached(object_sql(false)).map_err(backend)?;
+    insert_object(&mut stmt, tenant, o, ix, o.source)
 }
 
 /// Objects per chunk of [`each_indexed`]'s indexing thread.
