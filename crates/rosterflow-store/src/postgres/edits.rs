@@ -118,7 +118,7 @@ impl Edits {
 
     /// Apply the item's queued edits, all that queued meanwhile at a time, until its queue is empty.
     async fn drain(self: Arc<Self>, item: Item) {
-        let _guard = Drain { edits: &self, key: &item.key };
+        let _guard = EndQueueOnPanic { queues: &self.queues, key: &item.key };
         loop {
             let batch = {
                 let mut queues = self.queues.lock().expect("queue lock");
@@ -285,17 +285,17 @@ enum Outcome {
     Gone,
 }
 
-/// Ends an item's queue when its task panics (in an edit), so that the edits waiting there fail instead of
-/// waiting forever.
-struct Drain<'a> {
-    edits: &'a Edits,
-    key: &'a str,
+/// Ends a queue (an item's edits here, a page's readers in `reads.rs`) when the task that serves it panics, so
+/// that the requests waiting there fail (their reply senders drop) instead of waiting forever.
+pub(super) struct EndQueueOnPanic<'a, T> {
+    pub(super) queues: &'a Mutex<FxHashMap<String, Vec<T>>>,
+    pub(super) key: &'a str,
 }
 
-impl Drop for Drain<'_> {
+impl<T> Drop for EndQueueOnPanic<'_, T> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            self.edits.queues.lock().unwrap_or_else(|e| e.into_inner()).remove(self.key);
+            self.queues.lock().unwrap_or_else(|e| e.into_inner()).remove(self.key);
         }
     }
 }

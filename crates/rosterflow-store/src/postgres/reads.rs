@@ -20,7 +20,7 @@ use sqlx::postgres::PgRow;
 use sqlx::Row as _;
 use tokio::sync::oneshot;
 
-use super::edits::{Edits, Known};
+use super::edits::{Edits, EndQueueOnPanic, Known};
 use super::{to_resource, PageRead};
 use crate::{backend, InboundStamp, Page, Resource, Result, StoreError};
 
@@ -235,7 +235,7 @@ impl Pages {
 
     /// Read the page for all that wait for it, again while more arrive, until none is waiting.
     async fn drain(self: Arc<Self>, key: String, read: PageRead) {
-        let _guard = PagesDrain { pages: &self, key: &key };
+        let _guard = EndQueueOnPanic { queues: &self.waiting, key: &key };
         loop {
             let waiters = {
                 let mut waiting = self.waiting.lock().expect("pages lock");
@@ -251,20 +251,6 @@ impl Pages {
             for waiter in waiters {
                 let _ = waiter.send(page.clone());
             }
-        }
-    }
-}
-
-/// Ends a page's queue when its task panics, so that the requests waiting there fail instead of waiting forever.
-struct PagesDrain<'a> {
-    pages: &'a Pages,
-    key: &'a str,
-}
-
-impl Drop for PagesDrain<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.pages.waiting.lock().unwrap_or_else(|e| e.into_inner()).remove(self.key);
         }
     }
 }
