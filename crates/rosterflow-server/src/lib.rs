@@ -109,6 +109,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     // What the requests of a `$batch` go through: every other area, under the same layers (a batch holds no batch).
     let subrequests = layered(areas(Router::new(), state.clone()), &state);
     layered(areas(batch::router(&state, subrequests), state.clone()), &state)
+        .layer(middleware::from_fn(connections::close_if_body_unread))
 }
 
 /// `router` with every area but `$batch` merged in, and the answers to paths and methods that none serves.

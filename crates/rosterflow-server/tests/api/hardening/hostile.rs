@@ -211,6 +211,29 @@ async fn body_of_100_mb_on_every_collection() {
 }
 
 #[tokio::test]
+async fn an_answer_that_leaves_the_body_unread_says_the_connection_closes() {
+    let mut server = server().await;
+    let target = format!("{BASE}/outboundProvisioningFlowSets");
+    let json = |n: usize| [("Content-Type", "application/json".to_string()), ("Content-Length", n.to_string())];
+    // Refused (no token: 401) before any of its body arrived: hyper closes the connection after the answer, so
+    // the answer must say so, or a pooled client reuses a connection that is closing (the CI flake of stop 18).
+    let unread = Sending::Stall { prefix: Vec::new() };
+    let (reply, _) = exchange(&server.addr, &head("POST", &target, &json(40)), unread, ANSWER).await;
+    let reply = answered(&mut server, reply, &target).await;
+    reply.envelope(&[401]);
+    assert_eq!(reply.header("connection"), Some("close"), "{reply:?}");
+    // Read to its end (then refused for what it holds): the connection stays open for the next request.
+    let body = br#"{"displayName": 5}"#.to_vec();
+    let (reply, _) =
+        exchange(&server.addr, &authorized(&server, "POST", &target, &json(body.len())), Sending::All(body), ANSWER)
+            .await;
+    let reply = answered(&mut server, reply, &target).await;
+    reply.envelope(&[400]);
+    assert_eq!(reply.header("connection"), None, "{reply:?}");
+    server.assert_alive().await;
+}
+
+#[tokio::test]
 async fn a_head_sent_byte_by_byte_is_cut_off_at_the_header_timeout() {
     let mut server = server().await;
     let head = authorized(&server, "GET", &format!("{BASE}/outboundProvisioningFlowSets"), &[]);
