@@ -100,21 +100,50 @@ db_own_per_request() {
         END { printf "%s %s %d\n", t, r, (n > 0 ? 1e6 * d / hz / n + 0.5 : 0) }' "$3" "$4" >>"$WORK/dbown"
 }
 
+# db_xacts: transactions the benchmark's database committed or rolled back so far: its statements, since each of
+# a GET's or a PATCH's is one autocommitted transaction (a coalesced read answers several GETs with one). A
+# backend reports its counts when idle, at most once a second: read after a pause, this has them all.
+db_xacts() {
+    psql -Atq "$PG_ADMIN" -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '$PG_DB'"
+}
+
+# db_xacts_per_request TARGET ROUND BEFORE AFTER REQUESTS: appends "TARGET ROUND transactions" per request.
+db_xacts_per_request() {
+    awk -v t="$1" -v r="$2" -v d="$(($4 - $3))" -v n="$5" \
+        'BEGIN { printf "%s %s %.2f\n", t, r, (n > 0 ? d / n : 0) }' >>"$WORK/xacts"
+}
+
+# on_measure begin|end: run.sh's hook around a measured wrk run (after its warm-up): the database's CPU and
+# transactions then, so that the warm-up's are not counted against the measured requests.
+on_measure() {
+    case $1 in
+        begin)
+            db_own_ticks >"$WORK/own.before"
+            DB_BEFORE=$(db_ticks)
+            sleep 1.2 # the warm-up's counts reported
+            XACTS_BEFORE=$(db_xacts)
+            ;;
+        end)
+            DB_AFTER=$(db_ticks)
+            db_own_ticks >"$WORK/own.after"
+            sleep 1.2
+            XACTS_AFTER=$(db_xacts)
+            ;;
+    esac
+}
+
 # requests_of FILE: the request count of a wrk output.
 requests_of() { grep -o 'requests=[0-9]*' "$1" | head -n1 | cut -d= -f2; }
 
 # wrk_target TARGET ROUND BACKEND METHOD PATHS [BODY] [RANDOM]: one wrk measurement against one server.
 wrk_target() {
-    local target=$1 round=$2 backend=$3 method=$4 paths=$5 body=${6:-} random=${7:-0} before after
+    local target=$1 round=$2 backend=$3 method=$4 paths=$5 body=${6:-} random=${7:-0} n
     TOKEN=${TOKENS[$backend]}
-    db_own_ticks >"$WORK/own.before"
-    before=$(db_ticks)
     BENCH_RANDOM=$random measure "$target" "$round" "$method" "${URL[$backend]}" "$paths" "$body"
-    after=$(db_ticks)
-    db_own_ticks >"$WORK/own.after"
-    db_per_request "$target" "$round" "$before" "$after" "$(requests_of "$WORK/wrk.$target.$round.txt")"
-    db_own_per_request "$target" "$round" "$WORK/own.before" "$WORK/own.after" \
-        "$(requests_of "$WORK/wrk.$target.$round.txt")"
+    n=$(requests_of "$WORK/wrk.$target.$round.txt")
+    db_per_request "$target" "$round" "$DB_BEFORE" "$DB_AFTER" "$n"
+    db_own_per_request "$target" "$round" "$WORK/own.before" "$WORK/own.after" "$n"
+    db_xacts_per_request "$target" "$round" "$XACTS_BEFORE" "$XACTS_AFTER" "$n"
 }
 
 # route PATHS: splits PATHS into PATHS.1 and PATHS.2, the paths each replica serves. BENCH_PG2_ROUTING=hash (the
@@ -139,7 +168,7 @@ route() {
 # wrk of its own with the paths `route` gives it and a share of the connections in proportion to them (a
 # replica given no path is not loaded); the row adds their rates and takes the worse p99.
 pair_target() {
-    local target=$1 round=$2 method=$3 paths=$4 body=${5:-} random=${6:-0} before after i n total jobs=() used=()
+    local target=$1 round=$2 method=$3 paths=$4 body=${5:-} random=${6:-0} i n total jobs=() used=()
     declare -A conns
     route "$paths"
     total=$(($(wc -l <"$paths.1") + $(wc -l <"$paths.2")))
@@ -167,15 +196,13 @@ pair_target() {
         jobs=()
     fi
     log "round $round: $target (others busy $(await_quiet)% just before; load $(cut -d' ' -f1 /proc/loadavg))"
-    db_own_ticks >"$WORK/own.before"
-    before=$(db_ticks)
+    on_measure begin
     for i in "${used[@]}"; do
         run_wrk "$i" -d"$DURATION" --latency >"$WORK/wrk.$target.$round.$i.txt" &
         jobs+=($!)
     done
     wait "${jobs[@]}"
-    after=$(db_ticks)
-    db_own_ticks >"$WORK/own.after"
+    on_measure end
     local outputs=() requests=0
     for i in "${used[@]}"; do
         outputs+=("$WORK/wrk.$target.$round.$i.txt")
@@ -189,8 +216,9 @@ pair_target() {
             if (v["p50_us"] > p50) p50 = v["p50_us"]; if (v["p99_us"] > p99) p99 = v["p99_us"]
             if (v["max_us"] > max) max = v["max_us"]
         } END { print t, r, rps, int(ok), p50, p99, max, bad, err, 0, 0, load1 }' >>"$WORK/results"
-    db_per_request "$target" "$round" "$before" "$after" "$requests"
+    db_per_request "$target" "$round" "$DB_BEFORE" "$DB_AFTER" "$requests"
     db_own_per_request "$target" "$round" "$WORK/own.before" "$WORK/own.after" "$requests"
+    db_xacts_per_request "$target" "$round" "$XACTS_BEFORE" "$XACTS_AFTER" "$requests"
 }
 
 # pgbench_target TARGET ROUND SCRIPT: PostgreSQL's own rate for SCRIPT, as a results row (p50/p99 from the
@@ -246,17 +274,18 @@ setup_backend() {
 backends_report() {
     local t
     {
-        echo "| target | req/s (2xx) | p50 (ms) | p99 (ms) | max (ms) | non-2xx | rosterflow CPU/req (µs) | PostgreSQL CPU/req (µs) | load | its database's backends' CPU/req (µs) |"
-        echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        echo "| target | req/s (2xx) | p50 (ms) | p99 (ms) | max (ms) | non-2xx | rosterflow CPU/req (µs) | PostgreSQL CPU/req (µs) | load | its database's backends' CPU/req (µs) | its database's transactions/req |"
+        echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         for t in "${BACKEND_TARGETS[@]}"; do
-            local row db own
+            local row db own xacts
             row=$(median "$t")
             [[ -n $row ]] || continue
             db=$(awk -v t="$t" -v r="$(cut -d' ' -f2 <<<"$row")" '$1 == t && $2 == r { print $3 }' "$WORK/db")
             own=$(awk -v t="$t" -v r="$(cut -d' ' -f2 <<<"$row")" '$1 == t && $2 == r { print $3 }' "$WORK/dbown" 2>/dev/null)
-            awk -v db="${db:-0}" -v own="${own:-}" '{ printf "| %s | %d | %.2f | %.2f | %.2f | %d | %s | %d | %s | %s |\n",
+            xacts=$(awk -v t="$t" -v r="$(cut -d' ' -f2 <<<"$row")" '$1 == t && $2 == r { print $3 }' "$WORK/xacts" 2>/dev/null)
+            awk -v db="${db:-0}" -v own="${own:-}" -v xacts="${xacts:-}" '{ printf "| %s | %d | %.2f | %.2f | %.2f | %d | %s | %d | %s | %s | %s |\n",
                 $1, $4, $5 / 1000, $6 / 1000, $7 / 1000, $8, ($1 ~ /^(pg2|pgbench)/ ? "" : $10), db, $12,
-                ($1 ~ /^(pg|pg2)-/ ? own : "") }' <<<"$row"
+                ($1 ~ /^(pg|pg2)-/ ? own : ""), ($1 ~ /^(pg|pg2)-/ ? xacts : "") }' <<<"$row"
         done
         echo
         echo "wrk -t1 -c$CONNECTIONS (pg2: a wrk per replica, paths routed by ${BENCH_PG2_ROUTING:-hash}) and pgbench -M prepared" \
@@ -317,6 +346,10 @@ backends_main() {
     setup_backend sqlite
     setup_backend pg
     pgbench_setup
+    # Statistics, as autovacuum gathers them on a server that runs it (the default) a minute after the inserts.
+    # Without them (this machine's server runs no autovacuum) PostgreSQL costs an index scan by (tenant,
+    # set_name) with the id as a filter, 100 rows read for one, like the primary key's probe, and may take it.
+    psql -q "$PG_URL" -c "ANALYZE" >/dev/null
     : >"$WORK/db"
 
     local round b

@@ -180,9 +180,12 @@ measure() {
     busy=$(await_quiet)
     load1=$(cut -d' ' -f1 /proc/loadavg)
     log "round $round: $target (others busy ${busy}% just before; load $load1)"
+    # A caller's hook (backends.sh: the database's CPU and statements) around the measured run, the warm-up out.
+    if declare -F on_measure >/dev/null; then on_measure begin; fi
     cpu_snapshot before
     env "${vars[@]}" "${wrk[@]}" -d"$DURATION" --latency "$url" >"$out"
     cpu_snapshot after
+    if declare -F on_measure >/dev/null; then on_measure end; fi
     line=$(grep '^BENCH ' "$out") || die "no summary from wrk: $(cat "$out")"
     awk -v t="$target" -v r="$round" -v hz="$HZ" -v before="$before" -v after="$after" -v load1="$load1" '{
         for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }

@@ -13,7 +13,7 @@ mod runs;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
 use crate::directory::postgres::creates::Creates;
@@ -42,10 +42,24 @@ impl PgStore {
     pub async fn connect(url: &str) -> Result<PgStore> {
         // No test query before handing a connection out (sqlx's default): it is a round trip per request, and
         // a connection that broke fails its statement, which the caller sees as a 503 the SDKs retry.
-        let pool =
-            PgPoolOptions::new().max_connections(16).test_before_acquire(false).connect(url).await.map_err(backend)?;
+        let options: PgConnectOptions = url.parse().map_err(backend)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await
+            .map_err(backend)?;
+        // The coalesced item reads' connections of their own, which plan their statements once: a prepared
+        // statement is otherwise planned anew on every execution whenever PostgreSQL estimates a plan for its
+        // parameters cheaper than the generic one, which it does for the batch statement (it knows the arrays'
+        // lengths then), and planning cost more than executing a small batch (docs/benchmarks.md, "GET one
+        // item"). The generic plan is the same primary-key probe per read. Opened when first used.
+        let read_pool = PgPoolOptions::new()
+            .max_connections(reads::IN_FLIGHT as u32)
+            .test_before_acquire(false)
+            .connect_lazy_with(options.options([("plan_cache_mode", "force_generic_plan")]));
         let edits = Edits::new(pool.clone());
-        let reads = Reads::new(pool.clone(), edits.clone());
+        let reads = Reads::new(read_pool, edits.clone());
         let pages_reader = PageReader { pool: pool.clone(), edits: edits.clone() };
         let store =
             PgStore { edits, reads, pages: Arc::default(), pages_reader, creates: Creates::new(pool.clone()), pool };

@@ -11,6 +11,10 @@
 //!
 //! As before, a row's document comes back only when it is not the one this replica holds (same row, same
 //! version: `edits.rs`'s memory), so an unchanged item is neither shipped nor parsed again.
+//!
+//! The statements go through `IN_FLIGHT` connections of their own, opened with `plan_cache_mode =
+//! force_generic_plan` (`PgStore::connect`): otherwise PostgreSQL plans the batch statement anew on every
+//! execution, which cost it more than answering the batch (docs/benchmarks.md, "GET one item").
 
 use std::sync::{Arc, Mutex};
 
@@ -27,7 +31,7 @@ use crate::{backend, InboundStamp, Page, Resource, Result, StoreError};
 /// Statements in flight per replica at most. While they are, reads queue for the next; more in flight would
 /// mean smaller batches (more statements for the same reads), fewer would leave the database idle while a
 /// batch's answers travel back. Two keeps one statement executing while the previous one's rows are decoded.
-const IN_FLIGHT: usize = 2;
+pub(super) const IN_FLIGHT: usize = 2;
 
 /// What a read found: the item (or none) and the tenant's inbound stamp read with it (0 with no item).
 type Found = (Option<Resource>, InboundStamp);
