@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use rosterflow_model::directory::Relation;
 
-use crate::directory::{Bulk, Link};
-use crate::{Result, TenantId};
+use crate::directory::{Bulk, Link, Patch, Rendered, Source};
+use crate::{Result, StoreError, TenantId};
 
 /// One object a flow manages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +171,20 @@ pub struct Commit {
     pub fingerprint: Option<(String, String)>,
 }
 
+/// One part of a run's commit as the engine plans it ([`RunStore::commit_stream`]).
+#[derive(Debug)]
+pub enum CommitPart {
+    /// One provisioning flow's changes, as soon as it is planned: the objects it creates (none that an earlier
+    /// part created), its patches, and its state changes (also its relation changes).
+    Flow { rendered: Vec<Rendered>, patches: Vec<Patch>, changes: FlowChanges },
+    /// Every flow is sent: commit, keeping the inputs' digest and the run's report.
+    Done { fingerprint: Option<(String, String)> },
+}
+
+/// The parts of a commit, in the order the flows were planned; a stream that closes before
+/// [`CommitPart::Done`] is a run that stopped: nothing of it is written.
+pub type CommitParts = tokio::sync::mpsc::UnboundedReceiver<CommitPart>;
+
 /// Tenant-first storage of what runs wrote.
 #[async_trait]
 pub trait RunStore: Send + Sync + 'static {
@@ -183,6 +197,31 @@ pub trait RunStore: Send + Sync + 'static {
     async fn reset(&self, tenant: &TenantId, flow: &str) -> Result<()>;
     /// The fingerprint and report the last committed run kept.
     async fn last(&self, tenant: &TenantId) -> Result<Option<(String, String)>>;
+
+    /// The commit of a run whose flows arrive one by one as they are planned, with the same outcome as one
+    /// [`RunStore::commit`] of all of them (their objects first, then their patches, unlinks and links; one
+    /// transaction). A backend may start writing before the last flow arrives (SQLite does: the planner and the
+    /// writer then work side by side); this default collects the parts and commits them at once.
+    async fn commit_stream(&self, tenant: &TenantId, mut parts: CommitParts) -> Result<()> {
+        let mut commit =
+            Commit { bulk: Bulk { source: Some(Source::Run), ..Bulk::default() }, flows: vec![], fingerprint: None };
+        loop {
+            match parts.recv().await {
+                None => return Err(StoreError::Backend("the run stopped before its commit".into())),
+                Some(CommitPart::Flow { rendered, patches, changes }) => {
+                    commit.bulk.rendered.extend(rendered);
+                    commit.bulk.patches.extend(patches);
+                    if !changes.is_empty() {
+                        commit.flows.push(changes);
+                    }
+                }
+                Some(CommitPart::Done { fingerprint }) => {
+                    commit.fingerprint = fingerprint;
+                    return self.commit(tenant, commit).await;
+                }
+            }
+        }
+    }
 
     /// What a run's planner reads: the flow's objects, and its relations handed to `links` as they are read
     /// (in the order [`RunStore::state`] lists them; a backend may lend them from its row buffer instead of

@@ -3,8 +3,8 @@
 //! transaction (`RunStore::commit`): readers see the directory before the run or after it, never half, and a
 //! run that fails or dies leaves the previous directory and state for the next run to start from.
 
-use rosterflow_store::directory::{Bulk, Source as Writer};
-use rosterflow_store::runs::Commit;
+use rosterflow_store::directory::{Bulk, Rendered, Source as Writer, UserKeys};
+use rosterflow_store::runs::{Commit, CommitPart};
 use rustc_hash::FxHashSet;
 
 use super::config::{self, Config, FlowKind, FlowSet};
@@ -175,12 +175,83 @@ fn inbound_results(s: &Source, groups: &[config::RoleGroup]) -> InboundResults {
     }
 }
 
+/// A first run's commit as its flows are planned ([`rosterflow_store::runs::RunStore::commit_stream`]): each
+/// flow's changes go to the store as soon as the flow is planned, so that the store writes them while the next
+/// flows plan (a first run creates everything: the writer's work is most of the run). The stream starts with
+/// the first flow planned; until [`CommitPart::Done`], nothing of it is visible, and a run that stops before
+/// leaves the previous directory and state.
+#[derive(Default)]
+struct Streamer {
+    /// The parts' channel and the store's commit reading them.
+    started: Option<(tokio::sync::mpsc::UnboundedSender<CommitPart>, Committing)>,
+    /// The ids of the objects sent: a later flow's object of the same id is not written again ([`commit_of`]).
+    ids: FxHashSet<String>,
+    /// The users sent, as match keys (id, folded UPN) for the next run's fingerprint ([`with_created`]).
+    created: Vec<(String, Option<String>)>,
+}
+
+type Committing = tokio::task::JoinHandle<Result<(), rosterflow_store::StoreError>>;
+
+impl Streamer {
+    /// Send a planned flow's changes to the store; `plan` keeps its counts, samples and warnings.
+    fn send(&mut self, ctx: &RunContext<'_>, plan: &mut FlowPlan) {
+        let (parts, _) = self.started.get_or_insert_with(|| {
+            let (parts, received) = tokio::sync::mpsc::unbounded_channel();
+            let (runs, tenant) = (ctx.stores.runs.clone(), ctx.tenant.clone());
+            (parts, tokio::spawn(async move { runs.commit_stream(&tenant, received).await }))
+        });
+        let rendered: Vec<Rendered> =
+            std::mem::take(&mut plan.upserts).into_iter().filter(|o| self.ids.insert(o.id.clone())).collect();
+        for o in rendered.iter().filter(|o| o.kind == rosterflow_model::directory::ObjectKind::User) {
+            self.created.push((o.id.clone(), o.upn_folded().map(str::to_string)));
+        }
+        let part = CommitPart::Flow {
+            rendered,
+            patches: std::mem::take(&mut plan.patches),
+            changes: std::mem::take(&mut plan.state),
+        };
+        // A store that stopped receiving has failed the commit: [`Streamer::finish`] reports its error.
+        let _ = parts.send(part);
+    }
+
+    /// Commit what was sent (`None`: nothing was).
+    async fn finish(&mut self, fingerprint: (String, String)) -> Option<Result<(), rosterflow_store::StoreError>> {
+        let (parts, committed) = self.started.take()?;
+        let _ = parts.send(CommitPart::Done { fingerprint: Some(fingerprint) });
+        drop(parts);
+        Some(
+            committed
+                .await
+                .unwrap_or_else(|e| Err(rosterflow_store::StoreError::Backend(format!("the commit failed: {e}")))),
+        )
+    }
+
+    /// Give up what was sent: the store rolls it back.
+    async fn abandon(&mut self) {
+        if let Some((parts, committed)) = self.started.take() {
+            drop(parts);
+            let _ = committed.await;
+        }
+    }
+}
+
 /// Plan a run without applying it: its inbound activities, and per provisioning flow its activity and plan.
 #[doc(hidden)]
 pub async fn prepare(
     ctx: &RunContext<'_>,
     observer: &dyn RunObserver,
     planning: Planning,
+) -> Result<Prepared, RunError> {
+    prepare_with(ctx, observer, planning, None).await
+}
+
+/// [`prepare`]; with `stream`, a first run sends each flow's changes to it as the flow is planned (its plan
+/// then keeps only its counts, samples and warnings).
+async fn prepare_with(
+    ctx: &RunContext<'_>,
+    observer: &dyn RunObserver,
+    planning: Planning,
+    mut stream: Option<&mut Streamer>,
 ) -> Result<Prepared, RunError> {
     let tenant = ctx.tenant;
     let mut config = config::load(ctx.stores.resources.as_ref(), tenant, ctx.now).await?;
@@ -291,6 +362,10 @@ pub async fn prepare(
     let seal = |pw: &str| ctx.sealer.seal(tenant, pw);
     // Without a committed run, every flow creates everything it wants: render as it builds (see `Input::render`).
     let render = last.is_none();
+    if !render {
+        // A later run writes little, and its planning is short: it commits at once, after planning.
+        stream = None;
+    }
     let input = Input { tenant: tenant.as_str(), now: &now, groups: &groups, sources: &sources, seal: &seal, render };
     let mut outbound = Vec::new();
     for set in &config.flow_sets {
@@ -331,10 +406,23 @@ pub async fn prepare(
             if matches!(flow.kind, FlowKind::User(_)) {
                 r.warnings.extend(creation_warnings.iter().cloned());
             }
+            let mut plan = plan;
+            if let Some(stream) = stream.as_deref_mut() {
+                stream.send(ctx, &mut plan);
+            }
             outbound.push((r, Some(plan)));
         }
     }
-    let fingerprint = fingerprint(&config, &snapshots, &with_created(keys, &outbound));
+    let mut created: Vec<(&str, Option<&str>)> = stream
+        .as_deref()
+        .map(|s| s.created.iter().map(|(id, upn)| (id.as_str(), upn.as_deref())).collect())
+        .unwrap_or_default();
+    for o in outbound.iter().filter_map(|(_, p)| p.as_ref()).flat_map(|p| &p.upserts) {
+        if o.kind == rosterflow_model::directory::ObjectKind::User {
+            created.push((o.id.as_str(), o.upn_folded()));
+        }
+    }
+    let fingerprint = fingerprint(&config, &snapshots, &with_created(keys, created));
     let partial = basis.as_ref().is_some_and(|b| b.partial);
     Ok(Prepared { inbound, outbound, fingerprint, unchanged: false, incremental: basis.is_some(), partial })
 }
@@ -375,17 +463,15 @@ async fn plan_relations(ctx: &RunContext<'_>, flow: &str, mut desired: Desired) 
     Ok(diff_relations(flow, desired, previous))
 }
 
-/// The directory's match keys once the planned users are created (a created user's only match key is its UPN).
-fn with_created(
-    mut keys: Vec<rosterflow_store::directory::UserKeys>,
-    outbound: &[(ActivityReport, Option<FlowPlan>)],
-) -> Vec<rosterflow_store::directory::UserKeys> {
+/// The directory's match keys once the planned users (`created`: id, folded UPN) are created (a created user's
+/// only match key is its UPN).
+fn with_created<'a>(mut keys: Vec<UserKeys>, created: Vec<(&'a str, Option<&'a str>)>) -> Vec<UserKeys> {
     let known: FxHashSet<String> = keys.iter().map(|k| k.id.clone()).collect();
-    for o in outbound.iter().filter_map(|(_, p)| p.as_ref()).flat_map(|p| &p.upserts) {
-        if o.kind == rosterflow_model::directory::ObjectKind::User && !known.contains(&o.id) {
-            keys.push(rosterflow_store::directory::UserKeys {
-                id: o.id.clone(),
-                user_principal_name: o.upn_folded().map(str::to_string),
+    for (id, upn) in created {
+        if !known.contains(id) {
+            keys.push(UserKeys {
+                id: id.to_string(),
+                user_principal_name: upn.map(str::to_string),
                 ..Default::default()
             });
         }
@@ -413,7 +499,15 @@ fn commit_of(plans: Vec<FlowPlan>) -> Commit {
 /// Run every provisioning flow of the tenant once: read the active inbound flows' snapshots, plan, apply.
 /// The caller holds the tenant's run lease for the whole call.
 pub async fn run(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<RunReport, RunError> {
-    let Prepared { inbound, outbound, fingerprint, unchanged, .. } = prepare(ctx, observer, Planning::Auto).await?;
+    let mut stream = Streamer::default();
+    let prepared = prepare_with(ctx, observer, Planning::Auto, Some(&mut stream)).await;
+    let Prepared { inbound, outbound, fingerprint, unchanged, .. } = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            stream.abandon().await;
+            return Err(e);
+        }
+    };
     let (mut reports, plans): (Vec<ActivityReport>, Vec<Option<FlowPlan>>) = outbound.into_iter().unzip();
     let mut blocking_error = None;
     if unchanged {
@@ -422,13 +516,20 @@ pub async fn run(ctx: &RunContext<'_>, observer: &dyn RunObserver) -> Result<Run
             observer.activity(r);
         }
     } else {
-        let mut commit = commit_of(plans.into_iter().flatten().collect());
         for r in reports.iter_mut().filter(|r| r.status == ActivityStatus::InProgress) {
             r.status = ended(r);
         }
         let activities: Vec<&ActivityReport> = inbound.iter().chain(&reports).collect();
-        commit.fingerprint = Some((fingerprint, serde_json::to_string(&activities).expect("reports serialise")));
-        if let Err(e) = ctx.stores.runs.commit(ctx.tenant, commit).await {
+        let kept = (fingerprint, serde_json::to_string(&activities).expect("reports serialise"));
+        let committed = match stream.finish(kept.clone()).await {
+            Some(committed) => committed,
+            None => {
+                let mut commit = commit_of(plans.into_iter().flatten().collect());
+                commit.fingerprint = Some(kept);
+                ctx.stores.runs.commit(ctx.tenant, commit).await
+            }
+        };
+        if let Err(e) = committed {
             tracing::warn!(tenant = %ctx.tenant.as_str(), error = %e, "a run's changes could not be applied");
             let e = PublicError {
                 code: "applyFailed".into(),

@@ -97,13 +97,15 @@ pub(crate) fn upsert_rendered(
     objects: &[Rendered],
     source: Source,
 ) -> Result<()> {
+    let rebuild = objects.len() >= REBUILD_AT && small(conn, "dir_object", objects.len())?;
+    with_indexes_rebuilt(conn, "dir_object", rebuild, || write_rendered(conn, tenant, objects, source))
+}
+
+fn write_rendered(conn: &Connection, tenant: &TenantId, objects: &[Rendered], source: Source) -> Result<()> {
     let mut sorted: Vec<&Rendered> = objects.iter().collect();
     sorted.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-    let rebuild = objects.len() >= REBUILD_AT && small(conn, "dir_object", objects.len())?;
-    with_indexes_rebuilt(conn, "dir_object", rebuild, || {
-        let mut stmt = conn.prepare_cached(object_sql(true)).map_err(backend)?;
-        sorted.iter().try_for_each(|o| insert_object(&mut stmt, tenant, *o, &o.ix, source))
-    })
+    let mut stmt = conn.prepare_cached(object_sql(true)).map_err(backend)?;
+    sorted.iter().try_for_each(|o| insert_object(&mut stmt, tenant, *o, &o.ix, source))
 }
 
 /// Insert one new object whose index is computed already (a create through the API).
@@ -279,7 +281,18 @@ fn with_indexes_rebuilt<T>(
     if !rebuild {
         return write();
     }
-    let mut indexes: Vec<(String, String, Option<String>)> = conn
+    let indexes = drop_indexes(conn, table)?;
+    let out = write()?;
+    build_indexes(conn, table, indexes)?;
+    Ok(out)
+}
+
+/// A table's secondary indexes as [`drop_indexes`] found them: name, definition, planner statistics.
+pub(crate) type Indexes = Vec<(String, String, Option<String>)>;
+
+/// Drop `table`'s secondary indexes (for [`build_indexes`] to build again in the same transaction).
+fn drop_indexes(conn: &Connection, table: &str) -> Result<Indexes> {
+    let indexes: Indexes = conn
         .prepare(
             "SELECT i.name, i.sql, s.stat FROM sqlite_schema i
              LEFT JOIN sqlite_stat1 s ON s.tbl = i.tbl_name AND s.idx = i.name
@@ -290,7 +303,11 @@ fn with_indexes_rebuilt<T>(
     for (name, ..) in &indexes {
         conn.execute_batch(&format!("DROP INDEX {name}")).map_err(backend)?;
     }
-    let out = write()?;
+    Ok(indexes)
+}
+
+/// Build the indexes [`drop_indexes`] dropped, with their statistics.
+fn build_indexes(conn: &Connection, table: &str, mut indexes: Indexes) -> Result<()> {
     // A build sorts in memory up to the page cache's size (on top of the cache): with a small cache for the
     // builds, their sorted runs go to a temporary file instead, and the pages the cache gives up are written to
     // the WAL, as the commit would have written them. (A 128 MiB cache, one sort in memory for a first run's
@@ -311,7 +328,47 @@ fn with_indexes_rebuilt<T>(
         }
         conn.execute_batch("ANALYZE sqlite_schema").map_err(backend)?;
     }
-    Ok(out)
+    Ok(())
+}
+
+/// A bulk write made of several writes in one transaction (a run's flows, written as they are planned): the
+/// first write large enough to rebuild a table's indexes ([`with_indexes_rebuilt`]) drops them, and they stay
+/// dropped for the writes that follow until [`BulkWriter::finish`] builds them, once.
+pub(crate) struct BulkWriter<'c> {
+    conn: &'c Connection,
+    tenant: &'c TenantId,
+    source: Source,
+    dropped: Vec<(&'static str, Indexes)>,
+}
+
+impl<'c> BulkWriter<'c> {
+    pub(crate) fn new(conn: &'c Connection, tenant: &'c TenantId, source: Source) -> Result<Self> {
+        conn.execute_batch(BULK_CACHE).map_err(backend)?;
+        Ok(BulkWriter { conn, tenant, source, dropped: vec![] })
+    }
+
+    /// Drop `table`'s indexes before a write of `rows` rows when [`with_indexes_rebuilt`] would.
+    fn before(&mut self, table: &'static str, rows: usize) -> Result<()> {
+        if rows >= REBUILD_AT && !self.dropped.iter().any(|(t, _)| *t == table) && small(self.conn, table, rows)? {
+            let indexes = drop_indexes(self.conn, table)?;
+            self.dropped.push((table, indexes));
+        }
+        Ok(())
+    }
+
+    /// [`upsert_rendered`]'s write.
+    pub(crate) fn rendered(&mut self, objects: &[Rendered]) -> Result<()> {
+        self.before("dir_object", objects.len())?;
+        write_rendered(self.conn, self.tenant, objects, self.source)
+    }
+
+    /// Build the indexes the writes dropped.
+    pub(crate) fn finish(self) -> Result<()> {
+        for (table, indexes) in self.dropped {
+            build_indexes(self.conn, table, indexes)?;
+        }
+        Ok(())
+    }
 }
 
 /// Add relations (existing ones are left as they are); `links` in key order take the table's B-tree as
@@ -319,22 +376,20 @@ fn with_indexes_rebuilt<T>(
 /// ([`with_indexes_rebuilt`]).
 pub(crate) fn link<L: LinkParts>(conn: &Connection, tenant: &TenantId, links: &[L], source: Source) -> Result<()> {
     let rebuild = links.len() >= REBUILD_AT && small(conn, "dir_relation", links.len())?;
-    with_indexes_rebuilt(conn, "dir_relation", rebuild, || {
-        insert_rows(
-            conn,
-            [
-                "INSERT INTO dir_relation (tenant, rel, from_id, to_id, source)",
-                "?1, @, @, @, ?2",
-                "ON CONFLICT DO NOTHING",
-            ],
-            &[&tenant.as_str(), &source.as_str()],
-            links,
-            |l| {
-                let (relation, from, to) = l.parts();
-                [Cow::Borrowed(relation.as_str()), lower(from), lower(to)]
-            },
-        )
-    })
+    with_indexes_rebuilt(conn, "dir_relation", rebuild, || insert_links(conn, tenant, links, source))
+}
+
+fn insert_links<L: LinkParts>(conn: &Connection, tenant: &TenantId, links: &[L], source: Source) -> Result<()> {
+    insert_rows(
+        conn,
+        ["INSERT INTO dir_relation (tenant, rel, from_id, to_id, source)", "?1, @, @, @, ?2", "ON CONFLICT DO NOTHING"],
+        &[&tenant.as_str(), &source.as_str()],
+        links,
+        |l| {
+            let (relation, from, to) = l.parts();
+            [Cow::Borrowed(relation.as_str()), lower(from), lower(to)]
+        },
+    )
 }
 
 /// Remove relations; returns how many were there.
@@ -356,13 +411,16 @@ pub(crate) fn unlink(conn: &Connection, tenant: &TenantId, links: &[Link]) -> Re
     Ok(n)
 }
 
+/// The page cache of a bulk write ([`apply`]).
+const BULK_CACHE: &str = "PRAGMA cache_size = -32768";
+
 /// A run's changes on an open transaction (see the module's doc).
 pub(crate) fn apply(conn: &Connection, tenant: &TenantId, bulk: &Bulk) -> Result<()> {
     // A run touches hundreds of thousands of rows, most of them in key order (B-tree appends) or into indexes
     // built after the inserts: a page is spilled to the WAL once it is full, and rarely touched again. A page
     // cache of 32 MiB keeps the few B-trees written out of order (a later run's patches and links) in memory
     // without adding much to a large run's peak (the writer's connection keeps this).
-    conn.execute_batch("PRAGMA cache_size = -32768").map_err(backend)?;
+    conn.execute_batch(BULK_CACHE).map_err(backend)?;
     let source = bulk.source.unwrap_or(Source::Api);
     upsert(conn, tenant, &bulk.upserts, source)?;
     upsert_rendered(conn, tenant, &bulk.rendered, source)?;

@@ -9,10 +9,18 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqliteStore;
 use crate::directory::Link;
-use crate::runs::{merged_links, packed, Commit, FlowChanges, FlowState, LinkSink, Managed, RunStore};
+use crate::runs::{
+    merged_links, packed, Commit, CommitPart, CommitParts, FlowChanges, FlowState, LinkSink, Managed, RunStore,
+};
 use crate::{backend, Result, TenantId};
 
 fn save(conn: &Connection, tenant: &str, c: &FlowChanges) -> Result<()> {
+    save_objects(conn, tenant, c)?;
+    save_links(conn, tenant, c)
+}
+
+/// The flow's managed objects ([`save`]).
+fn save_objects(conn: &Connection, tenant: &str, c: &FlowChanges) -> Result<()> {
     use crate::directory::sqlite::insert_rows;
     // In key order, the table's B-tree takes a first run's rows as appends rather than one descent each.
     let mut put: Vec<&Managed> = c.put.iter().collect();
@@ -33,6 +41,11 @@ fn save(conn: &Connection, tenant: &str, c: &FlowChanges) -> Result<()> {
     for key in &c.drop {
         forget.execute(params![tenant, c.flow, key]).map_err(backend)?;
     }
+    Ok(())
+}
+
+/// The flow's relations ([`save`]).
+fn save_links(conn: &Connection, tenant: &str, c: &FlowChanges) -> Result<()> {
     // The flow's relations, per group: read, merged, written back (or deleted when none are left).
     let mut read = conn
         .prepare_cached("SELECT to_ids FROM run_link_set WHERE tenant = ?1 AND flow = ?2 AND rel = ?3 AND from_id = ?4")
@@ -176,6 +189,63 @@ impl RunStore for SqliteStore {
         .await
     }
 
+    async fn commit_stream(&self, tenant: &TenantId, mut parts: CommitParts) -> Result<()> {
+        let t = tenant.clone();
+        // One transaction on the writer thread, begun when the first flow is planned: each flow's objects and
+        // managed objects' state are written as it arrives, while the planner works on the next flows. The rest
+        // follows the last flow in `commit`'s order: patches after every flow's objects; every flow's unlinks
+        // before any link; then every flow's links in one pass in key order, which the relation table's B-tree
+        // takes as appends (one flow's links after another's would land between them: page splits in the
+        // middle of the tree cost more than the overlap gains); then the relations' state.
+        self.write_exclusive(tenant, move |conn| {
+            use crate::directory::sqlite as dir;
+            let mut objects = dir::BulkWriter::new(conn, &t, crate::directory::Source::Run)?;
+            let mut patches = Vec::new();
+            let mut flows: Vec<FlowChanges> = Vec::new();
+            let fingerprint = loop {
+                match parts.blocking_recv() {
+                    None => return Err(crate::StoreError::Backend("the run stopped before its commit".into())),
+                    Some(CommitPart::Done { fingerprint }) => break fingerprint,
+                    Some(CommitPart::Flow { rendered, patches: p, mut changes }) => {
+                        objects.rendered(&rendered)?;
+                        drop(rendered);
+                        patches.extend(p);
+                        if !changes.is_empty() {
+                            save_objects(conn, t.as_str(), &changes)?;
+                            changes.put = Vec::new();
+                            flows.push(changes);
+                        }
+                    }
+                }
+            };
+            // The objects' indexes are built while their pages are the WAL's newest (reading a page back from the
+            // WAL costs more the more frames follow it).
+            objects.finish()?;
+            dir::patch(conn, &t, &patches)?;
+            drop(patches);
+            for c in &flows {
+                dir::unlink(conn, &t, &c.unlink)?;
+            }
+            let links = merged_links(&flows);
+            dir::link(conn, &t, &links, crate::directory::Source::Run)?;
+            drop(links);
+            for c in &flows {
+                save_links(conn, t.as_str(), c)?;
+            }
+            drop(flows);
+            if let Some((fingerprint, report)) = &fingerprint {
+                conn.prepare_cached(
+                    "INSERT INTO run_tenant (tenant, fingerprint, report) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (tenant) DO UPDATE SET fingerprint = excluded.fingerprint, report = excluded.report",
+                )
+                .and_then(|mut s| s.execute(params![t.as_str(), fingerprint, report]))
+                .map_err(backend)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn reset(&self, tenant: &TenantId, flow: &str) -> Result<()> {
         let (t, flow) = (tenant.as_str().to_string(), flow.to_string());
         self.write(tenant, move |c| {
@@ -197,5 +267,112 @@ impl RunStore for SqliteStore {
                 .query_row(params![tenant.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::{Object, Rendered};
+    use crate::runs::LinkSet;
+    use rosterflow_model::directory::ObjectKind;
+
+    fn store() -> SqliteStore {
+        let dir = std::env::temp_dir().join(format!("rf-sqlite-runs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        SqliteStore::open(&dir.join(format!("{nanos}.sqlite3"))).unwrap()
+    }
+
+    fn object(id: &str, kind: ObjectKind) -> Rendered {
+        let mut doc = serde_json::Map::new();
+        doc.insert("displayName".into(), id.into());
+        Object::new(id.into(), kind, doc).render()
+    }
+
+    fn link(from: &str, to: &str) -> Link {
+        Link { relation: Relation::Members, from: from.into(), to: to.into() }
+    }
+
+    fn flow(name: &str, put: &[&str], link: &[Link], unlink: Vec<Link>) -> FlowChanges {
+        FlowChanges {
+            flow: name.into(),
+            put: put.iter().map(|k| Managed { key: k.to_string(), id: k.to_string(), managed: "{}".into() }).collect(),
+            drop: vec![],
+            link: LinkSet::from_links(link),
+            unlink,
+        }
+    }
+
+    fn relations(s: &SqliteStore, t: &TenantId) -> Vec<(String, String)> {
+        s.read(|c| {
+            c.prepare("SELECT from_id, to_id FROM dir_relation WHERE tenant = ?1 ORDER BY 1, 2")?
+                .query_map([t.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .unwrap()
+    }
+
+    fn count(s: &SqliteStore, t: &TenantId, table: &str) -> i64 {
+        s.read(|c| c.query_row(&format!("SELECT count(*) FROM {table} WHERE tenant = ?1"), [t.as_str()], |r| r.get(0)))
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_streamed_commit_writes_what_one_commit_does_and_nothing_when_the_stream_stops() {
+        let s = std::sync::Arc::new(store());
+        let t = TenantId("t".into());
+        // An earlier relation that the second flow removes and the first adds: `commit` removes every flow's
+        // relations before it adds any, so it stays.
+        s.write(&t, |c| {
+            c.execute("INSERT INTO dir_relation (tenant, rel, from_id, to_id, source) VALUES ('t', 'members', 'g1', 'u1', 'api')", [])
+                .map(drop)
+                .map_err(backend)
+        })
+        .await
+        .unwrap();
+
+        let (parts, received) = tokio::sync::mpsc::unbounded_channel();
+        let committing = tokio::spawn({
+            let (s, t) = (s.clone(), t.clone());
+            async move { s.commit_stream(&t, received).await }
+        });
+        let a = flow("a", &["g1", "u1"], &[link("g1", "u1"), link("g1", "u2")], vec![]);
+        let rendered = vec![object("g1", ObjectKind::Group), object("u1", ObjectKind::User)];
+        parts.send(CommitPart::Flow { rendered, patches: vec![], changes: a }).unwrap();
+        let b = flow("b", &["g2"], &[link("g2", "u1")], vec![link("g1", "u1")]);
+        parts
+            .send(CommitPart::Flow { rendered: vec![object("g2", ObjectKind::Group)], patches: vec![], changes: b })
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(count(&s, &t, "dir_object"), 0, "nothing is visible before the end");
+        parts.send(CommitPart::Done { fingerprint: Some(("f".into(), "[]".into())) }).unwrap();
+        committing.await.unwrap().unwrap();
+        assert_eq!(count(&s, &t, "dir_object"), 3);
+        assert_eq!(count(&s, &t, "run_object"), 3);
+        assert_eq!(
+            relations(&s, &t),
+            [("g1", "u1"), ("g1", "u2"), ("g2", "u1")].map(|(f, t)| (f.to_string(), t.to_string()))
+        );
+        assert_eq!(s.last(&t).await.unwrap(), Some(("f".into(), "[]".into())));
+        let state = s.state(&t, "b").await.unwrap();
+        assert_eq!(state.links, vec![link("g2", "u1")]);
+
+        // A stream that ends without `Done` (the run failed while planning) leaves everything as it was.
+        let other = TenantId("o".into());
+        let (parts, received) = tokio::sync::mpsc::unbounded_channel();
+        let committing = tokio::spawn({
+            let (s, other) = (s.clone(), other.clone());
+            async move { s.commit_stream(&other, received).await }
+        });
+        let a = flow("a", &["g1"], &[link("g1", "u1")], vec![]);
+        parts
+            .send(CommitPart::Flow { rendered: vec![object("g1", ObjectKind::Group)], patches: vec![], changes: a })
+            .unwrap();
+        drop(parts);
+        assert!(committing.await.unwrap().is_err());
+        for table in ["dir_object", "dir_relation", "run_object", "run_link_set", "run_tenant"] {
+            assert_eq!(count(&s, &other, table), 0, "{table}");
+        }
     }
 }
