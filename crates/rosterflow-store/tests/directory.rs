@@ -10,16 +10,23 @@ use rosterflow_store::{open, StoreError, TenantId};
 use serde_json::json;
 
 async fn stores() -> Vec<Arc<dyn DirectoryStore>> {
+    replicas().await.into_iter().map(|(a, _)| a).collect()
+}
+
+/// Each backend's store twice over one database (two PostgreSQL replicas; SQLite's one store, twice).
+async fn replicas() -> Vec<(Arc<dyn DirectoryStore>, Arc<dyn DirectoryStore>)> {
     let dir = std::env::temp_dir().join(format!("rosterflow-dir-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut out = vec![open(dir.join("db.sqlite3").to_str().unwrap()).await.unwrap().directory];
+    let sqlite = open(dir.join("db.sqlite3").to_str().unwrap()).await.unwrap().directory;
+    let mut out = vec![(sqlite.clone(), sqlite)];
     if let Some(admin) = std::env::var("ROSTERFLOW_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
         let prefix = std::env::var("ROSTERFLOW_TEST_DB_PREFIX").unwrap_or_else(|_| "rosterflow_".into());
         let name = format!("{prefix}dir_{}", uuid::Uuid::new_v4().simple());
         let pool = sqlx::PgPool::connect(&admin).await.unwrap();
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
         let (prefix, _) = admin.rsplit_once('/').unwrap();
-        out.push(open(&format!("{prefix}/{name}")).await.unwrap().directory);
+        let url = format!("{prefix}/{name}");
+        out.push((open(&url).await.unwrap().directory, open(&url).await.unwrap().directory));
     }
     out
 }
@@ -308,6 +315,142 @@ async fn a_parent_and_its_page_read_together_answer_as_apart() {
         let q = query(&USER, Some(Related::Of { relation: Relation::Members, of: missing.clone() }), 5);
         let (parent, page) = store.get_and_list_stored(&t, &missing, &q).await.unwrap();
         assert!(parent.is_none() && page.items.is_empty());
+    }
+}
+
+/// Navigation lists read together (`get_and_list_stored` from many requests at once: on PostgreSQL the lists
+/// asked for while statements are in flight share one, `directory/postgres/navs.rs`) answer what each list
+/// read alone answers: members and a user's classes, first pages and `$skiptoken` pages, empty lists, missing
+/// parents, another tenant's parent, the same list asked for several times at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn navigation_lists_read_together_answer_as_each_alone() {
+    for store in stores().await {
+        let (t, other) = (TenantId(new_id()), TenantId(new_id()));
+        let users: Vec<Object> = (0..40).map(user).collect();
+        let classes: Vec<Object> = (0..8).map(class).collect();
+        // Class c has the users i with i % (c + 1) == 0 (class 0 every user, class 7 six of them) ...
+        let mut link: Vec<Link> = Vec::new();
+        for (c, class) in classes.iter().enumerate() {
+            for (i, u) in users.iter().enumerate().filter(|(i, _)| i % (c + 1) == 0) {
+                let relation = if i == 0 { Relation::Owners } else { Relation::Members };
+                link.push(Link { relation, from: class.id.clone(), to: u.id.clone() });
+            }
+        }
+        // ... and one class has nobody.
+        let empty = class(99);
+        let upserts = [users.clone(), classes.clone(), vec![empty.clone()]].concat();
+        store.apply(&t, Bulk { upserts, link, ..Bulk::default() }).await.unwrap();
+        // Every list asked for, each with its page's cursor chain walked alone first.
+        let mut asks: Vec<(TenantId, String, ListQuery<'static>)> = Vec::new();
+        let mut lists: Vec<(TenantId, String, Related, &'static rosterflow_model::directory::View)> = Vec::new();
+        for class in classes.iter().chain([&empty]) {
+            for relation in [Relation::Members, Relation::Owners] {
+                lists.push((t.clone(), class.id.clone(), Related::Of { relation, of: class.id.clone() }, &USER));
+            }
+        }
+        for u in &users[..6] {
+            let related = Related::Having { relation: Relation::Members, of: u.id.clone() };
+            lists.push((t.clone(), u.id.clone(), related, &EDUCATION_CLASS));
+        }
+        let missing = new_id();
+        lists.push((t.clone(), missing.clone(), Related::Of { relation: Relation::Members, of: missing }, &USER));
+        let other_class = classes[0].id.clone();
+        lists.push((other, other_class.clone(), Related::Of { relation: Relation::Members, of: other_class }, &USER));
+        for (tenant, id, related, view) in lists {
+            for limit in [7, 100] {
+                let mut q = query(view, Some(related.clone()), limit);
+                loop {
+                    asks.push((tenant.clone(), id.clone(), q.clone()));
+                    match store.list_stored(&tenant, &q).await.unwrap().next {
+                        Some(c) => q.after = Some(c),
+                        None => break,
+                    }
+                }
+            }
+        }
+        assert!(asks.len() > 40, "{} lists", asks.len());
+        // Every list alone, then all of them at once, three times over (the same list in flight together).
+        let mut alone = Vec::new();
+        for (tenant, id, q) in &asks {
+            let parent = store.get(tenant, id).await.unwrap();
+            let page = store.list_stored(tenant, q).await.unwrap();
+            alone.push((parent, page.items, page.next.map(|c| c.encode("s"))));
+        }
+        let asks = Arc::new(asks);
+        let tasks: Vec<_> = (0..3 * asks.len())
+            .map(|n| {
+                let (store, asks) = (store.clone(), asks.clone());
+                tokio::spawn(async move {
+                    let (tenant, id, q) = &asks[n % asks.len()];
+                    // Upper case as a request may name it.
+                    let (parent, page) = store.get_and_list_stored(tenant, &id.to_ascii_uppercase(), q).await.unwrap();
+                    (n % asks.len(), (parent, page.items, page.next.map(|c| c.encode("s"))))
+                })
+            })
+            .collect();
+        for task in tasks {
+            let (i, together) = task.await.unwrap();
+            assert_eq!(together, alone[i], "list {i}");
+        }
+    }
+}
+
+/// Navigation lists are never stale: many member lists in flight on two replicas while members are added to
+/// a class one at a time through both, and every list that starts after an addition was acknowledged shows
+/// it (on PostgreSQL a list waits for a statement sent after it arrived, `directory/postgres/navs.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn navigation_lists_in_flight_with_writes_see_every_acknowledged_write() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    for (a, b) in replicas().await {
+        let t = TenantId(new_id());
+        let users: Vec<Object> = (0..30).map(user).collect();
+        let classes: Vec<Object> = (0..4).map(class).collect();
+        let upserts = [users.clone(), classes.clone()].concat();
+        a.apply(&t, Bulk { upserts, ..Bulk::default() }).await.unwrap();
+        let acked: Arc<Vec<AtomicUsize>> = Arc::new(classes.iter().map(|_| AtomicUsize::new(0)).collect());
+        let (users, classes) = (Arc::new(users), Arc::new(classes));
+        let mut tasks = Vec::new();
+        // One writer per class, alternating replicas: class c gets users 0, 1, 2, ... as members in turn.
+        for c in 0..classes.len() {
+            let (a, b, t, acked, users, classes) =
+                (a.clone(), b.clone(), t.clone(), acked.clone(), users.clone(), classes.clone());
+            tasks.push(tokio::spawn(async move {
+                for (i, u) in users.iter().enumerate() {
+                    let l = Link { relation: Relation::Members, from: classes[c].id.clone(), to: u.id.clone() };
+                    if i % 2 == 0 { &a } else { &b }.link(&t, l).await.unwrap();
+                    acked[c].store(i + 1, Ordering::SeqCst);
+                }
+            }));
+        }
+        // Readers on both replicas, many lists in flight at once.
+        for r in 0..16usize {
+            let store = if r % 2 == 0 { a.clone() } else { b.clone() };
+            let (t, acked, classes) = (t.clone(), acked.clone(), classes.clone());
+            tasks.push(tokio::spawn(async move {
+                for i in 0..40usize {
+                    let c = (r + i) % classes.len();
+                    let floor = acked[c].load(Ordering::SeqCst);
+                    let related = Related::Of { relation: Relation::Members, of: classes[c].id.clone() };
+                    let q = query(&USER, Some(related), 100);
+                    let (parent, page) = store.get_and_list_stored(&t, &classes[c].id, &q).await.unwrap();
+                    assert!(parent.is_some());
+                    let n = page.items.len();
+                    assert!(n >= floor, "class {c}: {n} members listed after {floor} were acknowledged");
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        for store in [&a, &b] {
+            for class in classes.iter() {
+                let related = Related::Of { relation: Relation::Members, of: class.id.clone() };
+                let (_, page) =
+                    store.get_and_list_stored(&t, &class.id, &query(&USER, Some(related), 100)).await.unwrap();
+                assert_eq!(page.items.len(), 30);
+            }
+        }
     }
 }
 
