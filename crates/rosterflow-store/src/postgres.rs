@@ -3,6 +3,7 @@
 //! `SELECT ... FOR UPDATE` or the version in an `UPDATE`'s `WHERE` orders concurrent writers of one item, and
 //! the unique and reference tables' keys decide races between items.
 
+pub(crate) mod coalesce;
 pub(crate) mod copy;
 mod edits;
 mod leases;
@@ -58,7 +59,7 @@ impl PgStore {
         // lengths then), and planning cost more than executing a small batch (docs/benchmarks.md, "GET one
         // item"). The generic plan is the same primary-key probe per read. Opened when first used.
         let read_pool = PgPoolOptions::new()
-            .max_connections(reads::IN_FLIGHT as u32)
+            .max_connections(coalesce::IN_FLIGHT as u32)
             .test_before_acquire(false)
             .connect_lazy_with(options.options([("plan_cache_mode", "force_generic_plan")]));
         let edits = Edits::new(pool.clone());

@@ -4,15 +4,13 @@
 //! (parse/bind/execute, a round trip, a snapshot) once per batch instead of once per GET, which is most of
 //! what a GET costs the database (docs/benchmarks.md, "Coalesced reads").
 //!
-//! No read is stale: a read is queued before the statement that answers it is sent (a task takes the whole
-//! queue, then sends the statement), so that statement's snapshot is taken after the read arrived and sees
-//! every write acknowledged before then, whichever replica wrote. One statement is one snapshot, so the
-//! tenant's inbound stamp each row carries is read with the row, as the single-item statement did.
+//! No read is stale (the queue is `coalesce.rs`'s). One statement is one snapshot, so the tenant's inbound stamp
+//! each row carries is read with the row, as the single-item statement did.
 //!
 //! As before, a row's document comes back only when it is not the one this replica holds (same row, same
 //! version: `edits.rs`'s memory), so an unchanged item is neither shipped nor parsed again.
 //!
-//! The statements go through `IN_FLIGHT` connections of their own, opened with `plan_cache_mode =
+//! The statements go through `coalesce::IN_FLIGHT` connections of their own, opened with `plan_cache_mode =
 //! force_generic_plan` (`PgStore::connect`): otherwise PostgreSQL plans the batch statement anew on every
 //! execution, which cost it more than answering the batch (docs/benchmarks.md, "GET one item").
 
@@ -24,20 +22,16 @@ use sqlx::postgres::PgRow;
 use sqlx::Row as _;
 use tokio::sync::oneshot;
 
+use super::coalesce::{self, Coalesced, Queue};
 use super::edits::{Edits, EndQueueOnPanic, Known};
 use super::{to_resource, PageRead};
 use crate::{backend, InboundStamp, Page, Resource, Result, StoreError};
-
-/// Statements in flight per replica at most. While they are, reads queue for the next; more in flight would
-/// mean smaller batches (more statements for the same reads), fewer would leave the database idle while a
-/// batch's answers travel back. Two keeps one statement executing while the previous one's rows are decoded.
-pub(super) const IN_FLIGHT: usize = 2;
 
 /// What a read found: the item (or none) and the tenant's inbound stamp read with it (0 with no item).
 type Found = (Option<Resource>, InboundStamp);
 
 /// A read waiting for its statement.
-struct Pending {
+pub(super) struct Pending {
     tenant: String,
     set: String,
     /// `item_key` of the item: this replica's memory's key, and what a batch groups reads of one item by.
@@ -46,63 +40,26 @@ struct Pending {
     reply: oneshot::Sender<Result<Found>>,
 }
 
-#[derive(Default)]
-struct State {
-    in_flight: usize,
-    queue: Vec<Pending>,
-}
-
 pub(super) struct Reads {
     pool: PgPool,
     edits: Arc<Edits>,
-    state: Mutex<State>,
+    queue: Queue<Pending>,
 }
 
 impl Reads {
     pub(super) fn new(pool: PgPool, edits: Arc<Edits>) -> Arc<Reads> {
-        Arc::new(Reads { pool, edits, state: Mutex::default() })
+        Arc::new(Reads { pool, edits, queue: Queue::default() })
     }
 
     /// The item and the tenant's inbound stamp, as a statement sent after this call read them.
     pub(super) async fn read(self: &Arc<Self>, tenant: &str, set: &str, key: String, id_key: String) -> Result<Found> {
         let (reply, answer) = oneshot::channel();
         let pending = Pending { tenant: tenant.to_string(), set: set.to_string(), key, id_key, reply };
-        let start = {
-            let mut state = self.state.lock().expect("reads lock");
-            state.queue.push(pending);
-            let start = state.in_flight < IN_FLIGHT;
-            if start {
-                state.in_flight += 1;
-            }
-            start
-        };
-        if start {
-            // A task of its own: a client that hangs up must not strand the reads queued behind its own.
-            tokio::spawn(self.clone().dispatch());
-        }
+        coalesce::submit(self, pending);
         answer.await.map_err(|_| StoreError::Backend("the read was abandoned".into()))?
     }
 
-    /// Answer the queued reads, all that queued meanwhile by one statement at a time, until none is left.
-    async fn dispatch(self: Arc<Self>) {
-        let mut slot = Slot { reads: &self, held: true };
-        loop {
-            let batch = {
-                let mut state = self.state.lock().expect("reads lock");
-                if state.queue.is_empty() {
-                    // Given back under the lock that a read queues under: a read queued after this sees the
-                    // slot free and starts a task.
-                    state.in_flight -= 1;
-                    slot.held = false;
-                    return;
-                }
-                std::mem::take(&mut state.queue)
-            };
-            self.answer(batch).await;
-        }
-    }
-
-    async fn answer(&self, batch: Vec<Pending>) {
+    async fn answer_batch(&self, batch: Vec<Pending>) {
         // Reads of one item share its row.
         let mut items: Vec<Pending> = Vec::with_capacity(batch.len());
         let mut also: FxHashMap<usize, Vec<oneshot::Sender<Result<Found>>>> = FxHashMap::default();
@@ -189,18 +146,15 @@ impl Reads {
     }
 }
 
-/// A task's statement slot, given back if the task panics (in decoding): the reads queued then are taken by
-/// the next read's task instead of waiting for a slot that is never freed.
-struct Slot<'a> {
-    reads: &'a Reads,
-    held: bool,
-}
+impl Coalesced for Reads {
+    type Pending = Pending;
 
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        if self.held {
-            self.reads.state.lock().unwrap_or_else(|e| e.into_inner()).in_flight -= 1;
-        }
+    fn queue(&self) -> &Queue<Pending> {
+        &self.queue
+    }
+
+    fn answer(&self, batch: Vec<Pending>) -> impl std::future::Future<Output = ()> + Send {
+        self.answer_batch(batch)
     }
 }
 

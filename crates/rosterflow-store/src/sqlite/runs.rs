@@ -165,26 +165,11 @@ impl RunStore for SqliteStore {
             let source = bulk.source.unwrap_or(crate::directory::Source::Run);
             // The objects' documents are written: their memory goes to what follows (the page cache grows).
             drop(bulk);
-            for c in &flows {
-                dir::unlink(conn, &t, &c.unlink)?;
-            }
-            // Every flow's links at once, in key order (each flow's are sorted: the stable sort merges them), so
-            // the relation table's B-tree takes one ascending pass instead of one per flow.
-            let links = merged_links(&flows);
-            dir::link(conn, &t, &links, source)?;
-            drop(links);
+            relate(conn, &t, &flows, source)?;
             for c in flows {
                 save(conn, t.as_str(), &c)?;
             }
-            if let Some((fingerprint, report)) = &fingerprint {
-                conn.prepare_cached(
-                    "INSERT INTO run_tenant (tenant, fingerprint, report) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (tenant) DO UPDATE SET fingerprint = excluded.fingerprint, report = excluded.report",
-                )
-                .and_then(|mut s| s.execute(params![t.as_str(), fingerprint, report]))
-                .map_err(backend)?;
-            }
-            Ok(())
+            keep_fingerprint(conn, &t, fingerprint.as_ref())
         })
         .await
     }
@@ -223,25 +208,12 @@ impl RunStore for SqliteStore {
             objects.finish()?;
             dir::patch(conn, &t, &patches)?;
             drop(patches);
-            for c in &flows {
-                dir::unlink(conn, &t, &c.unlink)?;
-            }
-            let links = merged_links(&flows);
-            dir::link(conn, &t, &links, crate::directory::Source::Run)?;
-            drop(links);
+            relate(conn, &t, &flows, crate::directory::Source::Run)?;
             for c in &flows {
                 save_links(conn, t.as_str(), c)?;
             }
             drop(flows);
-            if let Some((fingerprint, report)) = &fingerprint {
-                conn.prepare_cached(
-                    "INSERT INTO run_tenant (tenant, fingerprint, report) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (tenant) DO UPDATE SET fingerprint = excluded.fingerprint, report = excluded.report",
-                )
-                .and_then(|mut s| s.execute(params![t.as_str(), fingerprint, report]))
-                .map_err(backend)?;
-            }
-            Ok(())
+            keep_fingerprint(conn, &t, fingerprint.as_ref())
         })
         .await
     }
@@ -268,6 +240,30 @@ impl RunStore for SqliteStore {
                 .optional()
         })
     }
+}
+
+/// Every flow's unlinks, then every flow's links at once, in key order (each flow's are sorted: the stable sort
+/// merges them), so that the relation table's B-tree takes one ascending pass instead of one per flow.
+fn relate(conn: &Connection, t: &TenantId, flows: &[FlowChanges], source: crate::directory::Source) -> Result<()> {
+    use crate::directory::sqlite as dir;
+    for c in flows {
+        dir::unlink(conn, t, &c.unlink)?;
+    }
+    let links = merged_links(flows);
+    dir::link(conn, t, &links, source)
+}
+
+/// The inputs' digest and the run's report, kept for the next run.
+fn keep_fingerprint(conn: &Connection, t: &TenantId, fingerprint: Option<&(String, String)>) -> Result<()> {
+    if let Some((fingerprint, report)) = fingerprint {
+        conn.prepare_cached(
+            "INSERT INTO run_tenant (tenant, fingerprint, report) VALUES (?1, ?2, ?3)
+             ON CONFLICT (tenant) DO UPDATE SET fingerprint = excluded.fingerprint, report = excluded.report",
+        )
+        .and_then(|mut s| s.execute(params![t.as_str(), fingerprint, report]))
+        .map_err(backend)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

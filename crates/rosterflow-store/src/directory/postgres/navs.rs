@@ -9,12 +9,10 @@
 //! parent being the relation's end (what `GET /education/classes/{id}/members` asks, with or without a
 //! `$skiptoken`). Anything else, and a list alone, is read by the one-list statement (`read_one`) as before.
 //!
-//! No read is stale: a list is queued before the statement that answers it is sent (the task takes the whole
-//! queue, then sends the statement), so that statement's snapshot is taken after the request arrived and sees
-//! every write acknowledged before then, whichever replica wrote it. Requests for the same list (same tenant,
-//! parent, relation, cursor and size) in one batch share its rows.
+//! No read is stale (the queue is `postgres/coalesce.rs`'s). Requests for the same list (same tenant, parent,
+//! relation, cursor and size) in one batch share its rows.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rosterflow_model::directory::{ObjectKind, Relation, View};
 use rustc_hash::FxHashMap;
@@ -24,12 +22,9 @@ use tokio::sync::oneshot;
 
 use super::super::{stored_from, ListQuery, Object, QueryError, Related, Stored, StoredPage};
 use super::COLUMNS;
+use crate::postgres::coalesce::{self, Coalesced, Queue};
 use crate::query::{Cursor, Param};
 use crate::{backend, Result, StoreError, TenantId};
-
-/// Statements in flight per replica at most, as for item reads (`reads.rs`): one executing while the previous
-/// one's rows are decoded; more would only make the batches smaller.
-const IN_FLIGHT: usize = 2;
 
 /// A list's parent (if any) and its page.
 pub(crate) type Answer = std::result::Result<(Option<Object>, StoredPage), QueryError>;
@@ -56,22 +51,16 @@ struct List {
 }
 
 /// A list waiting for its statement.
-struct Pending {
+pub(crate) struct Pending {
     view: &'static View,
     shape: Shape,
     list: List,
     reply: oneshot::Sender<Answer>,
 }
 
-#[derive(Default)]
-struct State {
-    in_flight: usize,
-    queue: Vec<Pending>,
-}
-
 pub(crate) struct Navs {
     pool: PgPool,
-    state: Mutex<State>,
+    queue: Queue<Pending>,
 }
 
 /// The list `q` asks for, when it has the shape a batch reads: the parent `id` is the relation's end, and no
@@ -101,7 +90,7 @@ fn coalescable(tenant: &TenantId, id: &str, q: &ListQuery<'_>) -> Option<(Shape,
 
 impl Navs {
     pub(crate) fn new(pool: PgPool) -> Arc<Navs> {
-        Arc::new(Navs { pool, state: Mutex::default() })
+        Arc::new(Navs { pool, queue: Queue::default() })
     }
 
     /// The parent `id` and a page of `q`, as [`super::super::DirectoryStore::get_and_list_stored`]; read by a
@@ -111,43 +100,18 @@ impl Navs {
             return super::read_one(&self.pool, tenant, id, q).await;
         };
         let (reply, answer) = oneshot::channel();
-        let start = {
-            let mut state = self.state.lock().expect("navs lock");
-            state.queue.push(Pending { view: q.view, shape, list, reply });
-            let start = state.in_flight < IN_FLIGHT;
-            if start {
-                state.in_flight += 1;
-            }
-            start
-        };
-        if start {
-            // A task of its own: a client that hangs up must not strand the lists queued behind its own.
-            tokio::spawn(self.clone().dispatch());
-        }
+        coalesce::submit(self, Pending { view: q.view, shape, list, reply });
         answer.await.map_err(|_| QueryError::Store(StoreError::Backend("the read was abandoned".into())))?
     }
 
-    /// Answer the queued lists, all that queued meanwhile at a time, until none is left.
-    async fn dispatch(self: Arc<Self>) {
-        let mut slot = Slot { navs: &self, held: true };
-        loop {
-            let batch = {
-                let mut state = self.state.lock().expect("navs lock");
-                if state.queue.is_empty() {
-                    // Given back under the lock a list queues under: one queued after this starts a task.
-                    state.in_flight -= 1;
-                    slot.held = false;
-                    return;
-                }
-                std::mem::take(&mut state.queue)
-            };
-            let mut shapes: FxHashMap<Shape, Vec<Pending>> = FxHashMap::default();
-            for p in batch {
-                shapes.entry(p.shape).or_default().push(p);
-            }
-            for (shape, batch) in shapes {
-                self.answer(shape, batch).await;
-            }
+    /// Answer a batch: the lists of each shape by a statement of their own.
+    async fn answer_batch(&self, batch: Vec<Pending>) {
+        let mut shapes: FxHashMap<Shape, Vec<Pending>> = FxHashMap::default();
+        for p in batch {
+            shapes.entry(p.shape).or_default().push(p);
+        }
+        for (shape, batch) in shapes {
+            self.answer(shape, batch).await;
         }
     }
 
@@ -317,17 +281,14 @@ fn stored_at(row: &PgRow, first: usize) -> Result<Stored> {
     )
 }
 
-/// A task's statement slot, given back if the task panics (in decoding): the lists queued then are taken by
-/// the next list's task instead of waiting for a slot that is never freed.
-struct Slot<'a> {
-    navs: &'a Navs,
-    held: bool,
-}
+impl Coalesced for Navs {
+    type Pending = Pending;
 
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        if self.held {
-            self.navs.state.lock().unwrap_or_else(|e| e.into_inner()).in_flight -= 1;
-        }
+    fn queue(&self) -> &Queue<Pending> {
+        &self.queue
+    }
+
+    fn answer(&self, batch: Vec<Pending>) -> impl std::future::Future<Output = ()> + Send {
+        self.answer_batch(batch)
     }
 }
