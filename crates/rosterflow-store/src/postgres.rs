@@ -18,7 +18,6 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
 use crate::directory::postgres::creates::Creates;
-use crate::directory::postgres::navs::Navs;
 use crate::migrations::{CREATE_TABLE, MIGRATIONS};
 use crate::query::{resource_page_conditions, Dialect};
 use crate::{
@@ -38,8 +37,6 @@ pub struct PgStore {
     pages_reader: PageReader,
     /// The directory's single-object creates, committed in groups.
     pub(crate) creates: Arc<Creates>,
-    /// The directory's navigation lists (a class's members), coalesced into one statement per batch.
-    pub(crate) navs: Arc<Navs>,
 }
 
 impl PgStore {
@@ -65,15 +62,8 @@ impl PgStore {
         let edits = Edits::new(pool.clone());
         let reads = Reads::new(read_pool, edits.clone());
         let pages_reader = PageReader { pool: pool.clone(), edits: edits.clone() };
-        let store = PgStore {
-            edits,
-            reads,
-            pages: Arc::default(),
-            pages_reader,
-            creates: Creates::new(pool.clone()),
-            navs: Navs::new(pool.clone()),
-            pool,
-        };
+        let store =
+            PgStore { edits, reads, pages: Arc::default(), pages_reader, creates: Creates::new(pool.clone()), pool };
         store.migrate().await?;
         Ok(store)
     }

@@ -15,7 +15,6 @@ use crate::query::{Dialect, Param, Type};
 use crate::{backend, Result, StoreError, TenantId};
 
 pub(crate) mod creates;
-pub(crate) mod navs;
 
 /// Rows per statement.
 const CHUNK: usize = 5000;
@@ -427,44 +426,6 @@ fn key_value(row: &sqlx::postgres::PgRow, i: usize, ty: Type) -> Result<Param> {
     p.map_err(backend)
 }
 
-/// A navigation list's parent `id` and a page of `q`, by one statement, so one round trip (a class's members
-/// were two: the class, then its members, each with its protocol cost in both processes): the object's row,
-/// marked, then the page's rows. `UNION ALL` is an `Append`, which returns its first input's rows, then its
-/// second's in the order that input gives them (the page's `ORDER BY`); the marker, not the position, tells the
-/// object's row apart.
-pub(crate) async fn read_one(
-    pool: &sqlx::PgPool,
-    tenant: &TenantId,
-    id: &str,
-    q: &ListQuery<'_>,
-) -> Result<(Option<Object>, StoredPage), QueryError> {
-    let mut p = plan(Dialect::Postgres, tenant, q, true)?;
-    let page = p.page_sql(q.limit);
-    let t = p.sql.bind(Param::Text(tenant.as_str().to_string()));
-    let i = p.sql.bind(Param::Text(id.to_ascii_lowercase()));
-    let nulls: String = p.keys.iter().map(|_| ", NULL").collect();
-    let sql = format!(
-        "(SELECT {COLUMNS}{nulls}, TRUE FROM dir_object o WHERE o.tenant = {t} AND o.id = {i}) \
-         UNION ALL (SELECT m.*, FALSE FROM ({page}) m)"
-    );
-    let mut query = sqlx::query(&sql);
-    for param in &p.sql.params {
-        query = param.bind_pg(query);
-    }
-    let rows = query.fetch_all(pool).await.map_err(backend)?;
-    let (mut parent, mut out) = (None, Vec::with_capacity(rows.len()));
-    for row in &rows {
-        if row.try_get::<bool, _>(7 + p.keys.len()).map_err(backend)? {
-            parent = Some(row_object(row)?);
-            continue;
-        }
-        let key_values =
-            p.keys.iter().enumerate().map(|(i, k)| key_value(row, 7 + i, k.ty)).collect::<Result<Vec<_>>>()?;
-        out.push((row_stored(row)?, key_values));
-    }
-    Ok((parent, super::sqlite::page(out, q.limit)))
-}
-
 #[async_trait::async_trait]
 impl super::DirectoryStore for PgStore {
     async fn get(&self, tenant: &TenantId, id: &str) -> Result<Option<Object>> {
@@ -500,8 +461,35 @@ impl super::DirectoryStore for PgStore {
         id: &str,
         q: &ListQuery<'_>,
     ) -> Result<(Option<Object>, StoredPage), QueryError> {
-        // Coalesced with the lists other requests ask for meanwhile (`navs.rs`), or alone (`read_one`).
-        self.navs.read(tenant, id, q).await
+        // One statement, so one round trip (a class's members were two: the class, then its members, each with
+        // its protocol cost in both processes): the object's row, marked, then the page's rows. `UNION ALL` is an
+        // `Append`, which returns its first input's rows, then its second's in the order that input gives them
+        // (the page's `ORDER BY`); the marker, not the position, tells the object's row apart.
+        let mut p = plan(Dialect::Postgres, tenant, q, true)?;
+        let page = p.page_sql(q.limit);
+        let t = p.sql.bind(Param::Text(tenant.as_str().to_string()));
+        let i = p.sql.bind(Param::Text(id.to_ascii_lowercase()));
+        let nulls: String = p.keys.iter().map(|_| ", NULL").collect();
+        let sql = format!(
+            "(SELECT {COLUMNS}{nulls}, TRUE FROM dir_object o WHERE o.tenant = {t} AND o.id = {i}) \
+             UNION ALL (SELECT m.*, FALSE FROM ({page}) m)"
+        );
+        let mut query = sqlx::query(&sql);
+        for param in &p.sql.params {
+            query = param.bind_pg(query);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(backend)?;
+        let (mut parent, mut out) = (None, Vec::with_capacity(rows.len()));
+        for row in &rows {
+            if row.try_get::<bool, _>(7 + p.keys.len()).map_err(backend)? {
+                parent = Some(row_object(row)?);
+                continue;
+            }
+            let key_values =
+                p.keys.iter().enumerate().map(|(i, k)| key_value(row, 7 + i, k.ty)).collect::<Result<Vec<_>>>()?;
+            out.push((row_stored(row)?, key_values));
+        }
+        Ok((parent, super::sqlite::page(out, q.limit)))
     }
 
     async fn count(&self, tenant: &TenantId, q: &ListQuery<'_>) -> Result<u64, QueryError> {

@@ -1,8 +1,9 @@
 //! Coalesced reads on PostgreSQL: requests that arrive while a replica's statements are in flight wait in a
 //! queue, and the next statement answers all of them at once. Under load a statement's fixed cost
 //! (parse/bind/execute, a round trip, a snapshot, sqlx's and the backend's per-statement work) is then paid once
-//! per batch instead of once per request. Item reads (`reads.rs`) and navigation lists
-//! (`directory/postgres/navs.rs`) share this queue; each says how it answers a batch.
+//! per batch instead of once per request. Item reads (`reads.rs`) use it; what queues says how it answers a
+//! batch (navigation lists used it too until they were found slower coalesced: docs/benchmarks.md,
+//! "PostgreSQL members (helper mem12").
 //!
 //! No read is stale: a request is queued before the statement that answers it is sent (a task takes the whole
 //! queue, then sends its statement), so that statement's snapshot is taken after the request arrived and sees
