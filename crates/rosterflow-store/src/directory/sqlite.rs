@@ -83,7 +83,7 @@ fn write_objects(
 ) -> Result<()> {
     let mut sorted: Vec<&Object> = objects.iter().collect();
     sorted.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-    let rebuild = objects.len() >= REBUILD_AT && small(conn, "dir_object", objects.len())?;
+    let rebuild = worth_rebuilding(conn, "dir_object", objects.len())?;
     with_indexes_rebuilt(conn, "dir_object", rebuild, || {
         let mut stmt = conn.prepare_cached(object_sql(replace)).map_err(backend)?;
         each_indexed(&sorted, |o, ix| insert_object(&mut stmt, tenant, o, &ix, source))
@@ -97,7 +97,7 @@ pub(crate) fn upsert_rendered(
     objects: &[Rendered],
     source: Source,
 ) -> Result<()> {
-    let rebuild = objects.len() >= REBUILD_AT && small(conn, "dir_object", objects.len())?;
+    let rebuild = worth_rebuilding(conn, "dir_object", objects.len())?;
     with_indexes_rebuilt(conn, "dir_object", rebuild, || write_rendered(conn, tenant, objects, source))
 }
 
@@ -257,8 +257,12 @@ pub(crate) fn lower(id: &str) -> Cow<'_, str> {
 const REBUILD_AT: usize = 50_000;
 const REBUILD_RATIO: usize = 2;
 
-/// Whether `table` holds at most [`REBUILD_RATIO`] times `rows` rows (counting no further than that).
-fn small(conn: &Connection, table: &str, rows: usize) -> Result<bool> {
+/// Whether a write of `rows` rows into `table` should rebuild its indexes: at least [`REBUILD_AT`] rows, into
+/// a table that holds at most [`REBUILD_RATIO`] times as many (counting no further than that).
+fn worth_rebuilding(conn: &Connection, table: &str, rows: usize) -> Result<bool> {
+    if rows < REBUILD_AT {
+        return Ok(false);
+    }
     let limit = (rows * REBUILD_RATIO + 1) as i64;
     let existing: i64 = conn
         .query_row(&format!("SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT ?1)"), [limit], |r| r.get(0))
@@ -349,7 +353,7 @@ impl<'c> BulkWriter<'c> {
 
     /// Drop `table`'s indexes before a write of `rows` rows when [`with_indexes_rebuilt`] would.
     fn before(&mut self, table: &'static str, rows: usize) -> Result<()> {
-        if rows >= REBUILD_AT && !self.dropped.iter().any(|(t, _)| *t == table) && small(self.conn, table, rows)? {
+        if !self.dropped.iter().any(|(t, _)| *t == table) && worth_rebuilding(self.conn, table, rows)? {
             let indexes = drop_indexes(self.conn, table)?;
             self.dropped.push((table, indexes));
         }
@@ -375,21 +379,23 @@ impl<'c> BulkWriter<'c> {
 /// appends, and a first run's million relations build the reverse index after their inserts
 /// ([`with_indexes_rebuilt`]).
 pub(crate) fn link<L: LinkParts>(conn: &Connection, tenant: &TenantId, links: &[L], source: Source) -> Result<()> {
-    let rebuild = links.len() >= REBUILD_AT && small(conn, "dir_relation", links.len())?;
-    with_indexes_rebuilt(conn, "dir_relation", rebuild, || insert_links(conn, tenant, links, source))
-}
-
-fn insert_links<L: LinkParts>(conn: &Connection, tenant: &TenantId, links: &[L], source: Source) -> Result<()> {
-    insert_rows(
-        conn,
-        ["INSERT INTO dir_relation (tenant, rel, from_id, to_id, source)", "?1, @, @, @, ?2", "ON CONFLICT DO NOTHING"],
-        &[&tenant.as_str(), &source.as_str()],
-        links,
-        |l| {
-            let (relation, from, to) = l.parts();
-            [Cow::Borrowed(relation.as_str()), lower(from), lower(to)]
-        },
-    )
+    let rebuild = worth_rebuilding(conn, "dir_relation", links.len())?;
+    with_indexes_rebuilt(conn, "dir_relation", rebuild, || {
+        insert_rows(
+            conn,
+            [
+                "INSERT INTO dir_relation (tenant, rel, from_id, to_id, source)",
+                "?1, @, @, @, ?2",
+                "ON CONFLICT DO NOTHING",
+            ],
+            &[&tenant.as_str(), &source.as_str()],
+            links,
+            |l| {
+                let (relation, from, to) = l.parts();
+                [Cow::Borrowed(relation.as_str()), lower(from), lower(to)]
+            },
+        )
+    })
 }
 
 /// Remove relations; returns how many were there.
